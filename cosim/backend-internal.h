@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cosim/backend-internal.h - shared by backend.c (messages) and
+ * backend_queue.c (rings, requests, notifications). Never installed.
+ */
+#ifndef VUSIM_COSIM_BACKEND_INTERNAL_H
+#define VUSIM_COSIM_BACKEND_INTERNAL_H
+
+#include <event2/event.h>
+
+#include "cosim/backend.h"
+#include "cosim/mem.h"
+#include "cosim/msg.h"
+#include "cosim/vq.h"
+
+/* A request: the device's view (dreq) plus the chain behind it. */
+struct vu_request {
+    struct dev_req dreq;          /* first: the device sees only this */
+    struct vu_chain chain;
+    struct vu_queue *q;
+    struct vu_request *next;          /* free list or in-flight list */
+    bool inflight;
+};
+
+struct vu_queue {
+    struct vu_backend *be;
+    uint16_t index;
+    struct vu_vq vq;
+    int kick_fd, call_fd, err_fd;
+    struct event *kick_ev;
+    bool started, enabled;
+    bool call_pending;            /* a call is owed and waits its turn */
+    struct vu_defer kick_defer;   /* eventfd kicks, run in queue order */
+    struct vu_request *free_reqs;
+    struct vu_request *inflight;      /* singly linked, newest first */
+    uint32_t ninflight;
+};
+
+struct vu_backend {
+    struct vu_loop *loop;
+    struct dev *dev;
+    struct vu_backend_cfg cfg;
+    /* connection */
+    int sock;
+    struct event *sock_ev;
+    int bfd;                      /* back-end channel, -1 if none */
+    struct event *bfd_ev;
+    bool awaiting_call_ack;       /* an in-band call is out; calendar held */
+    uint16_t call_inflight_q;
+    bool owner;
+    bool broken;
+    uint64_t features;            /* acked virtio features */
+    uint64_t pfeatures;           /* acked protocol features */
+    bool features_set, pfeatures_set;
+    uint8_t status;
+    struct vu_mem mem;
+    uint16_t nq;
+    struct vu_queue q[VU_MAX_QUEUES];
+    /* counters */
+    struct vu_backend_stats st;
+    int errs_logged;
+};
+
+static inline bool vu_has_pf(const struct vu_backend *be, int bit)
+{
+    return (be->pfeatures & VU_BIT(bit)) != 0;
+}
+
+static inline bool vu_inband_ok(const struct vu_backend *be)
+{
+    return vu_has_pf(be, VU_PF_INBAND_NOTIFICATIONS) && be->bfd >= 0;
+}
+
+/* backend_queue.c */
+extern const struct dev_host_ops vu_host_ops;
+void vu_queue_init(struct vu_backend *be, struct vu_queue *q, uint16_t idx);
+void vu_queue_reset(struct vu_queue *q);      /* back to stopped, fds closed */
+void vu_queue_free_reqs(struct vu_queue *q);
+int vu_queue_set_kick_fd(struct vu_queue *q, int fd);
+void vu_queue_kick(struct vu_queue *q, bool inband);
+void vu_queue_start(struct vu_queue *q);
+void vu_queue_stop(struct vu_queue *q);
+void vu_queue_enable(struct vu_queue *q, bool on);
+void vu_queue_remap(struct vu_queue *q);
+void vu_queue_error(struct vu_queue *q, int err);
+void vu_backend_call_acked(struct vu_backend *be, uint64_t ack);
+void vu_backend_drop_call_state(struct vu_backend *be);
+
+/* backend.c */
+void vu_backend_fail(struct vu_backend *be, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int vu_backend_send_breq(struct vu_backend *be, uint32_t req,
+                         const void *payload, uint32_t size);
+
+#endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cosim/backend.h - the vhost-user back-end for one device
+ *
+ * A vu_backend serves one front-end connection at a time for one device
+ * model (devices/dev.h). It reads requests from the socket, checks each
+ * against one dispatch table (payload size, fd count, required feature),
+ * runs one handler per request and sends the reply or REPLY_ACK. It maps
+ * guest memory, walks the virtqueues and turns kicks into device work and
+ * completions into calls.
+ *
+ * Notifications are chosen per queue and per direction from what the
+ * front-end set up, not from the feature bit alone:
+ *   kick  an fd from SET_VRING_KICK    -> eventfd (watched by libevent)
+ *         VRING_KICK messages          -> in-band (needs INBAND_NOTIFICATIONS)
+ *   call  an fd from SET_VRING_CALL    -> eventfd write
+ *         none, in-band negotiated and a back-end channel -> BACKEND_VRING_CALL
+ *         with NEED_REPLY; the calendar is held until the front-end acks.
+ * QEMU 7.2 acks the in-band bits but sets eventfds and rejects in-band calls;
+ * the fds win, so it works. A kick is processed (device avail() called and
+ * its work put on the calendar) before its ack is sent; a call is sent only
+ * after that ack, and while its own ack is pending the socket is still
+ * served, so a kick that crosses a call cannot deadlock.
+ *
+ * When the front-end disconnects or breaks the protocol, all connection
+ * state (memory, rings, fds, in-flight requests) is dropped and the
+ * on_close callback tells the owner, which may attach the next connection.
+ *
+ * Owns:        the connection socket and every fd it received, the guest
+ *              memory mappings and the request pool.
+ * Borrows:     the loop and the device; both outlive the back-end.
+ * Threading:   the loop's thread only.
+ * Errors:      -EBADMSG malformed message, -EPROTO protocol or feature rule
+ *              broken (connection closed); -EINVAL, -ERANGE a rejected
+ *              request (non-zero ack, connection kept); -EBUSY already
+ *              serving a connection.
+ * Determinism: device work reaches the calendar in message order (in-band)
+ *              or in queue order per loop batch (eventfd).
+ */
+#ifndef VUSIM_COSIM_BACKEND_H
+#define VUSIM_COSIM_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cosim/loop.h"
+#include "cosim/proto.h"
+#include "devices/dev.h"
+
+struct vu_backend;
+
+enum vu_inband_mode {
+    VU_INBAND_AUTO = 0,   /* offer it; per-queue choice from the fds */
+    VU_INBAND_ON,         /* offer it; a front-end that declines is refused */
+    VU_INBAND_OFF,        /* do not offer it */
+};
+
+/* "auto", "on" or "off". */
+int vu_inband_parse(const char *s, enum vu_inband_mode *mode);
+
+struct vu_backend_cfg {
+    enum vu_inband_mode inband;
+    uint32_t conn_id;     /* orders deferred work between back-ends */
+    bool verbose;         /* log every message decoded (INFO level) */
+    /* Called when the connection is gone (closed or broken). */
+    void (*on_close)(struct vu_backend *be, void *opaque);
+    void *opaque;
+};
+
+enum vu_notify_mode {
+    VU_NOTIFY_NONE = 0,   /* not set up, or polling (NOFD) */
+    VU_NOTIFY_EVENTFD,
+    VU_NOTIFY_INBAND,
+};
+
+const char *vu_notify_mode_name(enum vu_notify_mode m);
+
+struct vu_queue_stats {
+    uint64_t kicks_inband, kicks_eventfd;
+    uint64_t calls_inband, calls_eventfd, calls_suppressed;
+    uint64_t requests, completions, bytes_read, bytes_written;
+    enum vu_notify_mode kick_mode, call_mode;   /* last used */
+};
+
+struct vu_backend_stats {
+    uint64_t features, protocol_features;       /* negotiated */
+    uint64_t messages, rejected;
+    uint32_t connections;
+    uint16_t num_queues;
+    struct vu_queue_stats q[VU_MAX_QUEUES];
+};
+
+struct vu_backend *vu_backend_new(struct vu_loop *loop, struct dev *dev,
+                                  const struct vu_backend_cfg *cfg);
+
+/* Drops any connection; the device is not freed. NULL is fine. */
+void vu_backend_free(struct vu_backend *be);
+
+/* Serve a connected front-end socket; takes ownership of @sock. */
+int vu_backend_attach(struct vu_backend *be, int sock);
+
+/* Drop the connection (if any) and all its state. */
+void vu_backend_detach(struct vu_backend *be);
+
+bool vu_backend_connected(const struct vu_backend *be);
+
+/* Replace the on_close callback (the server uses it to accept the next). */
+void vu_backend_set_on_close(struct vu_backend *be,
+                             void (*fn)(struct vu_backend *be, void *opaque),
+                             void *opaque);
+
+/* Features and protocol features this back-end offers. */
+uint64_t vu_backend_features(const struct vu_backend *be);
+uint64_t vu_backend_protocol_features(const struct vu_backend *be);
+
+/* Counters since creation (they survive reconnects; features are the
+ * last connection's). */
+void vu_backend_get_stats(const struct vu_backend *be,
+                          struct vu_backend_stats *st);
+
+/* Write the stats as one JSON object. */
+int vu_backend_stats_json(const struct vu_backend *be, FILE *f);
+
+#endif

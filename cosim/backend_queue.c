@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ring side of the back-end: ring state, the device host interface
+ * (pop, read, write, complete) and notifications in both directions.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cosim/backend-internal.h"
+#include "sim/log.h"
+
+#define SS "vu"
+
+static struct vu_backend *host_be(struct dev *dev)
+{
+    return dev->host_ctx;
+}
+
+static struct vu_request *to_req(struct dev_req *dreq)
+{
+    return container_of(dreq, struct vu_request, dreq);
+}
+
+/* ---- calls ----------------------------------------------------------- */
+
+/* Send the next owed in-band call, lowest queue first; at most one is
+ * outstanding, and the calendar is held until it is acked. */
+static void vu_flush_calls(struct vu_backend *be)
+{
+    struct vu_vring_state st = { 0, 0 };
+
+    if (be->awaiting_call_ack || be->broken || !vu_inband_ok(be)) {
+        return;
+    }
+    for (uint16_t i = 0; i < be->nq; i++) {
+        struct vu_queue *q = &be->q[i];
+
+        if (!q->call_pending) {
+            continue;
+        }
+        q->call_pending = false;
+        st.index = i;
+        if (vu_backend_send_breq(be, VU_BREQ_VRING_CALL, &st,
+                                 sizeof(st)) < 0) {
+            vu_backend_fail(be, -ENOTCONN, "cannot send VRING_CALL");
+            return;
+        }
+        be->awaiting_call_ack = true;
+        be->call_inflight_q = i;
+        be->st.q[i].calls_inband++;
+        be->st.q[i].call_mode = VU_NOTIFY_INBAND;
+        vu_loop_hold(be->loop);
+        return;
+    }
+}
+
+void vu_backend_call_acked(struct vu_backend *be, uint64_t ack)
+{
+    be->awaiting_call_ack = false;
+    vu_loop_release(be->loop);
+    if (ack != 0) {
+        VUSIM_WARN(SS, "conn %u: front-end refused the call on queue %u "
+                   "(ack %llu)", be->cfg.conn_id, be->call_inflight_q,
+                   (unsigned long long)ack);
+    }
+    vu_flush_calls(be);
+}
+
+void vu_backend_drop_call_state(struct vu_backend *be)
+{
+    if (be->awaiting_call_ack) {
+        be->awaiting_call_ack = false;
+        vu_loop_release(be->loop);
+    }
+    for (uint16_t i = 0; i < be->nq; i++) {
+        be->q[i].call_pending = false;
+    }
+}
+
+/* The call path is chosen per queue: an fd from the front-end wins. */
+static void vu_queue_notify(struct vu_queue *q)
+{
+    struct vu_backend *be = q->be;
+    struct vu_queue_stats *st = &be->st.q[q->index];
+
+    if (q->call_fd >= 0) {
+        if (eventfd_write(q->call_fd, 1) < 0) {
+            VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u",
+                       be->cfg.conn_id, q->index);
+        }
+        st->calls_eventfd++;
+        st->call_mode = VU_NOTIFY_EVENTFD;
+    } else if (vu_inband_ok(be)) {
+        q->call_pending = true;
+        vu_flush_calls(be);
+    } else {
+        st->calls_suppressed++;   /* polling front-end, or no path yet */
+    }
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+void vu_queue_error(struct vu_queue *q, int err)
+{
+    struct vu_backend *be = q->be;
+    struct vu_vring_state st = { q->index, 0 };
+
+    VUSIM_ERR(SS, "conn %u: queue %u broken: malformed descriptor chain (%s)",
+              be->cfg.conn_id, q->index, strerror(-err));
+    if (q->err_fd >= 0) {
+        eventfd_write(q->err_fd, 1);
+    } else if (vu_inband_ok(be)) {
+        /* No NEED_REPLY: an ack here would be confused with a call's. */
+        vu_backend_send_breq(be, VU_BREQ_VRING_ERR, &st, sizeof(st));
+    }
+}
+
+/* ---- requests: the device host interface ------------------------------ */
+
+static struct vu_request *vu_req_get(struct vu_queue *q)
+{
+    struct vu_request *r = q->free_reqs;
+
+    if (r) {
+        q->free_reqs = r->next;
+        return r;
+    }
+    r = calloc(1, sizeof(*r));   /* warm-up only: reused afterwards */
+    if (r) {
+        vu_chain_init(&r->chain);
+        r->q = q;
+    }
+    return r;
+}
+
+static void vu_req_put(struct vu_queue *q, struct vu_request *r)
+{
+    r->next = q->free_reqs;
+    q->free_reqs = r;
+}
+
+static void vu_inflight_del(struct vu_queue *q, struct vu_request *r)
+{
+    for (struct vu_request **pp = &q->inflight; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            q->ninflight--;
+            r->inflight = false;
+            return;
+        }
+    }
+}
+
+static bool vu_queue_live(struct vu_queue *q)
+{
+    struct vu_backend *be = q->be;
+
+    if (be->broken || !q->started || !q->enabled || q->vq.broken) {
+        return false;
+    }
+    if (!vu_vq_ready(&q->vq, &be->mem) && vu_vq_map(&q->vq, &be->mem) < 0) {
+        return false;
+    }
+    return true;
+}
+
+/* Pop one chain. With EVENT_IDX an empty ring re-arms avail_event and
+ * looks once more, so a buffer added meanwhile is not missed. */
+static int vu_pop_chain(struct vu_queue *q, struct vu_chain *ch)
+{
+    int rc = vu_vq_pop(&q->vq, &q->be->mem, ch);
+
+    if (rc == 0 && q->vq.event_idx) {
+        vu_vq_enable_kicks(&q->vq);
+        rc = vu_vq_pop(&q->vq, &q->be->mem, ch);
+    }
+    return rc;
+}
+
+static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
+{
+    struct vu_backend *be = host_be(dev);
+    struct vu_queue *q;
+    struct vu_request *r;
+    int rc;
+
+    if (queue >= be->nq) {
+        return NULL;
+    }
+    q = &be->q[queue];
+    /* A guest cannot have more chains out than its ring holds. */
+    if (!vu_queue_live(q) || q->ninflight >= q->vq.num) {
+        return NULL;
+    }
+    r = vu_req_get(q);
+    if (!r) {
+        return NULL;
+    }
+    rc = vu_pop_chain(q, &r->chain);
+    if (rc <= 0) {
+        vu_req_put(q, r);
+        if (rc < 0 && rc != -EIO) {
+            vu_queue_error(q, rc);
+        }
+        return NULL;
+    }
+    memset(&r->dreq, 0, sizeof(r->dreq));
+    r->dreq.dev = dev;
+    r->dreq.queue = queue;
+    r->dreq.rd_len = (uint32_t)r->chain.rd_len;
+    r->dreq.wr_len = (uint32_t)r->chain.wr_len;
+    r->inflight = true;
+    r->next = q->inflight;
+    q->inflight = r;
+    q->ninflight++;
+    be->st.q[queue].requests++;
+    return &r->dreq;
+}
+
+static int vu_host_read(struct dev_req *dreq, uint64_t off, void *buf,
+                        size_t len)
+{
+    struct vu_request *r = to_req(dreq);
+    struct vu_backend *be = r->q->be;
+    int rc = vu_chain_read(&r->chain, &be->mem, off, buf, len);
+
+    if (rc >= 0) {
+        be->st.q[r->q->index].bytes_read += len;
+    }
+    return rc;
+}
+
+static int vu_host_write(struct dev_req *dreq, uint64_t off, const void *buf,
+                         size_t len)
+{
+    struct vu_request *r = to_req(dreq);
+    struct vu_backend *be = r->q->be;
+    int rc = vu_chain_write(&r->chain, &be->mem, off, buf, len);
+
+    if (rc >= 0) {
+        be->st.q[r->q->index].bytes_written += len;
+    }
+    return rc;
+}
+
+static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
+{
+    struct vu_request *r = to_req(dreq);
+    struct vu_queue *q = r->q;
+    struct vu_backend *be = q->be;
+
+    if (!r->inflight) {
+        VUSIM_ERR(SS, "device completed a request twice (queue %u)",
+                  q->index);
+        return;
+    }
+    vu_inflight_del(q, r);
+    if (used_len > r->chain.wr_len) {
+        used_len = (uint32_t)r->chain.wr_len;
+    }
+    if (vu_queue_live(q) && vu_vq_push(&q->vq, r->chain.head, used_len) == 0) {
+        be->st.q[q->index].completions++;
+        if (vu_vq_should_notify(&q->vq)) {
+            vu_queue_notify(q);
+        }
+    }
+    vu_req_put(q, r);
+}
+
+const struct dev_host_ops vu_host_ops = {
+    .pop = vu_host_pop,
+    .read = vu_host_read,
+    .write = vu_host_write,
+    .complete = vu_host_complete,
+};
+
+/* ---- ring state ------------------------------------------------------- */
+
+static void vu_kick_deferred(struct vu_defer *d)
+{
+    struct vu_queue *q = container_of(d, struct vu_queue, kick_defer);
+
+    vu_queue_kick(q, false);
+}
+
+void vu_queue_init(struct vu_backend *be, struct vu_queue *q, uint16_t idx)
+{
+    memset(q, 0, sizeof(*q));
+    q->be = be;
+    q->index = idx;
+    q->kick_fd = q->call_fd = q->err_fd = -1;
+    vu_vq_init(&q->vq);
+    q->kick_defer.fn = vu_kick_deferred;
+    q->kick_defer.key = ((uint64_t)be->cfg.conn_id << 16) | idx;
+}
+
+void vu_queue_start(struct vu_queue *q)
+{
+    struct dev *dev = q->be->dev;
+
+    if (q->started) {
+        return;
+    }
+    q->started = true;
+    if (dev->ops->queue_start) {
+        dev->ops->queue_start(dev, q->index);
+    }
+}
+
+/* Take back every request the device holds; stop the ring. */
+void vu_queue_stop(struct vu_queue *q)
+{
+    struct dev *dev = q->be->dev;
+
+    while (q->inflight) {
+        struct vu_request *r = q->inflight;
+
+        vu_inflight_del(q, r);
+        dev->ops->cancel(dev, &r->dreq);
+        vu_req_put(q, r);
+    }
+    if (q->started && dev->ops->queue_stop) {
+        dev->ops->queue_stop(dev, q->index);
+    }
+    q->started = false;
+    q->call_pending = false;
+    vu_loop_undefer(q->be->loop, &q->kick_defer);
+    /* As libvhost-user does: a stopped ring forgets its kick and call fds;
+     * the front-end sends them again when it restarts the ring. */
+    vu_queue_set_kick_fd(q, -1);
+    if (q->call_fd >= 0) {
+        close(q->call_fd);
+        q->call_fd = -1;
+    }
+}
+
+void vu_queue_reset(struct vu_queue *q)
+{
+    vu_queue_stop(q);
+    if (q->err_fd >= 0) {
+        close(q->err_fd);
+        q->err_fd = -1;
+    }
+    q->enabled = false;
+    vu_vq_init(&q->vq);
+}
+
+void vu_queue_free_reqs(struct vu_queue *q)
+{
+    while (q->free_reqs) {
+        struct vu_request *r = q->free_reqs;
+
+        q->free_reqs = r->next;
+        vu_chain_fini(&r->chain);
+        free(r);
+    }
+}
+
+void vu_queue_kick(struct vu_queue *q, bool inband)
+{
+    struct vu_backend *be = q->be;
+    struct dev *dev = be->dev;
+
+    if (inband) {
+        be->st.q[q->index].kicks_inband++;
+        be->st.q[q->index].kick_mode = VU_NOTIFY_INBAND;
+    }
+    vu_queue_start(q);
+    if (q->enabled && vu_queue_live(q)) {
+        dev->ops->avail(dev, q->index);
+    }
+}
+
+static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct vu_queue *q = arg;
+    eventfd_t v;
+
+    (void)what;
+    if (eventfd_read((int)fd, &v) < 0) {
+        return;
+    }
+    q->be->st.q[q->index].kicks_eventfd++;
+    q->be->st.q[q->index].kick_mode = VU_NOTIFY_EVENTFD;
+    /* Not now: after this batch, in queue order (see cosim/loop.h). */
+    vu_loop_defer(q->be->loop, &q->kick_defer);
+}
+
+int vu_queue_set_kick_fd(struct vu_queue *q, int fd)
+{
+    struct vu_backend *be = q->be;
+
+    if (q->kick_ev) {
+        event_free(q->kick_ev);
+        q->kick_ev = NULL;
+    }
+    if (q->kick_fd >= 0) {
+        close(q->kick_fd);
+    }
+    q->kick_fd = fd;
+    if (fd < 0) {
+        return 0;
+    }
+    q->kick_ev = event_new(vu_loop_base(be->loop), fd, EV_READ | EV_PERSIST,
+                           vu_kick_cb, q);
+    if (!q->kick_ev || event_add(q->kick_ev, NULL) < 0) {
+        return -ENOMEM;
+    }
+    /* Buffers may be waiting already; look once the setup batch is done. */
+    vu_queue_start(q);
+    vu_loop_defer(be->loop, &q->kick_defer);
+    return 0;
+}
+
+void vu_queue_enable(struct vu_queue *q, bool on)
+{
+    q->enabled = on;
+    if (on && q->started) {
+        vu_loop_defer(q->be->loop, &q->kick_defer);
+    }
+}
+
+void vu_queue_remap(struct vu_queue *q)
+{
+    if (q->vq.addr_set) {
+        vu_vq_map(&q->vq, &q->be->mem);   /* may fail until memory arrives */
+    }
+}
+
+/* ---- stats ------------------------------------------------------------ */
+
+const char *vu_notify_mode_name(enum vu_notify_mode m)
+{
+    switch (m) {
+    case VU_NOTIFY_EVENTFD:
+        return "eventfd";
+    case VU_NOTIFY_INBAND:
+        return "inband";
+    default:
+        return "none";
+    }
+}
+
+void vu_backend_get_stats(const struct vu_backend *be,
+                          struct vu_backend_stats *st)
+{
+    *st = be->st;
+    st->num_queues = be->nq;
+}
+
+static const char *vu_overall_mode(const struct vu_backend_stats *st)
+{
+    bool inband = false, evfd = false;
+
+    for (uint16_t i = 0; i < st->num_queues; i++) {
+        const struct vu_queue_stats *q = &st->q[i];
+
+        inband |= q->kicks_inband || q->calls_inband;
+        evfd |= q->kicks_eventfd || q->calls_eventfd;
+    }
+    if (inband && evfd) {
+        return "mixed";
+    }
+    return inband ? "inband" : evfd ? "eventfd" : "none";
+}
+
+int vu_backend_stats_json(const struct vu_backend *be, FILE *f)
+{
+    struct vu_backend_stats st;
+
+    vu_backend_get_stats(be, &st);
+    fprintf(f, "{\"connections\": %u, \"messages\": %llu, \"rejected\": %llu, "
+            "\"features\": \"0x%llx\", \"protocol_features\": \"0x%llx\", "
+            "\"inband_negotiated\": %s, \"notification_mode\": \"%s\", "
+            "\"queues\": [", st.connections,
+            (unsigned long long)st.messages, (unsigned long long)st.rejected,
+            (unsigned long long)st.features,
+            (unsigned long long)st.protocol_features,
+            (st.protocol_features & VU_BIT(VU_PF_INBAND_NOTIFICATIONS)) ?
+            "true" : "false", vu_overall_mode(&st));
+    for (uint16_t i = 0; i < st.num_queues; i++) {
+        const struct vu_queue_stats *q = &st.q[i];
+
+        fprintf(f, "%s{\"index\": %u, \"kick_mode\": \"%s\", "
+                "\"call_mode\": \"%s\", \"kicks_inband\": %llu, "
+                "\"kicks_eventfd\": %llu, \"calls_inband\": %llu, "
+                "\"calls_eventfd\": %llu, \"calls_suppressed\": %llu, "
+                "\"requests\": %llu, \"completions\": %llu, "
+                "\"bytes_read\": %llu, \"bytes_written\": %llu}",
+                i ? ", " : "", i, vu_notify_mode_name(q->kick_mode),
+                vu_notify_mode_name(q->call_mode),
+                (unsigned long long)q->kicks_inband,
+                (unsigned long long)q->kicks_eventfd,
+                (unsigned long long)q->calls_inband,
+                (unsigned long long)q->calls_eventfd,
+                (unsigned long long)q->calls_suppressed,
+                (unsigned long long)q->requests,
+                (unsigned long long)q->completions,
+                (unsigned long long)q->bytes_read,
+                (unsigned long long)q->bytes_written);
+    }
+    fprintf(f, "]}");
+    return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cosim/loop.h"
+#include "sim/log.h"
+
+struct vu_loop {
+    struct event_base *base;
+    struct sim_cal *cal;
+    struct sim_clock *clk;
+    struct event *timer;     /* wakes the loop when the clock says so */
+    struct event *stop_ev;
+    int stop_pipe[2];
+    int holds;
+    bool stop;
+    struct vu_defer *defers; /* sorted by key */
+    void (*tick)(void *opaque);
+    void *tick_opaque;
+};
+
+static void noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct vu_loop *loop = arg;
+    char buf[16];
+
+    (void)what;
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    loop->stop = true;
+}
+
+struct vu_loop *vu_loop_new(const struct sim_clock_cfg *clk)
+{
+    struct sim_clock_cfg afap = { .mode = SIM_CLOCK_AFAP };
+    struct vu_loop *loop = calloc(1, sizeof(*loop));
+
+    if (!loop) {
+        return NULL;
+    }
+    loop->stop_pipe[0] = loop->stop_pipe[1] = -1;
+    loop->base = event_base_new();
+    loop->cal = sim_cal_new();
+    loop->clk = sim_clock_new(clk ? clk : &afap, NULL);
+    if (!loop->base || !loop->cal || !loop->clk ||
+        pipe2(loop->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        goto fail;
+    }
+    loop->timer = evtimer_new(loop->base, noop_cb, NULL);
+    loop->stop_ev = event_new(loop->base, loop->stop_pipe[0],
+                              EV_READ | EV_PERSIST, stop_cb, loop);
+    if (!loop->timer || !loop->stop_ev || event_add(loop->stop_ev, NULL)) {
+        goto fail;
+    }
+    return loop;
+fail:
+    vu_loop_free(loop);
+    return NULL;
+}
+
+void vu_loop_free(struct vu_loop *loop)
+{
+    if (!loop) {
+        return;
+    }
+    if (loop->timer) {
+        event_free(loop->timer);
+    }
+    if (loop->stop_ev) {
+        event_free(loop->stop_ev);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (loop->stop_pipe[i] >= 0) {
+            close(loop->stop_pipe[i]);
+        }
+    }
+    sim_clock_free(loop->clk);
+    sim_cal_free(loop->cal);
+    if (loop->base) {
+        event_base_free(loop->base);
+    }
+    free(loop);
+}
+
+struct event_base *vu_loop_base(struct vu_loop *loop) { return loop->base; }
+struct sim_cal *vu_loop_cal(struct vu_loop *loop) { return loop->cal; }
+struct sim_clock *vu_loop_clock(struct vu_loop *loop) { return loop->clk; }
+
+void vu_loop_hold(struct vu_loop *loop)
+{
+    loop->holds++;
+}
+
+void vu_loop_release(struct vu_loop *loop)
+{
+    if (loop->holds > 0) {
+        loop->holds--;
+    }
+}
+
+bool vu_loop_held(const struct vu_loop *loop)
+{
+    return loop->holds > 0;
+}
+
+void vu_loop_defer(struct vu_loop *loop, struct vu_defer *d)
+{
+    struct vu_defer **pp = &loop->defers;
+
+    if (d->queued) {
+        return;
+    }
+    /* Equal keys keep their queueing order, like the calendar's FIFO. */
+    while (*pp && (*pp)->key <= d->key) {
+        pp = &(*pp)->next;
+    }
+    d->next = *pp;
+    *pp = d;
+    d->queued = true;
+}
+
+void vu_loop_undefer(struct vu_loop *loop, struct vu_defer *d)
+{
+    for (struct vu_defer **pp = &loop->defers; *pp; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            d->queued = false;
+            d->next = NULL;
+            return;
+        }
+    }
+}
+
+static void run_deferred(struct vu_loop *loop)
+{
+    while (loop->defers) {
+        struct vu_defer *d = loop->defers;
+
+        loop->defers = d->next;
+        d->next = NULL;
+        d->queued = false;
+        d->fn(d);
+    }
+}
+
+/* Run due events one at a time, re-checking holds after each. */
+static long run_calendar(struct vu_loop *loop, uint64_t *wait)
+{
+    long n = 0;
+
+    *wait = SIM_CLOCK_IDLE;
+    while (!loop->holds && !loop->stop) {
+        long r = sim_clock_step(loop->clk, loop->cal, 1, wait);
+
+        if (r <= 0) {
+            break;
+        }
+        n += r;
+        run_deferred(loop);
+    }
+    if (loop->holds) {
+        *wait = SIM_CLOCK_IDLE;
+    }
+    return n;
+}
+
+static int wait_fds(struct vu_loop *loop, uint64_t wait_ns, bool block)
+{
+    int flags = EVLOOP_ONCE;
+
+    if (!block || wait_ns == 0) {
+        flags = EVLOOP_NONBLOCK;
+    } else if (wait_ns != SIM_CLOCK_IDLE) {
+        struct timeval tv = {
+            .tv_sec = (time_t)(wait_ns / 1000000000u),
+            .tv_usec = (suseconds_t)((wait_ns % 1000000000u + 999) / 1000),
+        };
+        evtimer_add(loop->timer, &tv);
+    }
+    int rc = event_base_loop(loop->base, flags);
+    evtimer_del(loop->timer);
+    return rc < 0 ? -EIO : 0;
+}
+
+static long turn(struct vu_loop *loop, bool block, int *err)
+{
+    uint64_t wait;
+    long n;
+
+    run_deferred(loop);
+    n = run_calendar(loop, &wait);
+    if (loop->stop) {
+        return n;
+    }
+    *err = wait_fds(loop, wait, block);
+    run_deferred(loop);
+    if (loop->tick) {
+        loop->tick(loop->tick_opaque);
+    }
+    return n;
+}
+
+int vu_loop_run(struct vu_loop *loop)
+{
+    int err = 0;
+
+    loop->stop = false;
+    while (!loop->stop && err == 0) {
+        turn(loop, true, &err);
+    }
+    if (err) {
+        VUSIM_ERR("loop", "event loop failed");
+    }
+    return err;
+}
+
+long vu_loop_poll(struct vu_loop *loop)
+{
+    int err = 0;
+
+    return turn(loop, false, &err);
+}
+
+void vu_loop_stop(struct vu_loop *loop)
+{
+    loop->stop = true;
+}
+
+int vu_loop_stop_fd(struct vu_loop *loop)
+{
+    return loop->stop_pipe[1];
+}
+
+void vu_loop_set_tick(struct vu_loop *loop, void (*fn)(void *opaque),
+                      void *opaque)
+{
+    loop->tick = fn;
+    loop->tick_opaque = opaque;
+}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devices/dev.h - the device API: where users' hardware models live
+ *
+ * A device model is a virtio device seen from the inside: it declares its
+ * virtio id, features, queues and config space, receives requests (one
+ * descriptor chain each) and completes them on the simulation calendar. It
+ * never sees sockets, fds, vhost-user messages or notification modes; the
+ * host (cosim/ for a live guest, traces/ for replay) does all of that behind
+ * the four dev_host_ops below. Because replay and live runs call a device
+ * through the same contract, a device that schedules all its work on the
+ * calendar replays bit for bit.
+ *
+ * Life of a request:
+ *   1. The guest makes buffers available; the host calls ops->avail(dev, q).
+ *   2. The device calls dev_pop(dev, q) until it returns NULL. Each request
+ *      is a chain: rd_len device-readable bytes then wr_len device-writable
+ *      bytes, read and written through dev_req_read() / dev_req_write().
+ *   3. The device schedules its completion on the calendar (req->ev is free
+ *      for that) and, when it fires, calls dev_req_complete(req, used_len).
+ *      The host writes the used ring and notifies the guest in whatever
+ *      mode was negotiated.
+ *   4. If the host must take a request back before completion (queue stop,
+ *      reset, disconnect) it calls ops->cancel(dev, req); the device then
+ *      forgets the request (cancelling req->ev if it used it).
+ *
+ * Owns:        a device owns its private state and backing store.
+ * Borrows:     requests, from dev_pop() until complete or cancel; the
+ *              calendar, for its whole life.
+ * Threading:   single thread: every hook runs from the host's event loop or
+ *              from a calendar event.
+ * Errors:      hooks return 0 or a negative errno; -EINVAL bad option,
+ *              -ERANGE access outside a request's buffers.
+ * Determinism: a device may depend only on its options, its seed, the
+ *              requests' bytes and simulated time (sim_cal_now()).
+ */
+#ifndef VUSIM_DEVICES_DEV_H
+#define VUSIM_DEVICES_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/cal.h"
+
+struct dev;
+struct dev_req;
+
+/* One device request: a descriptor chain the guest made available. */
+struct dev_req {
+    struct dev *dev;
+    uint16_t queue;
+    uint32_t rd_len;        /* bytes the device may read (guest's input) */
+    uint32_t wr_len;        /* bytes the device may write (to the guest) */
+    struct sim_event ev;    /* free for the device, e.g. its completion */
+    uint64_t dev_data[4];   /* free for the device's per-request state */
+};
+
+/* What the host provides; a device calls these through the wrappers. */
+struct dev_host_ops {
+    struct dev_req *(*pop)(struct dev *dev, uint16_t queue);
+    int (*read)(struct dev_req *req, uint64_t off, void *buf, size_t len);
+    int (*write)(struct dev_req *req, uint64_t off, const void *buf,
+                 size_t len);
+    void (*complete)(struct dev_req *req, uint32_t used_len);
+};
+
+/* A device option, for --help and for rejecting unknown options. */
+struct dev_optdesc {
+    const char *name;       /* "latency" for --latency=VALUE */
+    const char *metavar;    /* "DURATION"; NULL for a flag without value */
+    const char *help;
+};
+
+/* One parsed option; value is NULL for a flag. */
+struct dev_opt {
+    const char *name;
+    const char *value;
+};
+
+struct dev_ops {
+    const char *name;                   /* "blk"; the CLI's DEVICE word */
+    uint32_t virtio_id;                 /* VIRTIO_ID_* */
+    const struct dev_optdesc *opts;     /* NULL-name terminated */
+
+    /* Required. Build a device from its options; on error, one line in
+     * @err naming the option, the value and what is allowed. */
+    int (*create)(struct sim_cal *cal, const struct dev_opt *opts,
+                  size_t nopts, struct dev **out, char *err, size_t errlen);
+    /* Required. Free everything; no request is outstanding by then. */
+    void (*destroy)(struct dev *dev);
+    /* Required. Buffers are available on @queue: pop and schedule. */
+    void (*avail)(struct dev *dev, uint16_t queue);
+    /* Required. Forget @req: the host takes it back. */
+    void (*cancel)(struct dev *dev, struct dev_req *req);
+
+    /* Optional. The driver acked @features (device bits and transport
+     * bits); -EINVAL refuses them. */
+    int (*set_features)(struct dev *dev, uint64_t features);
+    /* Optional. A queue starts (ring set up and enabled) or stops. */
+    void (*queue_start)(struct dev *dev, uint16_t queue);
+    void (*queue_stop)(struct dev *dev, uint16_t queue);
+    /* Optional. Device reset: back to the state after create. */
+    void (*reset)(struct dev *dev);
+    /* Optional, both or neither: config space access; the host checks
+     * off + len <= config_size before calling. */
+    int (*get_config)(struct dev *dev, uint32_t off, void *buf, uint32_t len);
+    int (*set_config)(struct dev *dev, uint32_t off, const void *buf,
+                      uint32_t len);
+    /* Optional. Add device stats as JSON members ("key": value, ...) to
+     * @buf; returns the length written. */
+    int (*stats_json)(struct dev *dev, char *buf, size_t len);
+};
+
+/* The public part of every device; a device embeds it as its first member. */
+struct dev {
+    const struct dev_ops *ops;
+    struct sim_cal *cal;
+    uint64_t features;          /* device-specific feature bits offered */
+    uint16_t num_queues;
+    uint16_t queue_size_max;    /* largest ring the device accepts */
+    uint32_t config_size;
+    uint64_t acked_features;    /* set by the host after negotiation */
+    /* private: set by the host when it attaches the device */
+    const struct dev_host_ops *host;
+    void *host_ctx;
+};
+
+static inline struct dev_req *dev_pop(struct dev *dev, uint16_t queue)
+{
+    return dev->host->pop(dev, queue);
+}
+
+static inline int dev_req_read(struct dev_req *req, uint64_t off, void *buf,
+                               size_t len)
+{
+    return req->dev->host->read(req, off, buf, len);
+}
+
+static inline int dev_req_write(struct dev_req *req, uint64_t off,
+                                const void *buf, size_t len)
+{
+    return req->dev->host->write(req, off, buf, len);
+}
+
+/* The one completion call; @req is gone afterwards. */
+static inline void dev_req_complete(struct dev_req *req, uint32_t used_len)
+{
+    req->dev->host->complete(req, used_len);
+}
+
+/* Find a device by name in the registry (devices/registry.c). */
+const struct dev_ops *dev_lookup(const char *name);
+
+/* The registry, NULL-terminated, in a fixed order. */
+extern const struct dev_ops *const dev_registry[];
+
+#endif

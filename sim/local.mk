@@ -1,0 +1,15 @@
+libvusim_la_SOURCES += \
+	%reldir%/log.c \
+	%reldir%/time.c \
+	%reldir%/wallclock.c \
+	%reldir%/cal.c \
+	%reldir%/clock.c \
+	%reldir%/rng.c
+
+nobase_pkginclude_HEADERS += \
+	%reldir%/log.h \
+	%reldir%/time.h \
+	%reldir%/wallclock.h \
+	%reldir%/cal.h \
+	%reldir%/clock.h \
+	%reldir%/rng.h

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/wallclock.h - the one door to the host's clock
+ *
+ * Nothing in sim/, cosim/, devices/ or traces/ reads the host clock except
+ * through this header, and what it returns may reach only stats, logs,
+ * pacing (sim/clock.h) and benchmarks, never simulated behaviour or trace
+ * bytes. A test in the suite greps the sources to keep it that way.
+ */
+#ifndef VUSIM_SIM_WALLCLOCK_H
+#define VUSIM_SIM_WALLCLOCK_H
+
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t vusim_wallclock_ns(void);
+
+/* A host clock that can be replaced by a test clock. */
+struct vusim_hostclock {
+    uint64_t (*now_ns)(void *opaque);
+    void *opaque;
+};
+
+/* The real monotonic clock. */
+extern const struct vusim_hostclock vusim_hostclock_mono;
+
+#endif
