@@ -18,6 +18,7 @@ struct vu_request {
     struct dev_req dreq;          /* first: the device sees only this */
     struct vu_chain chain;
     struct vu_queue *q;
+    sim_time_t t_pop;             /* simulated time the device took it */
     struct vu_request *next;          /* free list or in-flight list */
     bool inflight;
 };
@@ -58,6 +59,8 @@ struct vu_backend {
     struct vu_queue q[VU_MAX_QUEUES];
     /* counters */
     struct vu_backend_stats st;
+    sim_time_t *lat;              /* per-request simulated latency samples */
+    size_t nlat, lat_cap;
     int errs_logged;
 };
 

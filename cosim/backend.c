@@ -799,6 +799,7 @@ void vu_backend_free(struct vu_backend *be)
     for (uint16_t i = 0; i < VU_MAX_QUEUES; i++) {
         vu_queue_free_reqs(&be->q[i]);
     }
+    free(be->lat);
     free(be);
 }
 

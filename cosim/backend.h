@@ -48,6 +48,7 @@
 #include "cosim/loop.h"
 #include "cosim/proto.h"
 #include "devices/dev.h"
+#include "sim/time.h"
 
 struct vu_backend;
 
@@ -119,6 +120,16 @@ uint64_t vu_backend_protocol_features(const struct vu_backend *be);
  * last connection's). */
 void vu_backend_get_stats(const struct vu_backend *be,
                           struct vu_backend_stats *st);
+
+/*
+ * Simulated-time latency (pop to completion) of requests completed so far,
+ * over all queues: @permille 500 is the median, 1000 the maximum. -ENOENT
+ * if none completed. At most VU_LAT_SAMPLES are kept; later ones are
+ * counted but not sampled.
+ */
+#define VU_LAT_SAMPLES (1u << 20)
+int vu_backend_latency(const struct vu_backend *be, unsigned permille,
+                       sim_time_t *out);
 
 /* Write the stats as one JSON object. */
 int vu_backend_stats_json(const struct vu_backend *be, FILE *f);

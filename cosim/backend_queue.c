@@ -216,6 +216,7 @@ static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
     r->dreq.rd_len = (uint32_t)r->chain.rd_len;
     r->dreq.wr_len = (uint32_t)r->chain.wr_len;
     r->inflight = true;
+    r->t_pop = sim_cal_now(dev->cal);
     r->next = q->inflight;
     q->inflight = r;
     q->ninflight++;
@@ -249,6 +250,25 @@ static int vu_host_write(struct dev_req *dreq, uint64_t off, const void *buf,
     return rc;
 }
 
+static void vu_lat_record(struct vu_backend *be, sim_time_t lat)
+{
+    if (be->nlat == be->lat_cap) {
+        size_t cap = be->lat_cap ? be->lat_cap * 2 : 1024;
+        sim_time_t *n;
+
+        if (cap > VU_LAT_SAMPLES) {
+            return;
+        }
+        n = realloc(be->lat, cap * sizeof(*n));
+        if (!n) {
+            return;
+        }
+        be->lat = n;
+        be->lat_cap = cap;
+    }
+    be->lat[be->nlat++] = lat;
+}
+
 static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
 {
     struct vu_request *r = to_req(dreq);
@@ -261,6 +281,7 @@ static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
         return;
     }
     vu_inflight_del(q, r);
+    vu_lat_record(be, sim_cal_now(be->dev->cal) - r->t_pop);
     if (used_len > r->chain.wr_len) {
         used_len = (uint32_t)r->chain.wr_len;
     }
@@ -454,6 +475,53 @@ void vu_backend_get_stats(const struct vu_backend *be,
     st->num_queues = be->nq;
 }
 
+static int cmp_time(const void *a, const void *b)
+{
+    sim_time_t x = *(const sim_time_t *)a, y = *(const sim_time_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int vu_backend_latency(const struct vu_backend *be, unsigned permille,
+                       sim_time_t *out)
+{
+    sim_time_t *v;
+    size_t i;
+
+    if (be->nlat == 0) {
+        return -ENOENT;
+    }
+    if (permille > 1000) {
+        return -EINVAL;
+    }
+    v = malloc(be->nlat * sizeof(*v));
+    if (!v) {
+        return -ENOMEM;
+    }
+    memcpy(v, be->lat, be->nlat * sizeof(*v));
+    qsort(v, be->nlat, sizeof(*v), cmp_time);
+    /* Nearest rank: the smallest sample with at least permille of all. */
+    i = (be->nlat * permille + 999) / 1000;
+    *out = v[i ? i - 1 : 0];
+    free(v);
+    return 0;
+}
+
+static void vu_lat_json(const struct vu_backend *be, FILE *f)
+{
+    static const unsigned pm[] = { 500, 900, 990, 1000 };
+    static const char *const names[] = { "p50", "p90", "p99", "max" };
+    sim_time_t t;
+
+    fprintf(f, "\"latency_ps\": {\"count\": %zu", be->nlat);
+    for (int i = 0; i < 4; i++) {
+        if (vu_backend_latency(be, pm[i], &t) == 0) {
+            fprintf(f, ", \"%s\": %llu", names[i], (unsigned long long)t);
+        }
+    }
+    fprintf(f, "}, ");
+}
+
 static const char *vu_overall_mode(const struct vu_backend_stats *st)
 {
     bool inband = false, evfd = false;
@@ -475,7 +543,9 @@ int vu_backend_stats_json(const struct vu_backend *be, FILE *f)
     struct vu_backend_stats st;
 
     vu_backend_get_stats(be, &st);
-    fprintf(f, "{\"connections\": %u, \"messages\": %llu, \"rejected\": %llu, "
+    fputc('{', f);
+    vu_lat_json(be, f);
+    fprintf(f, "\"connections\": %u, \"messages\": %llu, \"rejected\": %llu, "
             "\"features\": \"0x%llx\", \"protocol_features\": \"0x%llx\", "
             "\"inband_negotiated\": %s, \"notification_mode\": \"%s\", "
             "\"queues\": [", st.connections,

@@ -16,10 +16,13 @@
  *
  * Owns:        the mappings and the region fds (closed on remove/fini).
  * Threading:   single thread.
- * Errors:      -EINVAL zero-size, overlapping or wrapping region, or too many;
- *              -ERANGE address outside the shared regions; -ENOENT removing
- *              a region that is not there; -errno from mmap (e.g. -ENODEV,
- *              -EACCES for an unmappable fd).
+ * Errors:      -EINVAL zero-size, overlapping or wrapping region, too many,
+ *              or a region reaching past the end of its (regular) file,
+ *              which would SIGBUS on first touch; -ERANGE address outside
+ *              the shared regions; -ENOENT removing a region that is not
+ *              there; -errno from fstat/mmap (e.g. -EBADF, -ENODEV, -EACCES
+ *              for an unmappable fd).
+ * Determinism: lookups depend only on the table, never on host addresses.
  */
 #ifndef VUSIM_COSIM_MEM_H
 #define VUSIM_COSIM_MEM_H
@@ -46,12 +49,15 @@ struct vu_mem {
 
 void vu_mem_init(struct vu_mem *mem);
 
-/* Unmap and close everything. */
+/* Unmap and close everything; bumps the generation, so no queue mapped
+ * before looks ready afterwards. */
 void vu_mem_fini(struct vu_mem *mem);
 
 /*
- * Replace the table with @n regions, taking ownership of @fds on success and
- * on failure alike (they are closed on failure).
+ * Replace the table with @n regions (0 empties it), taking ownership of
+ * @fds on success and on failure alike (they are closed on failure). Each
+ * region is mapped MAP_SHARED from its mmap_offset rounded down to the page
+ * (huge page on hugetlbfs) size.
  */
 int vu_mem_set_table(struct vu_mem *mem, const struct vu_mem_region *regs,
                      const int *fds, unsigned n);
@@ -76,7 +82,12 @@ void *vu_mem_gpa(const struct vu_mem *mem, uint64_t gpa, uint64_t len);
 int vu_mem_gpa_iov(const struct vu_mem *mem, uint64_t gpa, uint64_t len,
                    struct iovec *iov, int max);
 
-/* Copy between guest memory at @gpa and a host buffer, across regions. */
+/* 0 if every byte of [gpa, gpa+len) is shared (regions may be adjacent),
+ * else -ERANGE. len 0 is always fine. */
+int vu_mem_gpa_check(const struct vu_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Copy between guest memory at @gpa and a host buffer, across regions:
+ * 0, or -ERANGE with nothing copied. */
 int vu_mem_read(const struct vu_mem *mem, uint64_t gpa, void *buf, size_t len);
 int vu_mem_write(const struct vu_mem *mem, uint64_t gpa, const void *buf,
                  size_t len);

@@ -149,6 +149,34 @@ static inline void dev_req_complete(struct dev_req *req, uint32_t used_len)
     req->dev->host->complete(req, used_len);
 }
 
+/*
+ * Option helpers for create() hooks (devices/registry.c). On failure each
+ * writes one line to @err naming the option, the value and what is allowed,
+ * and returns -EINVAL (a value out of range is a bad option too).
+ */
+
+/* Every option is one of ops->opts, a flag (NULL metavar) has no value, a
+ * valued option has a non-empty one, and none is given twice. */
+int dev_opts_check(const struct dev_ops *ops, const struct dev_opt *opts,
+                   size_t nopts, char *err, size_t errlen);
+
+/* The option named @name, or NULL. */
+const struct dev_opt *dev_opt_find(const struct dev_opt *opts, size_t nopts,
+                                   const char *name);
+
+/* An integer in [min, max]: decimal, or hex with a 0x prefix. */
+int dev_opt_u64(const struct dev_opt *opt, uint64_t min, uint64_t max,
+                uint64_t *out, char *err, size_t errlen);
+
+/* A byte count in [min, max]: an integer as above with an optional suffix
+ * K, M, G or T (powers of 1024, either case); exact, no fractions. */
+int dev_opt_bytes(const struct dev_opt *opt, uint64_t min, uint64_t max,
+                  uint64_t *out, char *err, size_t errlen);
+
+/* A duration, as sim_time_parse() reads it ("250ns", "1.5ms", "0"). */
+int dev_opt_duration(const struct dev_opt *opt, sim_time_t *out, char *err,
+                     size_t errlen);
+
 /* Find a device by name in the registry (devices/registry.c). */
 const struct dev_ops *dev_lookup(const char *name);
 

@@ -140,6 +140,8 @@ struct sim_cal_stats {
     uint64_t fired;        /* callbacks run */
     uint64_t cancelled;
     size_t max_pending;
+    size_t pool_size;      /* one-shot events allocated for sim_cal_post() */
+    size_t index_capacity; /* entries the index holds before it must grow */
 };
 
 void sim_cal_get_stats(const struct sim_cal *cal, struct sim_cal_stats *st);

@@ -139,7 +139,11 @@ char *sim_time_fmt(sim_time_t t, char *buf, size_t len)
     for (sim_time_t s2 = sc; s2 > 1; s2 /= 10) {
         digits++;
     }
-    snprintf(fb, sizeof(fb), "%0*" PRIu64, digits, f);
+    /* Zero-padded by hand: f < sc <= 10^12, so at most 12 digits. */
+    fb[digits] = '\0';
+    for (int k = digits - 1; k >= 0; k--, f /= 10) {
+        fb[k] = (char)('0' + f % 10);
+    }
     for (int k = digits - 1; k > 0 && fb[k] == '0'; k--) {
         fb[k] = '\0';
     }

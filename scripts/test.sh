@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# scripts/test.sh - set up (as scripts/setup.sh), then run the whole suite
+#
+# 1. make check in build/default (the normal build);
+# 2. make check in build/asan, built with ASan+UBSan (leak checks on when
+#    LeakSanitizer works here);
+# 3. a summary from the automake logs. CUnit binaries count their tests from
+#    the "tests" row of CUnit's Run Summary; other tests (scripts) count one
+#    each from their .trs file. The last line is "N passed, N failed, N skipped"
+#    and the exit status is non-zero if anything failed.
+set -euo pipefail
+
+# shellcheck source=scripts/setup.sh
+. "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$VUSIM_TOP"
+
+CHECK_JOBS=${CHECK_JOBS:-2}
+ASAN_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
+ASAN_CFLAGS+=" -fno-sanitize-recover=undefined"
+ASAN_LDFLAGS="-fsanitize=address,undefined"
+
+# LeakSanitizer needs ptrace-like access to the process; some sandboxes deny
+# it. Probe with a program that leaks: leak checks stay on only if it is
+# caught.
+lsan_works()
+{
+    local tmp out=""
+
+    tmp=$(mktemp -d)
+    printf '#include <stdlib.h>\nvoid *volatile p;\n%s\n' \
+        'int main(void) { p = malloc(16); p = 0; return 0; }' >"$tmp/leak.c"
+    if ${CC:-cc} -fsanitize=address -g -o "$tmp/leak" "$tmp/leak.c"; then
+        # The probe exits non-zero when it works: keep only its report.
+        out=$(ASAN_OPTIONS=detect_leaks=1 "$tmp/leak" 2>&1) || true
+    fi
+    rm -rf "$tmp"
+    case "$out" in
+    *"LeakSanitizer: detected memory leaks"*) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+# Remove the logs of an earlier run so a build that fails before the tests
+# run cannot report stale results.
+clean_test_logs()
+{
+    local trs
+
+    [ -d "$1" ] || return 0
+    while IFS= read -r trs; do
+        rm -f "$trs" "${trs%.trs}.log"
+    done < <(find "$1" -name '*.trs')
+    rm -f "$1/test-suite.log"
+}
+
+# run_check DIR: make check in DIR; records the status in check_rc[DIR].
+declare -A check_rc
+run_check()
+{
+    vusim_say "make -j$CHECK_JOBS check in $1"
+    clean_test_logs "$1"
+    if make -C "$1" -s -j"$CHECK_JOBS" check; then
+        check_rc[$1]=0
+    else
+        check_rc[$1]=$?
+    fi
+}
+
+# Print "passed failed skipped" for one test from its .trs and .log.
+count_test()
+{
+    local trs=$1 log="${1%.trs}.log" result p f s
+
+    # " PASS ", " FAIL ", ...: padded so that XFAIL never reads as FAIL.
+    result=" $(sed -n 's/^:test-result: //p' "$trs" | sort -u | tr '\n' ' ')"
+    if [ -f "$log" ] && grep -q '^Run Summary:' "$log"; then
+        read -r p f s < <(awk '
+            /^Run Summary:/ { on = 1; next }
+            on && $1 == "suites" { f += $5 }
+            on && $1 == "tests" { p += $4; f += $5; s += $6 }
+            on && $1 == "asserts" { on = 0 }
+            END { print p + 0, f + 0, s + 0 }' "$log")
+        # A crash or sanitizer report after the tests ran still fails.
+        case "$result" in
+        *" FAIL "* | *" ERROR "* | *" XPASS "*) [ "$f" -gt 0 ] || f=1 ;;
+        esac
+        echo "$p $f $s"
+        return
+    fi
+    case "$result" in
+    *" FAIL "* | *" ERROR "* | *" XPASS "*) echo "0 1 0" ;;
+    *" SKIP "*) echo "0 0 1" ;;
+    *" PASS "* | *" XFAIL "*) echo "1 0 0" ;;
+    *) echo "0 1 0" ;;
+    esac
+}
+
+total_p=0
+total_f=0
+total_s=0
+failed_logs=()
+build_lines=()
+
+# summarize_build DIR: add DIR's counts to the totals, one line per test.
+summarize_build()
+{
+    local dir=$1 trs p f s bp=0 bf=0 bs=0
+
+    while IFS= read -r trs; do
+        read -r p f s < <(count_test "$trs")
+        printf '  %-40s %4d passed, %d failed, %d skipped\n' \
+            "${trs%.trs}" "$p" "$f" "$s"
+        bp=$((bp + p)) bf=$((bf + f)) bs=$((bs + s))
+        if [ "$f" -gt 0 ]; then
+            failed_logs+=("${trs%.trs}.log")
+        fi
+    done < <(find "$dir" -name '*.trs' | sort)
+    if [ "${check_rc[$dir]}" -ne 0 ] && [ "$bf" -eq 0 ]; then
+        echo "  $dir: make check failed outside any test (see above)"
+        bf=$((bf + 1))
+    fi
+    build_lines+=("$dir: $bp passed, $bf failed, $bs skipped")
+    total_p=$((total_p + bp)) total_f=$((total_f + bf))
+    total_s=$((total_s + bs))
+}
+
+vusim_prepare
+# A broken build still gets a summary: make check fails on it again below and
+# counts as a failure there.
+vusim_build || echo "note: the build failed; the tests below will too"
+run_check build/default
+
+export UBSAN_OPTIONS=print_stacktrace=1
+if lsan_works; then
+    export ASAN_OPTIONS=detect_leaks=1
+else
+    export ASAN_OPTIONS=detect_leaks=0
+    echo "note: LeakSanitizer cannot run here (ptrace denied?);" \
+         "ASan runs with detect_leaks=0"
+fi
+vusim_configure build/asan CFLAGS="$ASAN_CFLAGS" LDFLAGS="$ASAN_LDFLAGS"
+run_check build/asan
+
+vusim_say "summary"
+summarize_build build/default
+summarize_build build/asan
+for log in "${failed_logs[@]}"; do
+    vusim_say "FAILED: $log (last 60 lines)"
+    tail -n 60 "$log" || true
+done
+printf '%s\n' "${build_lines[@]}"
+echo "$total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" -eq 0 ]

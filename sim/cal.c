@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The calendar is an indexed 4-ary min-heap of 16-byte entries: the event's
+ * time inline, so the common comparison never leaves the index, and the event
+ * pointer, followed only when two times tie. Each event's slot holds its
+ * heap position + 1, which makes cancel and reschedule O(log n).
+ *
+ * Why 4-ary: half the depth of a binary heap, and the four children of a
+ * node are one 64-byte cache line, because the array is 64-byte aligned and
+ * shifted by three entries (logical node i lives at physical i + 3, so the
+ * children 4i+1..4i+4 start at physical 4(i+1)).
+ *
+ * Why the (prio, seq) part of the key is not inline: packing a 32-bit
+ * priority and a 64-bit sequence into the 8 bytes left would need the
+ * sequence cut to 32 bits and renumbered when it wraps; chasing the pointer
+ * on exact time ties keeps the key exact and the entry at 16 bytes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/cal.h"
+
+struct cal_ent {
+    sim_time_t time;
+    struct sim_event *ev;
+};
+
+/* A pool event: while free, ev.arg links the free list. */
+struct cal_oneshot {
+    struct sim_event ev;
+    sim_event_fn fn;
+};
+
+struct cal_chunk {
+    struct cal_chunk *next;
+    size_t n;
+    struct cal_oneshot ev[];
+};
+
+#define CAL_ALIGN      64
+#define CAL_SHIFT      3       /* entries before logical node 0 */
+#define CAL_MIN_CAP    61      /* (61 + 3) * 16 = 1024 bytes */
+#define POOL_MIN_CHUNK 16
+#define POOL_MAX_CHUNK 1024
+
+_Static_assert(sizeof(struct cal_ent) == 16, "index entry is 16 bytes");
+_Static_assert(sizeof(struct cal_oneshot) + sizeof(struct cal_ent) <= 64,
+               "a pending pool event costs at most 64 bytes");
+_Static_assert(sizeof(struct sim_event) + sizeof(struct cal_ent) <= 64,
+               "a pending event costs at most 64 bytes");
+
+struct sim_cal {
+    struct cal_ent *h;        /* logical node 0; raw + CAL_SHIFT */
+    struct cal_ent *raw;      /* the aligned allocation */
+    size_t n, cap;
+    sim_time_t now;
+    uint64_t next_seq;
+    struct cal_oneshot *free_list;
+    struct cal_chunk *chunks;
+    size_t pool_size;
+    struct sim_cal_stats st;
+};
+
+/* ---- ordering and heap moves ---- */
+
+static inline bool ent_less(const struct cal_ent *a, const struct cal_ent *b)
+{
+    if (a->time != b->time) {
+        return a->time < b->time;
+    }
+    if (a->ev->prio != b->ev->prio) {
+        return a->ev->prio < b->ev->prio;
+    }
+    return a->ev->seq < b->ev->seq;
+}
+
+static inline void put(struct sim_cal *cal, size_t i, struct cal_ent e)
+{
+    cal->h[i] = e;
+    e.ev->slot = (uint32_t)(i + 1);
+}
+
+static void sift_up(struct sim_cal *cal, size_t i, struct cal_ent e)
+{
+    struct cal_ent *h = cal->h;
+
+    while (i > 0) {
+        size_t p = (i - 1) / 4;
+
+        if (!ent_less(&e, &h[p])) {
+            break;
+        }
+        put(cal, i, h[p]);
+        i = p;
+    }
+    put(cal, i, e);
+}
+
+/* Index of the smallest of the children c .. c + k - 1 (k in 1..4). */
+static inline size_t min_child(const struct cal_ent *h, size_t c, size_t k)
+{
+    size_t m = c;
+
+    if (k == 4) {
+        size_t a = ent_less(&h[c + 1], &h[c]) ? c + 1 : c;
+        size_t b = ent_less(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
+        return ent_less(&h[b], &h[a]) ? b : a;
+    }
+    for (size_t j = c + 1; j < c + k; j++) {
+        if (ent_less(&h[j], &h[m])) {
+            m = j;
+        }
+    }
+    return m;
+}
+
+static void sift_down(struct sim_cal *cal, size_t i, struct cal_ent e)
+{
+    struct cal_ent *h = cal->h;
+    size_t n = cal->n;
+
+    for (;;) {
+        size_t c = 4 * i + 1;
+
+        if (c >= n) {
+            break;
+        }
+        size_t m = min_child(h, c, n - c < 4 ? n - c : 4);
+        if (!ent_less(&h[m], &e)) {
+            break;
+        }
+        put(cal, i, h[m]);
+        i = m;
+    }
+    put(cal, i, e);
+}
+
+/* Take the entry at @i out of the heap and repair it. */
+static void heap_remove(struct sim_cal *cal, size_t i)
+{
+    struct cal_ent last;
+
+    cal->h[i].ev->slot = 0;
+    last = cal->h[--cal->n];
+    if (i == cal->n) {
+        return;
+    }
+    if (i > 0 && ent_less(&last, &cal->h[(i - 1) / 4])) {
+        sift_up(cal, i, last);
+    } else {
+        sift_down(cal, i, last);
+    }
+}
+
+static int heap_grow(struct sim_cal *cal)
+{
+    size_t cap = cal->cap ? cal->cap * 2 + CAL_SHIFT : CAL_MIN_CAP;
+    size_t bytes = (cap + CAL_SHIFT) * sizeof(struct cal_ent);
+    struct cal_ent *raw;
+
+    if (cap > UINT32_MAX - 1) {
+        return -ENOMEM;       /* slot is 32 bits */
+    }
+    bytes = (bytes + CAL_ALIGN - 1) / CAL_ALIGN * CAL_ALIGN;
+    raw = aligned_alloc(CAL_ALIGN, bytes);
+    if (!raw) {
+        return -ENOMEM;
+    }
+    if (cal->n) {
+        memcpy(raw + CAL_SHIFT, cal->h, cal->n * sizeof(struct cal_ent));
+    }
+    free(cal->raw);
+    cal->raw = raw;
+    cal->h = raw + CAL_SHIFT;
+    cal->cap = cap;
+    return 0;
+}
+
+/* ---- the public calendar ---- */
+
+void sim_event_init(struct sim_event *ev, sim_event_fn fn, void *arg)
+{
+    *ev = (struct sim_event){ .fn = fn, .arg = arg };
+}
+
+struct sim_cal *sim_cal_new(void)
+{
+    struct sim_cal *cal = calloc(1, sizeof(*cal));
+
+    if (cal && heap_grow(cal) != 0) {
+        free(cal);
+        return NULL;
+    }
+    return cal;
+}
+
+void sim_cal_free(struct sim_cal *cal)
+{
+    if (!cal) {
+        return;
+    }
+    /* Dropped events stay the owner's; leave them not pending. */
+    for (size_t i = 0; i < cal->n; i++) {
+        cal->h[i].ev->slot = 0;
+    }
+    while (cal->chunks) {
+        struct cal_chunk *c = cal->chunks;
+
+        cal->chunks = c->next;
+        free(c);
+    }
+    free(cal->raw);
+    free(cal);
+}
+
+sim_time_t sim_cal_now(const struct sim_cal *cal)
+{
+    return cal->now;
+}
+
+size_t sim_cal_pending(const struct sim_cal *cal)
+{
+    return cal->n;
+}
+
+/* Insert @ev, not pending, at @t >= now with a fresh sequence number. */
+static int insert(struct sim_cal *cal, struct sim_event *ev, sim_time_t t,
+                  int32_t prio)
+{
+    int rc;
+
+    if (cal->n == cal->cap && (rc = heap_grow(cal)) != 0) {
+        return rc;
+    }
+    ev->time = t;
+    ev->prio = prio;
+    ev->seq = cal->next_seq++;
+    sift_up(cal, cal->n++, (struct cal_ent){ t, ev });
+    cal->st.scheduled++;
+    if (cal->n > cal->st.max_pending) {
+        cal->st.max_pending = cal->n;
+    }
+    return 0;
+}
+
+int sim_cal_at(struct sim_cal *cal, struct sim_event *ev, sim_time_t t,
+               int32_t prio)
+{
+    if (!ev || !ev->fn || t < cal->now) {
+        return -EINVAL;
+    }
+    if (ev->slot != 0) {
+        return -EBUSY;
+    }
+    return insert(cal, ev, t, prio);
+}
+
+int sim_cal_after(struct sim_cal *cal, struct sim_event *ev,
+                  sim_time_t delay, int32_t prio)
+{
+    sim_time_t t;
+
+    if (sim_time_add(cal->now, delay, &t) != 0) {
+        return -ERANGE;
+    }
+    return sim_cal_at(cal, ev, t, prio);
+}
+
+/* True if @ev is pending on this calendar (not just on some calendar). */
+static bool owned(const struct sim_cal *cal, const struct sim_event *ev)
+{
+    return ev->slot != 0 && ev->slot <= cal->n &&
+           cal->h[ev->slot - 1].ev == ev;
+}
+
+int sim_cal_cancel(struct sim_cal *cal, struct sim_event *ev)
+{
+    if (!ev || !owned(cal, ev)) {
+        return -ENOENT;
+    }
+    heap_remove(cal, ev->slot - 1);
+    cal->st.cancelled++;
+    return 0;
+}
+
+int sim_cal_reschedule(struct sim_cal *cal, struct sim_event *ev,
+                       sim_time_t t)
+{
+    size_t i;
+
+    if (!ev || !ev->fn || t < cal->now) {
+        return -EINVAL;
+    }
+    if (ev->slot == 0) {
+        return insert(cal, ev, t, ev->prio);
+    }
+    if (!owned(cal, ev)) {
+        return -EINVAL;       /* pending on another calendar */
+    }
+    /* The key changes in place; the new sequence keeps it FIFO-correct. */
+    i = ev->slot - 1;
+    ev->time = t;
+    ev->seq = cal->next_seq++;
+    cal->h[i].time = t;
+    cal->st.scheduled++;
+    if (i > 0 && ent_less(&cal->h[i], &cal->h[(i - 1) / 4])) {
+        sift_up(cal, i, cal->h[i]);
+    } else {
+        sift_down(cal, i, cal->h[i]);
+    }
+    return 0;
+}
+
+/* ---- the one-shot pool ---- */
+
+static void oneshot_fire(struct sim_cal *cal, struct sim_event *ev)
+{
+    struct cal_oneshot *o = container_of(ev, struct cal_oneshot, ev);
+
+    o->fn(cal, ev);
+    /* A callback that rescheduled its own one-shot keeps it a while. */
+    if (ev->slot == 0) {
+        ev->arg = cal->free_list;
+        cal->free_list = o;
+    }
+}
+
+static int pool_grow(struct sim_cal *cal)
+{
+    size_t n = cal->pool_size ? cal->pool_size : POOL_MIN_CHUNK;
+    struct cal_chunk *c;
+
+    if (n > POOL_MAX_CHUNK) {
+        n = POOL_MAX_CHUNK;
+    }
+    c = malloc(sizeof(*c) + n * sizeof(c->ev[0]));
+    if (!c) {
+        return -ENOMEM;
+    }
+    c->n = n;
+    c->next = cal->chunks;
+    cal->chunks = c;
+    for (size_t i = 0; i < n; i++) {
+        sim_event_init(&c->ev[i].ev, oneshot_fire, cal->free_list);
+        cal->free_list = &c->ev[i];
+    }
+    cal->pool_size += n;
+    return 0;
+}
+
+int sim_cal_post(struct sim_cal *cal, sim_time_t delay, int32_t prio,
+                 sim_event_fn fn, void *arg)
+{
+    struct cal_oneshot *o;
+    sim_time_t t;
+    int rc;
+
+    if (!fn) {
+        return -EINVAL;
+    }
+    if (sim_time_add(cal->now, delay, &t) != 0) {
+        return -ERANGE;
+    }
+    if (!cal->free_list && (rc = pool_grow(cal)) != 0) {
+        return rc;
+    }
+    o = cal->free_list;
+    cal->free_list = o->ev.arg;
+    o->fn = fn;
+    o->ev.arg = arg;
+    rc = insert(cal, &o->ev, t, prio);
+    if (rc != 0) {
+        o->ev.arg = cal->free_list;
+        cal->free_list = o;
+    }
+    return rc;
+}
+
+/* ---- running ---- */
+
+int sim_cal_peek(const struct sim_cal *cal, sim_time_t *t)
+{
+    if (cal->n == 0) {
+        return -ENOENT;
+    }
+    *t = cal->h[0].time;
+    return 0;
+}
+
+int sim_cal_run_one(struct sim_cal *cal)
+{
+    struct sim_event *ev;
+
+    if (cal->n == 0) {
+        return 0;
+    }
+    ev = cal->h[0].ev;
+    cal->now = cal->h[0].time;
+    ev->slot = 0;
+    if (--cal->n > 0) {
+        sift_down(cal, 0, cal->h[cal->n]);
+    }
+    cal->st.fired++;
+    ev->fn(cal, ev);
+    return 1;
+}
+
+long sim_cal_run_until(struct sim_cal *cal, sim_time_t t)
+{
+    long ran = 0;
+
+    if (t < cal->now) {
+        return -EINVAL;
+    }
+    while (cal->n > 0 && cal->h[0].time <= t) {
+        ran += sim_cal_run_one(cal);
+    }
+    /* A callback may have run the calendar past @t itself. */
+    if (cal->now < t) {
+        cal->now = t;
+    }
+    return ran;
+}
+
+long sim_cal_run_all(struct sim_cal *cal)
+{
+    long ran = 0;
+
+    while (sim_cal_run_one(cal)) {
+        ran++;
+    }
+    return ran;
+}
+
+int sim_cal_advance(struct sim_cal *cal, sim_time_t t)
+{
+    if (t < cal->now || (cal->n > 0 && cal->h[0].time < t)) {
+        return -EINVAL;
+    }
+    cal->now = t;
+    return 0;
+}
+
+void sim_cal_get_stats(const struct sim_cal *cal, struct sim_cal_stats *st)
+{
+    *st = cal->st;
+    st->pool_size = cal->pool_size;
+    st->index_capacity = cal->cap;
+}
+
+size_t sim_cal_bytes_per_event(void)
+{
+    /* The worse of an embedded event and a pool event, plus its entry. */
+    size_t ev = sizeof(struct sim_event) > sizeof(struct cal_oneshot)
+                    ? sizeof(struct sim_event)
+                    : sizeof(struct cal_oneshot);
+    return ev + sizeof(struct cal_ent);
+}
+
+bool sim_cal_check(const struct sim_cal *cal)
+{
+    if (cal->n > cal->cap) {
+        return false;
+    }
+    for (size_t i = 0; i < cal->n; i++) {
+        const struct cal_ent *e = &cal->h[i];
+
+        if (e->ev->slot != i + 1 || e->ev->time != e->time ||
+            e->time < cal->now || e->ev->seq >= cal->next_seq) {
+            return false;
+        }
+        if (i > 0 && ent_less(e, &cal->h[(i - 1) / 4])) {
+            return false;
+        }
+    }
+    return true;
+}
