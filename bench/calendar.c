@@ -113,6 +113,7 @@ static int run_systemc(const char *prog, size_t n, uint64_t target_ns,
         dup2(fd[1], STDOUT_FILENO);
         close(fd[0]);
         close(fd[1]);
+        setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
         execl(prog, prog, a1, a2, (char *)NULL);
         _exit(127);
     }

@@ -135,7 +135,10 @@ static int vu_h_set_owner(struct vu_backend *be, struct vu_msg *m,
 
 static void vu_reset_state(struct vu_backend *be)
 {
-    vu_backend_drop_call_state(be);
+    /* A call already sent stays outstanding: its ack is still coming. */
+    for (uint16_t i = 0; i < be->nq; i++) {
+        be->q[i].call_pending = false;
+    }
     for (uint16_t i = 0; i < be->nq; i++) {
         vu_queue_reset(&be->q[i]);
     }
@@ -831,6 +834,7 @@ void vu_backend_detach(struct vu_backend *be)
         return;
     }
     vu_reset_state(be);
+    vu_backend_drop_call_state(be);
     for (uint16_t i = 0; i < be->nq; i++) {
         vu_queue_free_reqs(&be->q[i]);
     }

@@ -27,3 +27,12 @@ libvusim_la_SOURCES += \
 nobase_pkginclude_HEADERS += \
 	%reldir%/mem.h \
 	%reldir%/vq.h
+
+# reference front-end (vufe helper)
+libvusim_la_SOURCES += \
+	%reldir%/vufe.c \
+	%reldir%/vufe_io.c \
+	%reldir%/vufe_ring.c \
+	%reldir%/vufe-internal.h
+nobase_pkginclude_HEADERS += \
+	%reldir%/vufe.h

@@ -10,6 +10,13 @@
  * shifted by three entries (logical node i lives at physical i + 3, so the
  * children 4i+1..4i+4 start at physical 4(i+1)).
  *
+ * The hold pattern (run the earliest event, whose callback schedules the
+ * next) costs one sift, not two: run_one leaves the root as a hole, and the
+ * next insertion drops into it and sifts down. Any other operation that
+ * needs the whole heap first fills the hole the ordinary way (last entry to
+ * the root, sift down). While the hole exists, n counts it and h[0] is stale:
+ * its event may already be freed, so h[0] is never read then.
+ *
  * Why the (prio, seq) part of the key is not inline: packing a 32-bit
  * priority and a 64-bit sequence into the 8 bytes left would need the
  * sequence cut to 32 bits and renumbered when it wraps; chasing the pointer
@@ -55,7 +62,8 @@ _Static_assert(sizeof(struct sim_event) + sizeof(struct cal_ent) <= 64,
 struct sim_cal {
     struct cal_ent *h;        /* logical node 0; raw + CAL_SHIFT */
     struct cal_ent *raw;      /* the aligned allocation */
-    size_t n, cap;
+    size_t n, cap;            /* entries in use (hole included), room */
+    bool hole;                /* h[0] is the event being run: vacant */
     sim_time_t now;
     uint64_t next_seq;
     struct cal_oneshot *free_list;
@@ -66,15 +74,22 @@ struct sim_cal {
 
 /* ---- ordering and heap moves ---- */
 
-static inline bool ent_less(const struct cal_ent *a, const struct cal_ent *b)
+static bool tie_less(const struct cal_ent *a, const struct cal_ent *b)
 {
-    if (a->time != b->time) {
-        return a->time < b->time;
-    }
     if (a->ev->prio != b->ev->prio) {
         return a->ev->prio < b->ev->prio;
     }
     return a->ev->seq < b->ev->seq;
+}
+
+/* Equal times are the rare case: keeping them off the main path lets the
+ * compiler turn the child selection into conditional moves. */
+static inline bool ent_less(const struct cal_ent *a, const struct cal_ent *b)
+{
+    if (__builtin_expect(a->time == b->time, 0)) {
+        return tie_less(a, b);
+    }
+    return a->time < b->time;
 }
 
 static inline void put(struct sim_cal *cal, size_t i, struct cal_ent e)
@@ -117,25 +132,69 @@ static inline size_t min_child(const struct cal_ent *h, size_t c, size_t k)
     return m;
 }
 
-static void sift_down(struct sim_cal *cal, size_t i, struct cal_ent e)
+/*
+ * One level of sift_down over a full group of four children at @c, by time
+ * alone and without branches. Returns the child to move up, or 0 when @e
+ * stays above them all; -1 when two of the times compared are equal, so the
+ * caller must decide with the full key.
+ */
+static inline long quad_step(const struct cal_ent *h, size_t c, sim_time_t te)
+{
+    sim_time_t t0 = h[c].time, t1 = h[c + 1].time;
+    sim_time_t t2 = h[c + 2].time, t3 = h[c + 3].time;
+    size_t a = t1 < t0 ? c + 1 : c, b = t3 < t2 ? c + 3 : c + 2;
+    sim_time_t ta = t1 < t0 ? t1 : t0, tb = t3 < t2 ? t3 : t2;
+    size_t m = tb < ta ? b : a;
+    sim_time_t tm = tb < ta ? tb : ta;
+
+    if (__builtin_expect((t0 == t1) | (t2 == t3) | (ta == tb) | (tm == te),
+                         0)) {
+        return -1;
+    }
+    return tm < te ? (long)m : 0;
+}
+
+static void sift_down_deep(struct sim_cal *cal, size_t i, struct cal_ent e)
 {
     struct cal_ent *h = cal->h;
-    size_t n = cal->n;
+    size_t n = cal->n, c;
 
-    for (;;) {
-        size_t c = 4 * i + 1;
+    while ((c = 4 * i + 1) < n) {
+        long m;
 
-        if (c >= n) {
-            break;
+        if (c + 4 <= n) {
+            /* The grandchildren are the next level's cache lines. */
+            if (n > 8192 && 4 * c + 1 < n) {
+                __builtin_prefetch(&h[4 * c + 1]);
+                __builtin_prefetch(&h[4 * c + 5]);
+                __builtin_prefetch(&h[4 * c + 9]);
+                __builtin_prefetch(&h[4 * c + 13]);
+            }
+            m = quad_step(h, c, e.time);
+        } else {
+            m = -1;
         }
-        size_t m = min_child(h, c, n - c < 4 ? n - c : 4);
-        if (!ent_less(&h[m], &e)) {
+        if (m < 0) {
+            m = (long)min_child(h, c, n - c < 4 ? n - c : 4);
+            m = ent_less(&h[m], &e) ? m : 0;
+        }
+        if (m == 0) {
             break;
         }
         put(cal, i, h[m]);
-        i = m;
+        i = (size_t)m;
     }
     put(cal, i, e);
+}
+
+/* Leaves (a small heap, the bottom row) take the entry with no call. */
+static inline void sift_down(struct sim_cal *cal, size_t i, struct cal_ent e)
+{
+    if (4 * i + 1 >= cal->n) {
+        put(cal, i, e);
+    } else {
+        sift_down_deep(cal, i, e);
+    }
 }
 
 /* Take the entry at @i out of the heap and repair it. */
@@ -152,6 +211,17 @@ static void heap_remove(struct sim_cal *cal, size_t i)
         sift_up(cal, i, last);
     } else {
         sift_down(cal, i, last);
+    }
+}
+
+/* Make the heap whole again after run_one left its root vacant. */
+static inline void fill_hole(struct sim_cal *cal)
+{
+    if (cal->hole) {
+        cal->hole = false;
+        if (--cal->n > 0) {
+            sift_down(cal, 0, cal->h[cal->n]);
+        }
     }
 }
 
@@ -203,7 +273,7 @@ void sim_cal_free(struct sim_cal *cal)
         return;
     }
     /* Dropped events stay the owner's; leave them not pending. */
-    for (size_t i = 0; i < cal->n; i++) {
+    for (size_t i = cal->hole ? 1 : 0; i < cal->n; i++) {
         cal->h[i].ev->slot = 0;
     }
     while (cal->chunks) {
@@ -223,31 +293,38 @@ sim_time_t sim_cal_now(const struct sim_cal *cal)
 
 size_t sim_cal_pending(const struct sim_cal *cal)
 {
-    return cal->n;
+    return cal->n - cal->hole;
 }
 
 /* Insert @ev, not pending, at @t >= now with a fresh sequence number. */
-static int insert(struct sim_cal *cal, struct sim_event *ev, sim_time_t t,
+static inline __attribute__((always_inline)) int
+insert(struct sim_cal *cal, struct sim_event *ev, sim_time_t t,
                   int32_t prio)
 {
     int rc;
 
-    if (cal->n == cal->cap && (rc = heap_grow(cal)) != 0) {
+    if (!cal->hole && cal->n == cal->cap && (rc = heap_grow(cal)) != 0) {
         return rc;
     }
     ev->time = t;
     ev->prio = prio;
     ev->seq = cal->next_seq++;
-    sift_up(cal, cal->n++, (struct cal_ent){ t, ev });
+    if (cal->hole) {
+        cal->hole = false;
+        sift_down(cal, 0, (struct cal_ent){ t, ev });
+    } else {
+        sift_up(cal, cal->n++, (struct cal_ent){ t, ev });
+    }
     cal->st.scheduled++;
-    if (cal->n > cal->st.max_pending) {
-        cal->st.max_pending = cal->n;
+    if (cal->n - cal->hole > cal->st.max_pending) {
+        cal->st.max_pending = cal->n - cal->hole;
     }
     return 0;
 }
 
-int sim_cal_at(struct sim_cal *cal, struct sim_event *ev, sim_time_t t,
-               int32_t prio)
+/* The shared path of at/after; static so the library calls it directly. */
+static inline int cal_at(struct sim_cal *cal, struct sim_event *ev,
+                         sim_time_t t, int32_t prio)
 {
     if (!ev || !ev->fn || t < cal->now) {
         return -EINVAL;
@@ -258,15 +335,19 @@ int sim_cal_at(struct sim_cal *cal, struct sim_event *ev, sim_time_t t,
     return insert(cal, ev, t, prio);
 }
 
+int sim_cal_at(struct sim_cal *cal, struct sim_event *ev, sim_time_t t,
+               int32_t prio)
+{
+    return cal_at(cal, ev, t, prio);
+}
+
 int sim_cal_after(struct sim_cal *cal, struct sim_event *ev,
                   sim_time_t delay, int32_t prio)
 {
-    sim_time_t t;
-
-    if (sim_time_add(cal->now, delay, &t) != 0) {
+    if (delay > SIM_TIME_MAX - cal->now) {
         return -ERANGE;
     }
-    return sim_cal_at(cal, ev, t, prio);
+    return cal_at(cal, ev, cal->now + delay, prio);
 }
 
 /* True if @ev is pending on this calendar (not just on some calendar). */
@@ -281,6 +362,7 @@ int sim_cal_cancel(struct sim_cal *cal, struct sim_event *ev)
     if (!ev || !owned(cal, ev)) {
         return -ENOENT;
     }
+    fill_hole(cal);
     heap_remove(cal, ev->slot - 1);
     cal->st.cancelled++;
     return 0;
@@ -300,6 +382,7 @@ int sim_cal_reschedule(struct sim_cal *cal, struct sim_event *ev,
     if (!owned(cal, ev)) {
         return -EINVAL;       /* pending on another calendar */
     }
+    fill_hole(cal);
     /* The key changes in place; the new sequence keeps it FIFO-correct. */
     i = ev->slot - 1;
     ev->time = t;
@@ -361,9 +444,10 @@ int sim_cal_post(struct sim_cal *cal, sim_time_t delay, int32_t prio,
     if (!fn) {
         return -EINVAL;
     }
-    if (sim_time_add(cal->now, delay, &t) != 0) {
+    if (delay > SIM_TIME_MAX - cal->now) {
         return -ERANGE;
     }
+    t = cal->now + delay;
     if (!cal->free_list && (rc = pool_grow(cal)) != 0) {
         return rc;
     }
@@ -381,42 +465,64 @@ int sim_cal_post(struct sim_cal *cal, sim_time_t delay, int32_t prio,
 
 /* ---- running ---- */
 
+/* The earliest entry, or NULL; with a hole, the least of its children. */
+static const struct cal_ent *top(const struct sim_cal *cal)
+{
+    const struct cal_ent *m;
+
+    if (!cal->hole) {
+        return cal->n ? &cal->h[0] : NULL;
+    }
+    if (cal->n < 2) {
+        return NULL;
+    }
+    m = &cal->h[min_child(cal->h, 1, cal->n - 1 < 4 ? cal->n - 1 : 4)];
+    return m;
+}
+
 int sim_cal_peek(const struct sim_cal *cal, sim_time_t *t)
 {
-    if (cal->n == 0) {
+    const struct cal_ent *e = top(cal);
+
+    if (!e) {
         return -ENOENT;
     }
-    *t = cal->h[0].time;
+    *t = e->time;
     return 0;
 }
 
-int sim_cal_run_one(struct sim_cal *cal)
+static inline int run_one(struct sim_cal *cal)
 {
     struct sim_event *ev;
 
+    fill_hole(cal);
     if (cal->n == 0) {
         return 0;
     }
     ev = cal->h[0].ev;
     cal->now = cal->h[0].time;
     ev->slot = 0;
-    if (--cal->n > 0) {
-        sift_down(cal, 0, cal->h[cal->n]);
-    }
+    cal->hole = true;
     cal->st.fired++;
     ev->fn(cal, ev);
     return 1;
 }
 
+int sim_cal_run_one(struct sim_cal *cal)
+{
+    return run_one(cal);
+}
+
 long sim_cal_run_until(struct sim_cal *cal, sim_time_t t)
 {
+    const struct cal_ent *e;
     long ran = 0;
 
     if (t < cal->now) {
         return -EINVAL;
     }
-    while (cal->n > 0 && cal->h[0].time <= t) {
-        ran += sim_cal_run_one(cal);
+    while ((e = top(cal)) != NULL && e->time <= t) {
+        ran += run_one(cal);
     }
     /* A callback may have run the calendar past @t itself. */
     if (cal->now < t) {
@@ -429,7 +535,7 @@ long sim_cal_run_all(struct sim_cal *cal)
 {
     long ran = 0;
 
-    while (sim_cal_run_one(cal)) {
+    while (run_one(cal)) {
         ran++;
     }
     return ran;
@@ -437,7 +543,9 @@ long sim_cal_run_all(struct sim_cal *cal)
 
 int sim_cal_advance(struct sim_cal *cal, sim_time_t t)
 {
-    if (t < cal->now || (cal->n > 0 && cal->h[0].time < t)) {
+    const struct cal_ent *e = top(cal);
+
+    if (t < cal->now || (e && e->time < t)) {
         return -EINVAL;
     }
     cal->now = t;
@@ -462,17 +570,19 @@ size_t sim_cal_bytes_per_event(void)
 
 bool sim_cal_check(const struct sim_cal *cal)
 {
-    if (cal->n > cal->cap) {
+    if (cal->n > cal->cap || (cal->hole && cal->n == 0)) {
         return false;
     }
-    for (size_t i = 0; i < cal->n; i++) {
+    for (size_t i = cal->hole ? 1 : 0; i < cal->n; i++) {
         const struct cal_ent *e = &cal->h[i];
+        size_t p = (i - 1) / 4;
 
         if (e->ev->slot != i + 1 || e->ev->time != e->time ||
             e->time < cal->now || e->ev->seq >= cal->next_seq) {
             return false;
         }
-        if (i > 0 && ent_less(e, &cal->h[(i - 1) / 4])) {
+        /* Under a hole the root's children have no parent to obey. */
+        if (i > 0 && !(cal->hole && p == 0) && ent_less(e, &cal->h[p])) {
             return false;
         }
     }

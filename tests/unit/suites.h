@@ -14,5 +14,6 @@ extern CU_TestInfo mem_tests[];
 extern CU_TestInfo vq_tests[];
 extern CU_TestInfo blk_tests[];
 extern CU_TestInfo rngdev_tests[];
+extern CU_TestInfo vufe_tests[];
 
 #endif

@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Back-end against the reference front-end over a real socket and memfd
+ * memory; every test runs once per notification mode (see main.c).
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "cosim/proto.h"
+#include "tests/integration/itest.h"
+
+#define LAT (1 * SIM_US)
+
+static bool inband(void)
+{
+    return g_itest_mode == VUFE_NOTIFY_INBAND;
+}
+
+static struct vufe *open_fe(struct itest *t, unsigned nq)
+{
+    struct vufe_cfg cfg;
+    int err = 0;
+    struct vufe *fe;
+
+    itest_fe_cfg(t, &cfg, nq);
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL(fe);
+    CU_ASSERT_EQUAL(err, 0);
+    return fe;
+}
+
+/* Both sides' view of negotiation, config space and status. */
+static void test_negotiation(void)
+{
+    struct itest t;
+    struct vufe *fe;
+    uint8_t cfg[16], w[2] = { 0x11, 0x22 };
+    uint32_t len;
+    uint64_t v, pf_expect = VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
+        VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CONFIG) |
+        VU_BIT(VU_PF_INBAND_NOTIFICATIONS) | VU_BIT(VU_PF_RESET_DEVICE) |
+        VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS);
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    v = vufe_offered_features(fe);
+    CU_ASSERT(!!(v & VU_BIT(VU_F_VERSION_1)));
+    CU_ASSERT(v & VU_BIT(VU_F_PROTOCOL_FEATURES));
+    CU_ASSERT(v & VU_BIT(VU_F_RING_INDIRECT_DESC));
+    CU_ASSERT(v & VU_BIT(VU_F_RING_EVENT_IDX));
+    CU_ASSERT(v & 1);                           /* the device's own bit */
+    CU_ASSERT_EQUAL(vufe_offered_protocol_features(fe), pf_expect);
+    CU_ASSERT_EQUAL(!!(vufe_protocol_features(fe) &
+                       VU_BIT(VU_PF_INBAND_NOTIFICATIONS)), inband());
+    const uint8_t *c = vufe_config(fe, &len);
+    CU_ASSERT_EQUAL(len, 16);
+    CU_ASSERT(c && c[0] == 0xa0 && c[15] == 0xaf);
+    CU_ASSERT_EQUAL(vufe_set_config(fe, 4, w, 2, 0), 0);
+    CU_ASSERT_EQUAL(vufe_get_config(fe, 0, cfg, 16), 0);
+    CU_ASSERT(cfg[4] == 0x11 && cfg[5] == 0x22 && cfg[6] == 0xa6);
+    CU_ASSERT_EQUAL(vufe_get_config(fe, 12, cfg, 8), -EREMOTEIO);
+    CU_ASSERT_EQUAL(vufe_set_status(fe, 0xf), 0);
+    CU_ASSERT_EQUAL(vufe_get_status(fe, &v), 0);
+    CU_ASSERT_EQUAL(v, 0xf);
+    CU_ASSERT_EQUAL(vufe_get_max_mem_slots(fe, &v), 0);
+    CU_ASSERT_EQUAL(v, VU_MAX_MEM_SLOTS);
+    vufe_free(fe);
+    itest_stop(&t);
+    CU_ASSERT(!!(t.dev->features_seen & VU_BIT(VU_F_VERSION_1)));
+    itest_free(&t);
+}
+
+/* Requests round-trip; completions land at exact simulated times; every
+ * notification used the suite's path and no other. */
+static void test_roundtrip_and_modes(void)
+{
+    struct vu_backend_stats st;
+    struct itest t;
+    struct vufe *fe;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    for (int i = 0; i < 10; i++) {
+        itest_roundtrip(fe, 0, 512 + 64 * i, i);
+    }
+    vufe_free(fe);
+    itest_stop(&t);
+    vu_backend_get_stats(t.h.be, &st);
+    CU_ASSERT_EQUAL(st.q[0].requests, 10);
+    CU_ASSERT_EQUAL(st.q[0].completions, 10);
+    if (inband()) {
+        CU_ASSERT_EQUAL(st.q[0].kicks_inband, 10);
+        CU_ASSERT_EQUAL(st.q[0].kicks_eventfd, 0);
+        CU_ASSERT_EQUAL(st.q[0].calls_inband, 10);
+        CU_ASSERT_EQUAL(st.q[0].calls_eventfd, 0);
+    } else {
+        CU_ASSERT_EQUAL(st.q[0].kicks_inband, 0);
+        /* An eventfd sums writes: two kicks can arrive as one read. */
+        CU_ASSERT(st.q[0].kicks_eventfd >= 1 && st.q[0].kicks_eventfd <= 10);
+        CU_ASSERT_EQUAL(st.q[0].calls_eventfd, 10);
+        CU_ASSERT_EQUAL(st.q[0].calls_inband, 0);
+    }
+    /* One request at a time: each completes LAT after the previous. */
+    for (int i = 0; i < 10; i++) {
+        CU_ASSERT_EQUAL(t.dev->done_at[i], (sim_time_t)(i + 1) * LAT);
+    }
+    itest_free(&t);
+}
+
+/* Four queues, used out of order; each counts its own requests. */
+static void test_multiqueue(void)
+{
+    static const unsigned order[] = { 3, 1, 0, 2, 3 };
+    struct vu_backend_stats st;
+    struct itest t;
+    struct vufe *fe;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 4, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 4);
+    CU_ASSERT_FATAL(fe != NULL);
+    for (unsigned i = 0; i < 5; i++) {
+        itest_roundtrip(fe, order[i], 256, (int)i);
+    }
+    vufe_free(fe);
+    itest_stop(&t);
+    vu_backend_get_stats(t.h.be, &st);
+    CU_ASSERT_EQUAL(st.num_queues, 4);
+    CU_ASSERT_EQUAL(st.q[0].requests, 1);
+    CU_ASSERT_EQUAL(st.q[1].requests, 1);
+    CU_ASSERT_EQUAL(st.q[2].requests, 1);
+    CU_ASSERT_EQUAL(st.q[3].requests, 2);
+    itest_free(&t);
+}
+
+/* A chain through an indirect table, over two memory regions. */
+static void test_indirect_split_memory(void)
+{
+    struct itest t;
+    struct vufe_cfg cfg;
+    struct vufe *fe;
+    int err;
+    uint64_t in, out;
+    uint32_t id, used;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    itest_fe_cfg(&t, &cfg, 1);
+    cfg.split_mem = true;
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_FATAL(fe != NULL);
+    in = vufe_alloc(fe, 4096, 16);
+    out = vufe_alloc(fe, 4096, 16);
+    memset(vufe_ptr(fe, in, 4096), 0x5a, 4096);
+    struct vufe_buf b[4] = {
+        { in, 1000, false }, { in + 1000, 3096, false },
+        { out, 96, true }, { out + 96, 4000, true },
+    };
+    CU_ASSERT(vufe_add(fe, 0, b, 4, true) >= 0);
+    CU_ASSERT_EQUAL(vufe_kick(fe, 0), 0);
+    CU_ASSERT_EQUAL(vufe_reap_wait(fe, 0, &id, &used, 5000), 1);
+    CU_ASSERT_EQUAL(used, 4096);
+    CU_ASSERT(memcmp(vufe_ptr(fe, in, 4096), vufe_ptr(fe, out, 4096),
+                     4096) == 0);
+    vufe_free(fe);
+    itest_stop(&t);
+    itest_free(&t);
+}
+
+/* EVENT_IDX: with calls suppressed by the driver the used entry still
+ * lands but no call comes; re-enabled, calls come again. */
+static void test_event_idx(void)
+{
+    struct itest t;
+    struct vufe *fe;
+    uint32_t id, used;
+    uint64_t a;
+    int rc = 0;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    CU_ASSERT(!!(vufe_features(fe) & VU_BIT(VU_F_RING_EVENT_IDX)));
+    /* The first completion always notifies (nothing signalled yet). */
+    itest_roundtrip(fe, 0, 128, 2);
+    vufe_wait_call(fe, 0, 0);               /* consume it if still pending */
+    vufe_calls_enable(fe, 0, false);
+    a = vufe_alloc(fe, 64, 16);
+    struct vufe_buf b = { a, 64, true };
+    CU_ASSERT(vufe_add(fe, 0, &b, 1, false) >= 0);
+    CU_ASSERT_EQUAL(vufe_kick(fe, 0), 0);
+    for (int i = 0; i < 500 && rc == 0; i++) {
+        rc = vufe_reap(fe, 0, &id, &used);
+        if (rc == 0) {
+            vufe_serve(fe, 0);
+            usleep(2000);
+        }
+    }
+    CU_ASSERT_EQUAL(rc, 1);
+    vufe_serve(fe, 20);
+    CU_ASSERT_EQUAL(vufe_stats(fe)->q[0].calls, 1);
+    CU_ASSERT_EQUAL(vufe_wait_call(fe, 0, 50), -ETIMEDOUT);
+    vufe_calls_enable(fe, 0, true);
+    itest_roundtrip(fe, 0, 128, 3);
+    /* The used entry can be seen before its call is read: wait for it. */
+    CU_ASSERT(vufe_stats(fe)->q[0].calls >= 2 ||
+              vufe_wait_call(fe, 0, 2000) == 0);
+    CU_ASSERT(vufe_stats(fe)->q[0].calls >= 2);
+    vufe_free(fe);
+    itest_stop(&t);
+    itest_free(&t);
+}
+
+/* GET_VRING_BASE stops the ring and says where it stopped; the ring
+ * resumes from SET_VRING_BASE. */
+static void test_stop_restart(void)
+{
+    struct itest t;
+    struct vufe *fe;
+    uint16_t base = 0;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    itest_roundtrip(fe, 0, 100, 1);
+    itest_roundtrip(fe, 0, 100, 2);
+    CU_ASSERT_EQUAL(vufe_get_vring_base(fe, 0, &base), 0);
+    CU_ASSERT_EQUAL(base, 2);
+    CU_ASSERT_EQUAL(vufe_queue_setup(fe, 0), 0);
+    itest_roundtrip(fe, 0, 100, 3);
+    CU_ASSERT_EQUAL(vufe_get_vring_base(fe, 0, &base), 0);
+    CU_ASSERT_EQUAL(base, 3);
+    vufe_free(fe);
+    itest_stop(&t);
+    CU_ASSERT(t.dev->stopped_mask & 1);
+    itest_free(&t);
+}
+
+/* A front-end leaves; its state goes; the next one is served. */
+static void test_disconnect_reconnect(void)
+{
+    struct vu_backend_stats st;
+    struct itest t;
+    struct vufe *fe;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 0, VU_INBAND_AUTO), 0);
+    for (int round = 0; round < 3; round++) {
+        fe = open_fe(&t, 1);
+        CU_ASSERT_FATAL(fe != NULL);
+        itest_roundtrip(fe, 0, 64, round);
+        vufe_free(fe);
+    }
+    itest_stop(&t);
+    vu_backend_get_stats(t.h.be, &st);
+    CU_ASSERT_EQUAL(st.connections, 3);
+    CU_ASSERT_EQUAL(st.q[0].completions, 3);
+    CU_ASSERT(t.dev->resets >= 2);
+    itest_free(&t);
+}
+
+/* A driver reload: the whole setup again without a reset, a second
+ * SET_MEM_TABLE replacing the first. */
+static void test_driver_reload(void)
+{
+    struct itest t;
+    struct vufe *fe;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    itest_roundtrip(fe, 0, 64, 1);
+    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, false), 0);
+    vufe_queue_reset(fe, 0);
+    CU_ASSERT_EQUAL(vufe_setup(fe), 0);
+    itest_roundtrip(fe, 0, 64, 2);
+    vufe_free(fe);
+    itest_stop(&t);
+    itest_free(&t);
+}
+
+/* RESET_DEVICE reaches the device; the queue works after a new setup. */
+static void test_reset_device(void)
+{
+    struct itest t;
+    struct vufe *fe;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    itest_roundtrip(fe, 0, 64, 1);
+    CU_ASSERT_EQUAL(vufe_reset_device(fe), 0);
+    CU_ASSERT_EQUAL(vufe_setup(fe), 0);
+    itest_roundtrip(fe, 0, 64, 2);
+    vufe_free(fe);
+    itest_stop(&t);
+    CU_ASSERT(t.dev->resets >= 1);
+    itest_free(&t);
+}
+
+/* Memory through ADD_MEM_REG; REM_MEM_REG takes it away again. */
+static void test_mem_slots(void)
+{
+    struct itest t;
+    struct vufe_cfg cfg;
+    struct vufe *fe;
+    int err;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    itest_fe_cfg(&t, &cfg, 1);
+    cfg.split_mem = true;
+    cfg.mem_slots = true;
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_FATAL(fe != NULL);
+    itest_roundtrip(fe, 0, 64, 1);
+    CU_ASSERT_EQUAL(vufe_rem_mem_reg(fe, 1), 0);
+    CU_ASSERT_EQUAL(vufe_rem_mem_reg(fe, 1), -EREMOTEIO);
+    CU_ASSERT_EQUAL(vufe_add_mem_reg(fe, 1), 0);
+    itest_roundtrip(fe, 0, 64, 2);
+    vufe_free(fe);
+    itest_stop(&t);
+    itest_free(&t);
+}
+
+/* The hazard seen with UML: a kick crossing a call. The front-end blocks
+ * on each kick's ack without serving the back-end channel, and kicks again
+ * before it takes the call; the back-end must ack the second kick while
+ * its call is outstanding. A zero-latency device makes the crossing
+ * certain. */
+static void test_kick_crossing_call(void)
+{
+    struct vu_backend_stats st;
+    struct itest t;
+    struct vufe_cfg cfg;
+    struct vufe *fe;
+    uint32_t id, used;
+    int err, got = 0;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, 0, 1, VU_INBAND_AUTO), 0);
+    itest_fe_cfg(&t, &cfg, 1);
+    cfg.strict_order = true;
+    cfg.event_idx = false;
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_FATAL(fe != NULL);
+    for (int i = 0; i < 32; i++) {
+        uint64_t a = vufe_alloc(fe, 64, 16);
+        struct vufe_buf b = { a, 64, true };
+
+        CU_ASSERT(vufe_add(fe, 0, &b, 1, false) >= 0);
+        CU_ASSERT_EQUAL_FATAL(vufe_kick(fe, 0), 0);
+    }
+    while (got < 32 && vufe_reap_wait(fe, 0, &id, &used, 5000) == 1) {
+        got++;
+    }
+    CU_ASSERT_EQUAL(got, 32);
+    vufe_free(fe);
+    itest_stop(&t);
+    vu_backend_get_stats(t.h.be, &st);
+    CU_ASSERT_EQUAL(st.q[0].completions, 32);
+    itest_free(&t);
+}
+
+/* A front-end like QEMU 7.2 acks the in-band bits but sets eventfds and
+ * refuses in-band calls: the fds must win on every queue. */
+static void test_qemu_like_frontend(void)
+{
+    struct vu_backend_stats st;
+    struct itest t;
+    struct vufe_cfg cfg;
+    struct vufe *fe;
+    int err;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 2, LAT, 1, VU_INBAND_AUTO), 0);
+    itest_fe_cfg(&t, &cfg, 2);
+    cfg.notify = VUFE_NOTIFY_QEMU;
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_FATAL(fe != NULL);
+    CU_ASSERT(vufe_protocol_features(fe) &
+              VU_BIT(VU_PF_INBAND_NOTIFICATIONS));
+    for (int i = 0; i < 6; i++) {
+        itest_roundtrip(fe, (unsigned)i % 2, 200, i);
+    }
+    CU_ASSERT_EQUAL(vufe_stats(fe)->calls_rejected, 0);
+    vufe_free(fe);
+    itest_stop(&t);
+    vu_backend_get_stats(t.h.be, &st);
+    for (int q = 0; q < 2; q++) {
+        CU_ASSERT_EQUAL(st.q[q].calls_inband, 0);
+        CU_ASSERT_EQUAL(st.q[q].kicks_inband, 0);
+        CU_ASSERT_EQUAL(st.q[q].calls_eventfd, 3);
+        CU_ASSERT_EQUAL(st.q[q].call_mode, VU_NOTIFY_EVENTFD);
+    }
+    itest_free(&t);
+}
+
+/* --inband=off does not offer it; --inband=on refuses a front-end that
+ * declines it. */
+static void test_inband_option(void)
+{
+    struct itest t;
+    struct vufe_cfg cfg;
+    struct vufe *fe;
+    int err = 0;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_OFF), 0);
+    itest_fe_cfg(&t, &cfg, 1);
+    cfg.notify = VUFE_NOTIFY_EVENTFD;
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_FATAL(fe != NULL);
+    CU_ASSERT_FALSE(vufe_offered_protocol_features(fe) &
+                    VU_BIT(VU_PF_INBAND_NOTIFICATIONS));
+    itest_roundtrip(fe, 0, 64, 1);
+    vufe_free(fe);
+    itest_stop(&t);
+    itest_free(&t);
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_ON), 0);
+    itest_fe_cfg(&t, &cfg, 1);
+    cfg.notify = VUFE_NOTIFY_EVENTFD;
+    cfg.protocol_features &= ~VU_BIT(VU_PF_INBAND_NOTIFICATIONS);
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_PTR_NULL(fe);
+    CU_ASSERT(err < 0);
+    vufe_free(fe);
+    itest_stop(&t);
+    itest_free(&t);
+}
+
+CU_TestInfo backend_tests[] = {
+    { "negotiation", test_negotiation },
+    { "roundtrip_and_modes", test_roundtrip_and_modes },
+    { "multiqueue", test_multiqueue },
+    { "indirect_split_memory", test_indirect_split_memory },
+    { "event_idx", test_event_idx },
+    { "stop_restart", test_stop_restart },
+    { "disconnect_reconnect", test_disconnect_reconnect },
+    { "driver_reload", test_driver_reload },
+    { "reset_device", test_reset_device },
+    { "mem_slots", test_mem_slots },
+    { "kick_crossing_call", test_kick_crossing_call },
+    { "qemu_like_frontend", test_qemu_like_frontend },
+    { "inband_option", test_inband_option },
+    CU_TEST_INFO_NULL,
+};
