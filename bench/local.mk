@@ -20,3 +20,16 @@ endif
 
 bench-calendar: bench/calendar$(EXEEXT) $(bench_calendar_sc)
 	bench/calendar$(EXEEXT) $(bench_calendar_sc_arg)
+
+# bench-inband: in-band kick round trip and full request cycle against a raw
+# AF_UNIX ping-pong of the same message sizes.
+BENCHES += inband
+EXTRA_PROGRAMS += bench/inband
+bench_inband_SOURCES = bench/inband.c \
+	tests/support/echodev.c tests/support/echodev.h
+bench_inband_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+bench_inband_LDADD = libvusim.la $(LIBEVENT_LIBS)
+CLEANFILES += bench/inband$(EXEEXT)
+
+bench-inband: bench/inband$(EXEEXT)
+	bench/inband$(EXEEXT)

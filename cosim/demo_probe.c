@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -188,7 +189,11 @@ static void probe_cancel(struct dev *d, struct dev_req *outer)
 static int probe_set_features(struct dev *d, uint64_t features)
 {
     struct dev *inner = to_probe(d)->inner;
-    int rc = inner->ops->set_features(inner, features);
+    int rc = 0;
+
+    if (inner->ops->set_features) {
+        rc = inner->ops->set_features(inner, features);
+    }
 
     if (rc == 0) {
         inner->acked_features = features;
@@ -214,7 +219,9 @@ static void probe_reset(struct dev *d)
 {
     struct dev *inner = to_probe(d)->inner;
 
-    inner->ops->reset(inner);
+    if (inner->ops->reset) {
+        inner->ops->reset(inner);
+    }
     inner->acked_features = 0;
 }
 
@@ -270,10 +277,11 @@ static void probe_ops_init(struct dev_ops *o, const struct dev_ops *in)
         .destroy = probe_destroy,
         .avail = probe_avail,
         .cancel = probe_cancel,
-        .set_features = in->set_features ? probe_set_features : NULL,
+        /* Always: the wrapped device's acked_features must follow. */
+        .set_features = probe_set_features,
         .queue_start = in->queue_start ? probe_queue_start : NULL,
         .queue_stop = in->queue_stop ? probe_queue_stop : NULL,
-        .reset = in->reset ? probe_reset : NULL,
+        .reset = probe_reset,
         .get_config = in->get_config ? probe_get_config : NULL,
         .set_config = in->set_config ? probe_set_config : NULL,
         .stats_json = in->stats_json ? probe_stats_json : NULL,

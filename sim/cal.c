@@ -138,51 +138,70 @@ static inline size_t min_child(const struct cal_ent *h, size_t c, size_t k)
  * stays above them all; -1 when two of the times compared are equal, so the
  * caller must decide with the full key.
  */
-static inline long quad_step(const struct cal_ent *h, size_t c, sim_time_t te)
+/*
+ * One level of sift_down for @e at node @i, by the full key: moves the least
+ * child up and returns its index, or returns 0 when @e belongs at @i.
+ */
+static size_t step_exact(struct sim_cal *cal, size_t i, const struct cal_ent *e)
 {
-    sim_time_t t0 = h[c].time, t1 = h[c + 1].time;
-    sim_time_t t2 = h[c + 2].time, t3 = h[c + 3].time;
-    size_t a = t1 < t0 ? c + 1 : c, b = t3 < t2 ? c + 3 : c + 2;
-    sim_time_t ta = t1 < t0 ? t1 : t0, tb = t3 < t2 ? t3 : t2;
-    size_t m = tb < ta ? b : a;
-    sim_time_t tm = tb < ta ? tb : ta;
+    size_t c = 4 * i + 1, n = cal->n;
+    size_t m = min_child(cal->h, c, n - c < 4 ? n - c : 4);
 
-    if (__builtin_expect((t0 == t1) | (t2 == t3) | (ta == tb) | (tm == te),
-                         0)) {
-        return -1;
+    if (!ent_less(&cal->h[m], e)) {
+        return 0;
     }
-    return tm < te ? (long)m : 0;
+    put(cal, i, cal->h[m]);
+    return m;
 }
 
+/*
+ * Full groups of four children are decided on time alone with conditional
+ * moves; a group whose times tie where it matters, or the partial group at
+ * the end, goes through step_exact().
+ */
 static void sift_down_deep(struct sim_cal *cal, size_t i, struct cal_ent e)
 {
     struct cal_ent *h = cal->h;
-    size_t n = cal->n, c;
+    const size_t n = cal->n;
+    const sim_time_t te = e.time;
+    size_t c;
 
     while ((c = 4 * i + 1) < n) {
-        long m;
+        if (c + 4 > n) {
+            i = step_exact(cal, i, &e) ?: i;
+            break;
+        }
+        if (n > 4096 && 4 * c + 1 < n) {
+            /* The grandchildren: the next level's four cache lines. */
+            size_t g = 4 * c + 1, last = n - 1;
 
-        if (c + 4 <= n) {
-            /* The grandchildren are the next level's cache lines. */
-            if (n > 8192 && 4 * c + 1 < n) {
-                __builtin_prefetch(&h[4 * c + 1]);
-                __builtin_prefetch(&h[4 * c + 5]);
-                __builtin_prefetch(&h[4 * c + 9]);
-                __builtin_prefetch(&h[4 * c + 13]);
+            __builtin_prefetch(&h[g]);
+            __builtin_prefetch(&h[g + 4 < last ? g + 4 : last]);
+            __builtin_prefetch(&h[g + 8 < last ? g + 8 : last]);
+            __builtin_prefetch(&h[g + 12 < last ? g + 12 : last]);
+        }
+        sim_time_t t0 = h[c].time, t1 = h[c + 1].time;
+        sim_time_t t2 = h[c + 2].time, t3 = h[c + 3].time;
+        size_t a = t1 < t0 ? c + 1 : c, b = t3 < t2 ? c + 3 : c + 2;
+        sim_time_t ta = t1 < t0 ? t1 : t0, tb = t3 < t2 ? t3 : t2;
+        size_t m = tb < ta ? b : a;
+        sim_time_t tm = tb < ta ? tb : ta;
+
+        if (__builtin_expect((t0 == t1) | (t2 == t3) | (ta == tb) |
+                                 (tm == te), 0)) {
+            size_t next = step_exact(cal, i, &e);
+
+            if (next == 0) {
+                break;
             }
-            m = quad_step(h, c, e.time);
-        } else {
-            m = -1;
+            i = next;
+            continue;
         }
-        if (m < 0) {
-            m = (long)min_child(h, c, n - c < 4 ? n - c : 4);
-            m = ent_less(&h[m], &e) ? m : 0;
-        }
-        if (m == 0) {
+        if (tm > te) {
             break;
         }
         put(cal, i, h[m]);
-        i = (size_t)m;
+        i = m;
     }
     put(cal, i, e);
 }

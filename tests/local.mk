@@ -10,7 +10,8 @@ tests_unit_vusim_unit_SOURCES = \
 tests_unit_vusim_unit_SOURCES += tests/unit/test_msg.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_mem.c tests/unit/test_vq.c
 tests_unit_vusim_unit_SOURCES += tests/unit/fakehost.c tests/unit/fakehost.h \
-	tests/unit/test_blk.c tests/unit/test_rng_dev.c
+	tests/unit/test_blk.c tests/unit/test_rng_dev.c \
+	tests/unit/test_loop.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_vufe.c
 tests_unit_vusim_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_vusim_unit_LDADD = libvusim.la $(CUNIT_LIBS) -lpthread

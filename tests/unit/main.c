@@ -15,6 +15,7 @@ static CU_SuiteInfo suites[] = {
     { "vq", NULL, NULL, NULL, NULL, vq_tests },
     { "blk", NULL, NULL, NULL, NULL, blk_tests },
     { "rngdev", NULL, NULL, NULL, NULL, rngdev_tests },
+    { "loop", NULL, NULL, NULL, NULL, loop_tests },
     { "vufe", NULL, NULL, NULL, NULL, vufe_tests },
     CU_SUITE_INFO_NULL,
 };

@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace writer: records are built in a memory buffer (header, payload,
+ * CRC), and the buffer goes to the file with write(2) in whole records
+ * only, so the file is a valid prefix after every write.
+ *
+ * Checksums use zlib's crc32 and digests nettle's SHA-256 (Debian's
+ * zlib1g-dev and nettle-dev): both are small, well kept and fast (zlib's
+ * CRC is braided, nettle uses the SHA extensions where the CPU has them),
+ * and a reader in any language has the same CRC at hand (zlib.crc32).
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nettle/sha2.h>
+#include <zlib.h>
+
+#include "sim/log.h"
+#include "sim/wallclock.h"
+#include "traces/trace.h"
+
+#define SS "trace"
+#define TRACE_MODE_QUEUES 256     /* queues whose modes are tracked */
+#define TRACE_DEFAULT_FLUSH (64u * 1024u)
+#define NO_REC SIZE_MAX
+
+struct trace_writer {
+    int fd;
+    uint8_t *buf;
+    size_t len, cap;
+    size_t rec;                   /* start of the record being built */
+    size_t flush_bytes;
+    struct sim_cal *cal;
+    sim_time_t last_time;
+    int err;
+    bool wallclock;
+    uint64_t wall_start;
+    uint64_t records, chains, completions, next_id;
+    uint64_t flushes, bytes;
+    uint32_t chain_rd;            /* rd_len of the CHAIN being built */
+    uint8_t kick_mode[TRACE_MODE_QUEUES], call_mode[TRACE_MODE_QUEUES];
+};
+
+uint32_t trace_crc32(const void *p, size_t len)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+
+    /* zlib takes uInt lengths; feed large buffers in pieces. */
+    while (len > 0) {
+        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+
+        c = crc32(c, p, n);
+        p = (const uint8_t *)p + n;
+        len -= n;
+    }
+    return (uint32_t)c;
+}
+
+/* ---- written bytes and completions ---- */
+
+void trace_wbuf_clear(struct trace_wbuf *wb)
+{
+    wb->end = 0;
+}
+
+void trace_wbuf_fini(struct trace_wbuf *wb)
+{
+    free(wb->buf);
+    *wb = (struct trace_wbuf){ 0 };
+}
+
+int trace_wbuf_write(struct trace_wbuf *wb, uint64_t off, const void *p,
+                     size_t len)
+{
+    uint64_t end = off + len;
+
+    if (off > UINT32_MAX || len > UINT32_MAX || end > UINT32_MAX) {
+        return -ERANGE;
+    }
+    if (end > wb->cap) {
+        uint64_t cap = wb->cap ? wb->cap : 4096;
+        uint8_t *n;
+
+        while (cap < end) {
+            cap *= 2;
+        }
+        cap = cap > UINT32_MAX ? UINT32_MAX : cap;
+        n = realloc(wb->buf, cap);
+        if (!n) {
+            return -ENOMEM;
+        }
+        wb->buf = n;
+        wb->cap = (uint32_t)cap;
+    }
+    if (off > wb->end) {
+        memset(wb->buf + wb->end, 0, off - wb->end);  /* a gap reads zero */
+    }
+    memcpy(wb->buf + off, p, len);
+    if (end > wb->end) {
+        wb->end = (uint32_t)end;
+    }
+    return 0;
+}
+
+void trace_done_compute(const struct trace_wbuf *wb, uint32_t wr_len,
+                        uint32_t used_len, struct trace_done *d)
+{
+    struct sha256_ctx ctx;
+
+    memset(d, 0, sizeof(*d));
+    d->used_len = used_len;
+    d->extent = wb->end;
+    /* The furthest write reached the last writable byte: that byte is
+     * the virtio status for devices that have one (virtio-blk). */
+    if (wr_len > 0 && wb->end == wr_len) {
+        d->flags |= TRACE_DONE_STATUS;
+        d->status = wb->buf[wr_len - 1];
+    }
+    sha256_init(&ctx);
+    if (wb->end) {
+        sha256_update(&ctx, wb->end, wb->buf);
+    }
+    sha256_digest(&ctx, TRACE_SHA256_SIZE, d->sha256);
+}
+
+int trace_image_hash(const char *path, uint64_t *size,
+                     uint8_t sha256[TRACE_SHA256_SIZE])
+{
+    struct sha256_ctx ctx;
+    size_t chunk = 1u << 20;
+    uint8_t *buf = malloc(chunk);
+    uint64_t off = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+
+    if (fd < 0 || !buf) {
+        rc = fd < 0 ? -errno : -ENOMEM;
+        goto out;
+    }
+    sha256_init(&ctx);
+    for (;;) {
+        ssize_t n = pread(fd, buf, chunk, (off_t)off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        sha256_update(&ctx, (size_t)n, buf);
+        off += (uint64_t)n;
+    }
+    sha256_digest(&ctx, TRACE_SHA256_SIZE, sha256);
+    *size = off;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- the record builder ---- */
+
+static void wr_fail(struct trace_writer *w, int err, const char *what)
+{
+    if (w->err) {
+        return;
+    }
+    w->err = err;
+    VUSIM_ERR(SS, "%s: %s; the trace ends at the last whole record", what,
+              strerror(-err));
+}
+
+static uint8_t *wr_reserve(struct trace_writer *w, size_t n)
+{
+    uint8_t *p;
+
+    if (w->err) {
+        return NULL;
+    }
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+
+        while (cap < w->len + n) {
+            cap *= 2;
+        }
+        p = realloc(w->buf, cap);
+        if (!p) {
+            wr_fail(w, -ENOMEM, "trace buffer");
+            return NULL;
+        }
+        w->buf = p;
+        w->cap = cap;
+    }
+    p = w->buf + w->len;
+    w->len += n;
+    return p;
+}
+
+static void le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    le16(p, (uint16_t)v);
+    le16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+    le32(p, (uint32_t)v);
+    le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static void put_u8(struct trace_writer *w, uint8_t v)
+{
+    uint8_t *p = wr_reserve(w, 1);
+
+    if (p) {
+        *p = v;
+    }
+}
+
+static void put_u16(struct trace_writer *w, uint16_t v)
+{
+    uint8_t *p = wr_reserve(w, 2);
+
+    if (p) {
+        le16(p, v);
+    }
+}
+
+static void put_u32(struct trace_writer *w, uint32_t v)
+{
+    uint8_t *p = wr_reserve(w, 4);
+
+    if (p) {
+        le32(p, v);
+    }
+}
+
+static void put_u64(struct trace_writer *w, uint64_t v)
+{
+    uint8_t *p = wr_reserve(w, 8);
+
+    if (p) {
+        le64(p, v);
+    }
+}
+
+static void put_raw(struct trace_writer *w, const void *d, size_t n)
+{
+    uint8_t *p = wr_reserve(w, n);
+
+    if (p && n) {
+        memcpy(p, d, n);
+    }
+}
+
+static void put_str(struct trace_writer *w, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n > UINT16_MAX) {
+        n = UINT16_MAX;       /* the header says at most 65535 bytes */
+    }
+    put_u16(w, (uint16_t)n);
+    put_raw(w, s, n);
+}
+
+static void put_blob(struct trace_writer *w, const void *d, uint32_t n)
+{
+    put_u32(w, n);
+    put_raw(w, d, n);
+}
+
+static sim_time_t wr_now(struct trace_writer *w)
+{
+    sim_time_t t = w->cal ? sim_cal_now(w->cal) : w->last_time;
+
+    if (t < w->last_time) {
+        t = w->last_time;     /* a new calendar starts at 0: keep order */
+    }
+    w->last_time = t;
+    return t;
+}
+
+static int rec_begin(struct trace_writer *w, enum trace_type type)
+{
+    uint8_t *p;
+
+    if (w->err) {
+        return w->err;
+    }
+    w->rec = w->len;
+    p = wr_reserve(w, TRACE_REC_HDR_SIZE);
+    if (!p) {
+        w->rec = NO_REC;
+        return w->err;
+    }
+    le16(p, (uint16_t)type);
+    le16(p + 2, 0);
+    le32(p + 4, 0);               /* length, patched by rec_end */
+    le64(p + 8, wr_now(w));
+    return 0;
+}
+
+static int rec_end(struct trace_writer *w)
+{
+    size_t plen;
+    uint8_t *crc;
+
+    if (w->rec == NO_REC) {
+        return w->err ? w->err : -EINVAL;
+    }
+    plen = w->len - w->rec - TRACE_REC_HDR_SIZE;
+    if (!w->err && plen > TRACE_REC_MAX) {
+        wr_fail(w, -EFBIG, "trace record too large");
+    }
+    if (!w->err) {
+        le32(w->buf + w->rec + 4, (uint32_t)plen);
+        crc = wr_reserve(w, TRACE_REC_CRC_SIZE);
+        if (crc) {
+            le32(crc, trace_crc32(w->buf + w->rec, crc - (w->buf + w->rec)));
+        }
+    }
+    if (w->err) {
+        w->len = w->rec;          /* drop the partial record */
+        w->rec = NO_REC;
+        return w->err;
+    }
+    w->rec = NO_REC;
+    w->records++;
+    if (w->len >= w->flush_bytes) {
+        return trace_writer_flush(w);
+    }
+    return 0;
+}
+
+int trace_writer_flush(struct trace_writer *w)
+{
+    size_t done = 0;
+
+    if (!w) {
+        return -EINVAL;
+    }
+    while (done < w->len && !w->err) {
+        ssize_t n = write(w->fd, w->buf + done, w->len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            wr_fail(w, n < 0 ? -errno : -EIO, "writing the trace");
+            break;
+        }
+        done += (size_t)n;
+        w->bytes += (uint64_t)n;
+    }
+    w->len = 0;
+    w->flushes++;
+    return w->err;
+}
+
+/* ---- open, close, calendar ---- */
+
+static void put_header(struct trace_writer *w, const struct trace_header *h)
+{
+    rec_begin(w, TRACE_HEADER);
+    put_str(w, h->device);
+    put_u32(w, h->virtio_id);
+    put_u16(w, h->num_queues);
+    put_u64(w, h->features);
+    put_u64(w, h->protocol_features);
+    put_str(w, h->clock);
+    put_str(w, h->inband);
+    put_u64(w, h->seed);
+    put_u32(w, h->conn_id);
+    put_u16(w, (uint16_t)h->nopts);
+    for (size_t i = 0; i < h->nopts; i++) {
+        put_str(w, h->opts[i].name);
+        put_u8(w, h->opts[i].value != NULL);
+        put_str(w, h->opts[i].value);
+    }
+    put_u8(w, (uint8_t)h->image);
+    put_str(w, h->image_opt);
+    put_u64(w, h->image_size);
+    put_raw(w, h->image_sha256, TRACE_SHA256_SIZE);
+    rec_end(w);
+}
+
+static void put_preamble(struct trace_writer *w)
+{
+    uint8_t *p = wr_reserve(w, TRACE_PREAMBLE_SIZE);
+
+    if (p) {
+        memcpy(p, TRACE_MAGIC, 8);
+        le16(p + 8, TRACE_VERSION_MAJOR);
+        le16(p + 10, TRACE_VERSION_MINOR);
+        le32(p + 12, trace_crc32(p, 12));
+    }
+}
+
+int trace_writer_open(const char *path, const struct trace_header *h,
+                      const struct trace_writer_cfg *cfg,
+                      struct trace_writer **out)
+{
+    struct trace_writer *w;
+    int rc;
+
+    if (!path || !h || !h->device || h->nopts > UINT16_MAX || !out) {
+        return -EINVAL;
+    }
+    w = calloc(1, sizeof(*w));
+    if (!w) {
+        return -ENOMEM;
+    }
+    w->rec = NO_REC;
+    w->flush_bytes = cfg && cfg->flush_bytes ? cfg->flush_bytes
+                                             : TRACE_DEFAULT_FLUSH;
+    w->wallclock = cfg && cfg->wallclock;
+    if (w->wallclock) {
+        w->wall_start = vusim_wallclock_ns();
+    }
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rc = -errno;
+        free(w);
+        return rc;
+    }
+    put_preamble(w);
+    put_header(w, h);
+    rc = trace_writer_flush(w);
+    if (rc < 0) {
+        close(w->fd);
+        free(w->buf);
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+static void cal_observer(void *opaque, enum sim_cal_obs what, sim_time_t at,
+                         int32_t prio, uint64_t seq)
+{
+    struct trace_writer *w = opaque;
+    uint8_t kind = what == SIM_CAL_OBS_FIRE ? TRACE_CAL_FIRE :
+                   what == SIM_CAL_OBS_CANCEL ? TRACE_CAL_CANCEL :
+                   TRACE_CAL_SCHED;
+
+    if (rec_begin(w, TRACE_CAL) == 0) {
+        put_u8(w, kind);
+        put_u64(w, at);
+        put_u32(w, (uint32_t)prio);
+        put_u64(w, seq);
+        rec_end(w);
+    }
+}
+
+void trace_writer_set_cal(struct trace_writer *w, struct sim_cal *cal)
+{
+    if (w->cal) {
+        sim_cal_set_observer(w->cal, NULL, NULL);
+    }
+    w->cal = cal;
+    if (cal) {
+        sim_cal_set_observer(cal, cal_observer, w);
+    }
+}
+
+int trace_writer_close(struct trace_writer *w)
+{
+    int rc;
+
+    if (!w) {
+        return 0;
+    }
+    if (w->cal) {
+        trace_writer_set_cal(w, NULL);
+    }
+    if (rec_begin(w, TRACE_END) == 0) {
+        put_u64(w, w->records);
+        put_u64(w, w->chains);
+        put_u64(w, w->completions);
+        rec_end(w);
+    }
+    if (w->wallclock && rec_begin(w, TRACE_TRAILER) == 0) {
+        put_u64(w, vusim_wallclock_ns() - w->wall_start);
+        put_u64(w, w->flushes + 1);
+        put_u64(w, w->bytes + w->len + TRACE_REC_CRC_SIZE);
+        rec_end(w);
+    }
+    trace_writer_flush(w);
+    rc = w->err;
+    if (close(w->fd) < 0 && !rc) {
+        rc = -errno;
+    }
+    free(w->buf);
+    free(w);
+    return rc;
+}
+
+int trace_writer_error(const struct trace_writer *w)
+{
+    return w->err;
+}
+
+uint64_t trace_writer_records(const struct trace_writer *w)
+{
+    return w->records;
+}
+
+/* ---- records ---- */
+
+int trace_write_conn(struct trace_writer *w, bool up)
+{
+    if (rec_begin(w, TRACE_CONN)) {
+        return w->err;
+    }
+    put_u8(w, up);
+    return rec_end(w);
+}
+
+int trace_write_msg(struct trace_writer *w, enum trace_msg_dir dir,
+                    uint32_t request, uint32_t flags, uint32_t size,
+                    const void *payload, uint32_t plen, unsigned nfds)
+{
+    if (rec_begin(w, TRACE_MSG)) {
+        return w->err;
+    }
+    put_u8(w, (uint8_t)dir);
+    put_u32(w, request);
+    put_u32(w, flags);
+    put_u32(w, size);
+    put_u8(w, (uint8_t)(nfds > UINT8_MAX ? UINT8_MAX : nfds));
+    put_blob(w, payload, plen);
+    return rec_end(w);
+}
+
+int trace_write_neg(struct trace_writer *w, enum trace_neg what,
+                    uint64_t value)
+{
+    if (rec_begin(w, TRACE_NEG)) {
+        return w->err;
+    }
+    put_u8(w, (uint8_t)what);
+    put_u64(w, value);
+    return rec_end(w);
+}
+
+/* A MODE record whenever a queue's kick or call path changes. */
+static int wr_mode(struct trace_writer *w, uint16_t queue, bool call,
+                   enum trace_notify mode)
+{
+    uint8_t *slot;
+
+    if (queue >= TRACE_MODE_QUEUES) {
+        return 0;
+    }
+    slot = call ? &w->call_mode[queue] : &w->kick_mode[queue];
+    if (*slot == mode) {
+        return 0;
+    }
+    *slot = (uint8_t)mode;
+    if (rec_begin(w, TRACE_MODE)) {
+        return w->err;
+    }
+    put_u16(w, queue);
+    put_u8(w, w->kick_mode[queue]);
+    put_u8(w, w->call_mode[queue]);
+    return rec_end(w);
+}
+
+static int wr_queue_u8(struct trace_writer *w, enum trace_type t,
+                       uint16_t queue, uint8_t v)
+{
+    if (rec_begin(w, t)) {
+        return w->err;
+    }
+    put_u16(w, queue);
+    put_u8(w, v);
+    return rec_end(w);
+}
+
+int trace_write_kick(struct trace_writer *w, uint16_t queue,
+                     enum trace_notify mode)
+{
+    int rc = wr_queue_u8(w, TRACE_KICK, queue, (uint8_t)mode);
+
+    return rc ? rc : wr_mode(w, queue, false, mode);
+}
+
+int trace_write_call(struct trace_writer *w, uint16_t queue,
+                     enum trace_notify mode)
+{
+    int rc = wr_queue_u8(w, TRACE_CALL, queue, (uint8_t)mode);
+
+    return rc ? rc : wr_mode(w, queue, true, mode);
+}
+
+int trace_write_avail(struct trace_writer *w, uint16_t queue)
+{
+    if (rec_begin(w, TRACE_AVAIL)) {
+        return w->err;
+    }
+    put_u16(w, queue);
+    return rec_end(w);
+}
+
+int trace_write_queue(struct trace_writer *w, uint16_t queue, bool started)
+{
+    return wr_queue_u8(w, TRACE_QUEUE, queue, started);
+}
+
+int trace_write_reset(struct trace_writer *w)
+{
+    if (rec_begin(w, TRACE_RESET)) {
+        return w->err;
+    }
+    return rec_end(w);
+}
+
+int trace_write_config(struct trace_writer *w, bool set, uint32_t off,
+                       uint32_t len, int32_t rc, const void *data,
+                       uint32_t dlen)
+{
+    if (rec_begin(w, TRACE_CONFIG)) {
+        return w->err;
+    }
+    put_u8(w, set);
+    put_u32(w, off);
+    put_u32(w, len);
+    put_u32(w, (uint32_t)rc);
+    put_blob(w, data, dlen);
+    return rec_end(w);
+}
+
+int trace_write_cancel(struct trace_writer *w, uint64_t id, uint16_t queue)
+{
+    if (rec_begin(w, TRACE_CANCEL)) {
+        return w->err;
+    }
+    put_u64(w, id);
+    put_u16(w, queue);
+    return rec_end(w);
+}
+
+int trace_write_complete(struct trace_writer *w, uint64_t id,
+                         uint16_t queue, uint16_t head,
+                         const struct trace_done *d)
+{
+    if (rec_begin(w, TRACE_COMPLETE)) {
+        return w->err;
+    }
+    put_u64(w, id);
+    put_u16(w, queue);
+    put_u16(w, head);
+    put_u32(w, d->used_len);
+    put_u8(w, d->flags);
+    put_u8(w, d->status);
+    put_u32(w, d->extent);
+    put_raw(w, d->sha256, TRACE_SHA256_SIZE);
+    w->completions++;
+    return rec_end(w);
+}
+
+/* CHAIN layout: id, queue, head, flags, ndesc, nrd, nwr, rd_len, wr_len,
+ * (nrd + nwr) segment lengths, rd_len bytes. The flags byte sits at
+ * payload offset 12 and is patched by chain_end. */
+#define CHAIN_FLAGS_OFF 12u
+
+int trace_write_chain_begin(struct trace_writer *w,
+                            const struct trace_chain *c, uint64_t *id)
+{
+    if (rec_begin(w, TRACE_CHAIN)) {
+        return w->err;
+    }
+    *id = w->next_id++;
+    put_u64(w, *id);
+    put_u16(w, c->queue);
+    put_u16(w, c->head);
+    put_u8(w, c->flags);
+    put_u32(w, c->ndesc);
+    put_u32(w, c->nrd);
+    put_u32(w, c->nwr);
+    put_u32(w, c->rd_len);
+    put_u32(w, c->wr_len);
+    w->chain_rd = c->rd_len;
+    return w->err;
+}
+
+void trace_write_chain_seg(struct trace_writer *w, uint32_t len)
+{
+    put_u32(w, len);
+}
+
+uint8_t *trace_write_chain_data(struct trace_writer *w)
+{
+    if (w->err || w->rec == NO_REC) {
+        return NULL;
+    }
+    return wr_reserve(w, w->chain_rd);
+}
+
+int trace_write_chain_end(struct trace_writer *w, uint8_t extra_flags)
+{
+    if (!w->err && w->rec != NO_REC) {
+        w->buf[w->rec + TRACE_REC_HDR_SIZE + CHAIN_FLAGS_OFF] |= extra_flags;
+        w->chains++;
+    }
+    return rec_end(w);
+}
