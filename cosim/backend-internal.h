@@ -12,6 +12,7 @@
 #include "cosim/mem.h"
 #include "cosim/msg.h"
 #include "cosim/vq.h"
+#include "traces/trace.h"
 
 /* A request: the device's view (dreq) plus the chain behind it. */
 struct vu_request {
@@ -21,6 +22,9 @@ struct vu_request {
     sim_time_t t_pop;             /* simulated time the device took it */
     struct vu_request *next;          /* free list or in-flight list */
     bool inflight;
+    /* traces (backend_trace.c): the request's id and what it wrote */
+    uint64_t trace_id;
+    struct trace_wbuf trace_wb;
 };
 
 struct vu_queue {
@@ -49,6 +53,8 @@ struct vu_backend {
     bool awaiting_call_ack;       /* an in-band call is out; calendar held */
     uint16_t call_inflight_q;
     bool owner;
+    bool ack_deferred;            /* a kick's ack waits for kick_sync */
+    uint32_t deferred_flags;
     bool broken;
     uint64_t features;            /* acked virtio features */
     uint64_t pfeatures;           /* acked protocol features */
@@ -62,6 +68,7 @@ struct vu_backend {
     sim_time_t *lat;              /* per-request simulated latency samples */
     size_t nlat, lat_cap;
     int errs_logged;
+    struct trace_writer *trace;   /* NULL: not recording */
 };
 
 static inline bool vu_has_pf(const struct vu_backend *be, int bit)
@@ -94,5 +101,25 @@ void vu_backend_fail(struct vu_backend *be, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int vu_backend_send_breq(struct vu_backend *be, uint32_t req,
                          const void *payload, uint32_t size);
+
+/* backend_trace.c: the recording hooks; each does nothing without a
+ * trace. They sit where the back-end crosses a boundary. */
+void vu_trace_msg(struct vu_backend *be, enum trace_msg_dir dir,
+                  const struct vu_msg *m);
+void vu_trace_conn(struct vu_backend *be, bool up);
+void vu_trace_neg(struct vu_backend *be, enum trace_neg what, uint64_t v);
+void vu_trace_config(struct vu_backend *be, bool set, uint32_t off,
+                     const void *data, uint32_t len, int rc);
+void vu_trace_reset(struct vu_backend *be);
+void vu_trace_kick(struct vu_queue *q, bool inband);
+void vu_trace_avail(struct vu_queue *q);
+void vu_trace_queue(struct vu_queue *q, bool started);
+void vu_trace_call(struct vu_queue *q);       /* flushes the trace */
+void vu_trace_pop(struct vu_request *r);
+void vu_trace_write(struct vu_request *r, uint64_t off, const void *buf,
+                    size_t len);
+void vu_trace_complete(struct vu_request *r, uint32_t used_len);
+void vu_trace_cancel(struct vu_request *r);
+void vu_trace_req_fini(struct vu_request *r);
 
 #endif

@@ -113,6 +113,7 @@ static int vu_h_set_features(struct vu_backend *be, struct vu_msg *m,
     be->features_set = true;
     be->st.features = f;
     dev->acked_features = f;
+    vu_trace_neg(be, TRACE_NEG_FEATURES, f);
     for (uint16_t i = 0; i < be->nq; i++) {
         struct vu_queue *q = &be->q[i];
 
@@ -142,6 +143,7 @@ static void vu_reset_state(struct vu_backend *be)
     for (uint16_t i = 0; i < be->nq; i++) {
         vu_queue_reset(&be->q[i]);
     }
+    vu_trace_reset(be);
     if (be->dev->ops->reset) {
         be->dev->ops->reset(be->dev);
     }
@@ -192,6 +194,7 @@ static int vu_h_set_protocol_features(struct vu_backend *be, struct vu_msg *m,
     be->pfeatures = pf;
     be->pfeatures_set = true;
     be->st.protocol_features = pf;
+    vu_trace_neg(be, TRACE_NEG_PROTOCOL, pf);
     return 0;
 }
 
@@ -471,6 +474,8 @@ static int vu_h_get_config(struct vu_backend *be, struct vu_msg *m,
     if (rc == 0) {
         rc = be->dev->ops->get_config(be->dev, c->offset, r->p.config.payload,
                                       c->size);
+        vu_trace_config(be, false, c->offset, r->p.config.payload, c->size,
+                        rc);
     }
     /* The spec signals a failed GET_CONFIG with an empty payload. */
     r->hdr.size = rc < 0 ? 0 : VU_CONFIG_HDR_SIZE + c->size;
@@ -492,7 +497,9 @@ static int vu_h_set_config(struct vu_backend *be, struct vu_msg *m,
     if (!be->dev->ops->set_config) {
         return -EINVAL;
     }
-    return be->dev->ops->set_config(be->dev, c->offset, c->payload, c->size);
+    rc = be->dev->ops->set_config(be->dev, c->offset, c->payload, c->size);
+    vu_trace_config(be, true, c->offset, c->payload, c->size, rc);
+    return rc;
 }
 
 static int vu_h_set_status(struct vu_backend *be, struct vu_msg *m,
@@ -647,6 +654,7 @@ static int vu_send_reply(struct vu_backend *be, struct vu_msg *r)
 {
     r->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
     r->nfds = 0;
+    vu_trace_msg(be, TRACE_MSG_BE_REPLY, r);
     return vu_msg_send(be->sock, r);
 }
 
@@ -666,6 +674,15 @@ static int vu_process(struct vu_backend *be, struct vu_msg *m)
     vu_msg_close_fds(m);          /* whatever the handler did not take */
     if (be->broken) {
         return -EPROTO;
+    }
+    if (rc == 0 && m->hdr.request == VU_REQ_VRING_KICK && be->cfg.kick_sync &&
+        !be->cfg.kick_sync(be, be->cfg.sync_opaque)) {
+        /* The front-end waits for this ack, so nothing else can arrive;
+         * stop reading until the ack has gone. */
+        be->ack_deferred = true;
+        be->deferred_flags = m->hdr.flags;
+        event_del(be->sock_ev);
+        return 0;
     }
     if (rc < 0) {
         vu_log_reject(be, m, rc, why);
@@ -714,6 +731,7 @@ static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     be->st.messages++;
+    vu_trace_msg(be, TRACE_MSG_FE_REQ, &m);
     if (be->cfg.verbose) {
         vu_describe(&m, desc, sizeof(desc));
         VUSIM_INFO(SS, "conn %u: recv %s", be->cfg.conn_id, desc);
@@ -741,6 +759,7 @@ static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
         be->bfd = -1;
         return;
     }
+    vu_trace_msg(be, TRACE_MSG_FE_REPLY, &m);
     vu_msg_close_fds(&m);
     if (!(m.hdr.flags & VU_FLAG_REPLY) ||
         m.hdr.request != VU_BREQ_VRING_CALL || m.hdr.size != U64 ||
@@ -766,6 +785,7 @@ int vu_backend_send_breq(struct vu_backend *be, uint32_t req,
         m.hdr.flags |= VU_FLAG_NEED_REPLY;
     }
     memcpy(&m.p, payload, size);
+    vu_trace_msg(be, TRACE_MSG_BE_REQ, &m);
     return vu_msg_send(be->bfd, &m);
 }
 
@@ -824,6 +844,7 @@ int vu_backend_attach(struct vu_backend *be, int sock)
     be->broken = false;
     be->errs_logged = 0;
     be->st.connections++;
+    vu_trace_conn(be, true);
     VUSIM_INFO(SS, "conn %u: front-end connected", be->cfg.conn_id);
     return 0;
 }
@@ -833,6 +854,7 @@ void vu_backend_detach(struct vu_backend *be)
     if (be->sock < 0) {
         return;
     }
+    vu_trace_conn(be, false);
     vu_reset_state(be);
     vu_backend_drop_call_state(be);
     for (uint16_t i = 0; i < be->nq; i++) {
@@ -848,6 +870,7 @@ void vu_backend_detach(struct vu_backend *be)
     }
     event_free(be->sock_ev);
     be->sock_ev = NULL;
+    be->ack_deferred = false;
     close(be->sock);
     be->sock = -1;
     vu_mem_fini(&be->mem);
@@ -860,6 +883,26 @@ void vu_backend_detach(struct vu_backend *be)
 bool vu_backend_connected(const struct vu_backend *be)
 {
     return be->sock >= 0;
+}
+
+void vu_backend_kick_resume(struct vu_backend *be)
+{
+    struct vu_msg r;
+
+    if (!be->ack_deferred || be->sock < 0) {
+        return;
+    }
+    be->ack_deferred = false;
+    if (be->deferred_flags & VU_FLAG_NEED_REPLY) {
+        vu_msg_init(&r, VU_REQ_VRING_KICK, 0, 0);
+        reply_u64(&r, 0);
+        if (vu_send_reply(be, &r) < 0) {
+            vu_backend_fail(be, -ENOTCONN, "cannot send a deferred kick ack");
+            vu_close(be);
+            return;
+        }
+    }
+    event_add(be->sock_ev, NULL);
 }
 
 void vu_backend_set_on_close(struct vu_backend *be,

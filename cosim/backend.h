@@ -65,6 +65,12 @@ struct vu_backend_cfg {
     enum vu_inband_mode inband;
     uint32_t conn_id;     /* orders deferred work between back-ends */
     bool verbose;         /* log every message decoded (INFO level) */
+    /* Optional: called after an in-band kick's work is on the calendar and
+     * before its ack. Returning false defers the ack (and stops reading
+     * this front-end) until vu_backend_kick_resume(); the time-travel
+     * controller uses it to bound the running guest first. */
+    bool (*kick_sync)(struct vu_backend *be, void *opaque);
+    void *sync_opaque;
     /* Called when the connection is gone (closed or broken). */
     void (*on_close)(struct vu_backend *be, void *opaque);
     void *opaque;
@@ -101,6 +107,9 @@ void vu_backend_free(struct vu_backend *be);
 
 /* Serve a connected front-end socket; takes ownership of @sock. */
 int vu_backend_attach(struct vu_backend *be, int sock);
+
+/* Send the kick ack that kick_sync deferred, and read the socket again. */
+void vu_backend_kick_resume(struct vu_backend *be);
 
 /* Drop the connection (if any) and all its state. */
 void vu_backend_detach(struct vu_backend *be);

@@ -4,7 +4,8 @@ libvusim_la_SOURCES += \
 	%reldir%/wallclock.c \
 	%reldir%/cal.c \
 	%reldir%/clock.c \
-	%reldir%/rng.c
+	%reldir%/rng.c \
+	%reldir%/tt.c
 
 nobase_pkginclude_HEADERS += \
 	%reldir%/log.h \
@@ -12,4 +13,5 @@ nobase_pkginclude_HEADERS += \
 	%reldir%/wallclock.h \
 	%reldir%/cal.h \
 	%reldir%/clock.h \
-	%reldir%/rng.h
+	%reldir%/rng.h \
+	%reldir%/tt.h

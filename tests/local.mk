@@ -13,8 +13,13 @@ tests_unit_vusim_unit_SOURCES += tests/unit/fakehost.c tests/unit/fakehost.h \
 	tests/unit/test_blk.c tests/unit/test_rng_dev.c \
 	tests/unit/test_loop.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_vufe.c
+tests_unit_vusim_unit_SOURCES += tests/unit/test_trace.c \
+	tests/unit/test_trace_replay.c
 tests_unit_vusim_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_vusim_unit_LDADD = libvusim.la $(CUNIT_LIBS) -lpthread
+# test_trace_replay parses the Perfetto export back with jansson.
+tests_unit_vusim_unit_CFLAGS += $(JANSSON_CFLAGS)
+tests_unit_vusim_unit_LDADD += $(JANSSON_LIBS)
 TESTS += tests/unit/vusim-unit
 
 # Integration tier: the back-end and the reference front-end over real
@@ -27,7 +32,59 @@ tests_integration_vusim_integ_SOURCES = \
 	tests/integration/itest.c tests/integration/itest.h \
 	tests/integration/main.c \
 	tests/integration/test_backend.c \
-	tests/integration/test_badinput.c
+	tests/integration/test_badinput.c \
+	tests/integration/test_tt.c
 tests_integration_vusim_integ_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_integration_vusim_integ_LDADD = libvusim.la $(CUNIT_LIBS) $(LIBEVENT_LIBS) -lpthread
 TESTS += tests/integration/vusim-integ
+
+# CLI tier: the vusim program's options, exit statuses, signals and demo.
+check_PROGRAMS += tests/jsoncheck tests/sockfd
+tests_jsoncheck_SOURCES = tests/jsoncheck.c
+tests_jsoncheck_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_jsoncheck_LDADD = $(JANSSON_LIBS)
+tests_sockfd_SOURCES = tests/sockfd.c
+dist_check_SCRIPTS += tests/cli.sh
+TESTS += tests/cli.sh
+
+# Guest tier: real guests (User-Mode Linux, QEMU) against the vusim program;
+# each test skips (77) when its packages are missing. Images are built at
+# test time into $(builddir)/guest by tests/guest/mkimage.sh.
+check_PROGRAMS += tests/guest/rng-expect
+tests_guest_rng_expect_SOURCES = tests/guest/rng-expect.c
+tests_guest_rng_expect_LDADD = libvusim.la
+GUEST_TESTS = \
+	tests/guest/uml-blk-inband.sh \
+	tests/guest/uml-blk-eventfd.sh \
+	tests/guest/qemu-blk.sh \
+	tests/guest/qemu-rng.sh
+dist_check_SCRIPTS += $(GUEST_TESTS) \
+	tests/guest/uml-blk.sh \
+	tests/guest/mkimage.sh
+EXTRA_DIST += \
+	tests/guest/lib.sh \
+	tests/guest/workload.sh \
+	tests/guest/uml-demo.sh
+TESTS += $(GUEST_TESTS)
+clean-local: clean-local-guest
+.PHONY: clean-local-guest
+clean-local-guest:
+	-rm -rf guest
+
+# Time-travel tier: vusim as the UML time-travel controller (issue #7).
+# Needs a UML with CONFIG_UML_TIME_TRAVEL_SUPPORT ($VUSIM_TT_UML, else
+# scripts/build-tt-uml.sh builds and caches one); each test skips (77)
+# without it. The guest root is built into $(builddir)/guest-tt.
+TT_TESTS = \
+	tests/tt/tt-blk.sh \
+	tests/tt/tt-two.sh
+dist_check_SCRIPTS += $(TT_TESTS)
+EXTRA_DIST += \
+	tests/tt/lib.sh \
+	tests/tt/init.sh \
+	tests/tt/ttprobe.c
+TESTS += $(TT_TESTS)
+clean-local: clean-local-tt
+.PHONY: clean-local-tt
+clean-local-tt:
+	-rm -rf guest-tt

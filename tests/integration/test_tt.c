@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The time-travel controller against fake UML participants that speak the
+ * 6.1 wire protocol over real sockets, the controller in its own thread.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "cosim/loop.h"
+#include "sim/tt.h"
+#include "tests/integration/itest.h"
+
+struct ttfix {
+    char path[108];
+    struct vu_loop *loop;
+    struct sim_tt *tt;
+    pthread_t thr;
+    struct sim_event dev_ev;
+    int dev_fired;
+    sim_time_t dev_fired_at;
+};
+
+static void hold(void *o) { vu_loop_hold(o); }
+static void release(void *o) { vu_loop_release(o); }
+
+static void *tt_thread(void *arg)
+{
+    vu_loop_run(((struct ttfix *)arg)->loop);
+    return NULL;
+}
+
+static void dev_cb(struct sim_cal *cal, struct sim_event *ev)
+{
+    struct ttfix *f = ev->arg;
+
+    f->dev_fired++;
+    f->dev_fired_at = sim_cal_now(cal);
+}
+
+/* A controller expecting @n participants; a device event at @dev_at (0:
+ * none) stands for device work on the same calendar. */
+static void fix_start(struct ttfix *f, unsigned n, sim_time_t dev_at)
+{
+    static unsigned k;
+    struct sim_tt_ops ops = { hold, release, NULL };
+    struct sim_tt_cfg cfg = { .participants = n,
+                              .start_tod_ns = 1000000000000ull,
+                              .free_until = true };
+
+    memset(f, 0, sizeof(*f));
+    snprintf(f->path, sizeof(f->path), "/tmp/vusim-tt-%d-%u.sock",
+             (int)getpid(), ++k);
+    f->loop = vu_loop_new(NULL);
+    ops.opaque = f->loop;
+    cfg.path = f->path;
+    CU_ASSERT_EQUAL_FATAL(sim_tt_new(vu_loop_base(f->loop),
+                                     vu_loop_cal(f->loop), &cfg, &ops,
+                                     &f->tt), 0);
+    if (dev_at) {
+        sim_event_init(&f->dev_ev, dev_cb, f);
+        sim_cal_at(vu_loop_cal(f->loop), &f->dev_ev, dev_at, 0);
+    }
+    pthread_create(&f->thr, NULL, tt_thread, f);
+}
+
+static void fix_stop(struct ttfix *f, struct sim_tt_stats *st)
+{
+    char b = 1;
+
+    CU_ASSERT_EQUAL(write(vu_loop_stop_fd(f->loop), &b, 1), 1);
+    pthread_join(f->thr, NULL);
+    if (st) {
+        sim_tt_get_stats(f->tt, st);
+    }
+    sim_tt_free(f->tt);
+    vu_loop_free(f->loop);
+}
+
+/* ---- a fake UML -------------------------------------------------------- */
+
+struct uml {
+    int fd;
+    uint32_t seq;
+    uint64_t free_until;
+    bool fu_valid;
+};
+
+static int uml_connect(struct uml *u, const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    memset(u, 0, sizeof(*u));
+    strcpy(sa.sun_path, path);
+    u->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    return connect(u->fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+static int uml_recv(struct uml *u, struct sim_tt_msg *m, int ms)
+{
+    struct pollfd p = { u->fd, POLLIN, 0 };
+
+    if (poll(&p, 1, ms) <= 0) {
+        return -ETIMEDOUT;
+    }
+    return read(u->fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -ENOTCONN;
+}
+
+/* Handle a controller message as UML does: note it, ack it. */
+static void uml_handle(struct uml *u, const struct sim_tt_msg *m)
+{
+    struct sim_tt_msg a = { SIM_TT_ACK, m->seq, 0 };
+
+    if (m->op == SIM_TT_FREE_UNTIL) {
+        u->free_until = m->time;
+        u->fu_valid = true;
+    }
+    CU_ASSERT_EQUAL(write(u->fd, &a, sizeof(a)), sizeof(a));
+}
+
+/* Send a request and wait for its ack, serving RUN/FREE_UNTIL meanwhile;
+ * returns the ack's time, or (uint64_t)-1 on timeout. */
+static uint64_t uml_req(struct uml *u, uint32_t op, uint64_t t, int ms)
+{
+    struct sim_tt_msg m = { op, ++u->seq, t };
+
+    if (write(u->fd, &m, sizeof(m)) != sizeof(m)) {
+        return (uint64_t)-1;
+    }
+    for (;;) {
+        if (uml_recv(u, &m, ms) < 0) {
+            return (uint64_t)-1;
+        }
+        if (m.op == SIM_TT_ACK) {
+            CU_ASSERT_EQUAL(m.seq, u->seq);
+            return m.time;
+        }
+        uml_handle(u, &m);
+    }
+}
+
+/* WAIT, then serve messages until RUN: returns the RUN time. */
+static uint64_t uml_wait(struct uml *u, int ms)
+{
+    struct sim_tt_msg m;
+
+    u->fu_valid = false;
+    if (uml_req(u, SIM_TT_WAIT, (uint64_t)-1, ms) == (uint64_t)-1) {
+        return (uint64_t)-1;
+    }
+    for (;;) {
+        if (uml_recv(u, &m, ms) < 0) {
+            return (uint64_t)-1;
+        }
+        uml_handle(u, &m);
+        if (m.op == SIM_TT_RUN) {
+            return m.time;
+        }
+    }
+}
+
+/* Boot: START, GET_TOD, GET, as UML 6.1 does. */
+static void test_boot_and_clock(void)
+{
+    struct ttfix f;
+    struct uml u;
+
+    fix_start(&f, 1, 0);
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&u, f.path), 0);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_START, 7, 2000), 0);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_GET_TOD, 0, 2000), 1000000000000ull);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_GET, 0, 2000), 0);
+    /* The tick: request 10 ms, wait, run at exactly 10 ms. */
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_REQUEST, 10000000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_wait(&u, 2000), 10000000);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_GET, 0, 2000), 10000000);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_GET_TOD, 0, 2000),
+                    1000000000000ull + 10000000);
+    close(u.fd);
+    fix_stop(&f, NULL);
+}
+
+/* Device work between now and the guest's request runs first, while the
+ * guest waits, and FREE_UNTIL never lets a guest pass a foreign event. */
+static void test_device_event_and_free_until(void)
+{
+    struct sim_tt_stats st;
+    struct ttfix f;
+    struct uml u;
+
+    fix_start(&f, 1, 5 * SIM_MS);
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&u, f.path), 0);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_START, 0, 2000), 0);
+    /* Running: the device event must not fire while the guest runs. */
+    usleep(20000);
+    CU_ASSERT_EQUAL(f.dev_fired, 0);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_REQUEST, 2000000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_wait(&u, 2000), 2000000);
+    CU_ASSERT(u.fu_valid);
+    CU_ASSERT_EQUAL(u.free_until, 5000000);     /* the device's event */
+    CU_ASSERT_EQUAL(f.dev_fired, 0);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_REQUEST, 8000000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_wait(&u, 2000), 8000000);
+    CU_ASSERT_EQUAL(f.dev_fired, 1);
+    CU_ASSERT_EQUAL(f.dev_fired_at, 5 * SIM_MS);
+    /* UPDATE moves the calendar; time never goes back. */
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_UPDATE, 8500000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_req(&u, SIM_TT_GET, 0, 2000), 8500000);
+    close(u.fd);
+    fix_stop(&f, &st);
+    CU_ASSERT(st.free_untils >= 2);
+    CU_ASSERT_EQUAL(st.runs, 2);
+}
+
+/* Participants start in ID order whatever order they connect in; only one
+ * runs at a time. */
+static void test_start_order(void)
+{
+    struct ttfix f;
+    struct uml a, b;
+    struct sim_tt_msg m, s1 = { SIM_TT_START, 1, 1 }, s0 = { SIM_TT_START,
+                                                             1, 0 };
+
+    fix_start(&f, 2, 0);
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&b, f.path), 0);   /* id 1 first */
+    CU_ASSERT_EQUAL(write(b.fd, &s1, sizeof(s1)), sizeof(s1));
+    b.seq = 1;
+    CU_ASSERT_EQUAL(uml_recv(&b, &m, 200), -ETIMEDOUT);  /* not alone */
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&a, f.path), 0);
+    CU_ASSERT_EQUAL(write(a.fd, &s0, sizeof(s0)), sizeof(s0));
+    a.seq = 1;
+    CU_ASSERT_EQUAL(uml_recv(&a, &m, 2000), 0);          /* id 0 starts */
+    CU_ASSERT(m.op == SIM_TT_ACK && m.seq == 1);
+    CU_ASSERT_EQUAL(uml_recv(&b, &m, 200), -ETIMEDOUT);  /* 1 still waits */
+    CU_ASSERT_EQUAL(uml_req(&a, SIM_TT_REQUEST, 1000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_req(&a, SIM_TT_WAIT, 0, 2000), 0);
+    CU_ASSERT_EQUAL(uml_recv(&b, &m, 2000), 0);          /* now id 1 */
+    CU_ASSERT(m.op == SIM_TT_ACK && m.seq == 1);
+    /* 1 runs; 0's RUN at 1 us comes only after 1 waits. */
+    CU_ASSERT_EQUAL(uml_recv(&a, &m, 200), -ETIMEDOUT);
+    CU_ASSERT_EQUAL(uml_req(&b, SIM_TT_REQUEST, 3000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_req(&b, SIM_TT_WAIT, 0, 2000), 0);
+    do {
+        CU_ASSERT_EQUAL_FATAL(uml_recv(&a, &m, 2000), 0);
+        uml_handle(&a, &m);
+    } while (m.op != SIM_TT_RUN);
+    CU_ASSERT_EQUAL(m.time, 1000);
+    close(a.fd);
+    close(b.fd);
+    fix_stop(&f, NULL);
+}
+
+/* A participant that breaks the protocol is dropped; the other goes on. */
+static void test_bad_participant_dropped(void)
+{
+    struct sim_tt_stats st;
+    struct ttfix f;
+    struct uml a, b;
+    struct sim_tt_msg m, bad = { 42, 2, 0 }, s1 = { SIM_TT_START, 1, 1 };
+
+    fix_start(&f, 2, 0);
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&a, f.path), 0);
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&b, f.path), 0);
+    CU_ASSERT_EQUAL(write(b.fd, &s1, sizeof(s1)), sizeof(s1));
+    b.seq = 1;
+    CU_ASSERT_EQUAL(uml_req(&a, SIM_TT_START, 0, 2000), 0);
+    /* An unknown op: a is dropped, and b, which waited, starts. */
+    CU_ASSERT_EQUAL(write(a.fd, &bad, sizeof(bad)), sizeof(bad));
+    CU_ASSERT_EQUAL(uml_recv(&a, &m, 2000), -ENOTCONN);
+    CU_ASSERT_EQUAL(uml_recv(&b, &m, 2000), 0);
+    CU_ASSERT(m.op == SIM_TT_ACK && m.seq == 1);
+    CU_ASSERT_EQUAL(uml_req(&b, SIM_TT_UPDATE, 5000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_req(&b, SIM_TT_GET, 0, 2000), 5000);
+    /* Time going backwards: b is dropped too. */
+    CU_ASSERT_EQUAL(uml_req(&b, SIM_TT_UPDATE, 10, 500), (uint64_t)-1);
+    close(a.fd);
+    close(b.fd);
+    fix_stop(&f, &st);
+    CU_ASSERT_EQUAL(st.dropped, 2);
+}
+
+CU_TestInfo tt_tests[] = {
+    { "boot_and_clock", test_boot_and_clock },
+    { "device_event_and_free_until", test_device_event_and_free_until },
+    { "start_order", test_start_order },
+    { "bad_participant_dropped", test_bad_participant_dropped },
+    CU_TEST_INFO_NULL,
+};
