@@ -719,6 +719,9 @@ static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     rc = vu_msg_recv((int)fd, &m);
+    if (rc == -EAGAIN) {
+        return;                   /* a spurious wake-up: nothing yet */
+    }
     if (rc == -ENOTCONN) {
         VUSIM_INFO(SS, "conn %u: front-end disconnected", be->cfg.conn_id);
         vu_close(be);

@@ -10,8 +10,14 @@
  * is a malformed message and closes every fd received so far.
  *
  * A non-blocking socket is supported: at a message boundary EAGAIN is
- * returned as -EAGAIN; inside a message we poll() until the rest arrives,
- * since the contract is "whole message or error".
+ * returned as -EAGAIN; inside a message we poll() until the rest arrives
+ * (at most VU_MSG_STALL_MS between chunks, then -EBADMSG),
+ * since the contract is "whole message or error". ECONNRESET counts as the
+ * peer going away (-ENOTCONN at a boundary, -EBADMSG inside a message), and
+ * on send EPIPE and ECONNRESET become -ENOTCONN.
+ *
+ * vu_msg_init() adds VU_VERSION when the caller's flags carry no version
+ * bits; explicit (even wrong) version bits are kept for hostile tests.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -71,15 +77,24 @@ int vu_msg_take_fd(struct vu_msg *m, int i)
     return fd;
 }
 
-/* Wait until @sock is ready for @events; used only inside a message. */
+/*
+ * Wait until @sock is ready for @events; used only inside a message. A peer
+ * that stops mid-message must not stall the loop that serves everything
+ * else, so the wait is bounded: the message is then malformed.
+ */
+#define VU_MSG_STALL_MS 5000
+
 static int wait_ready(int sock, short events)
 {
     struct pollfd p = { .fd = sock, .events = events };
 
     for (;;) {
-        int rc = poll(&p, 1, -1);
-        if (rc >= 0) {
+        int rc = poll(&p, 1, VU_MSG_STALL_MS);
+        if (rc > 0) {
             return 0;
+        }
+        if (rc == 0) {
+            return -EBADMSG;
         }
         if (errno != EINTR) {
             return -errno;

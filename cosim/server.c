@@ -46,7 +46,7 @@ static void srv_accept_cb(evutil_socket_t fd, short what, void *arg)
     int c;
 
     (void)what;
-    c = accept4((int)fd, NULL, NULL, SOCK_CLOEXEC);
+    c = accept4((int)fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (c < 0) {
         if (errno != EAGAIN && errno != EINTR) {
             VUSIM_WARN(SS, "accept failed: %s", strerror(errno));
@@ -155,6 +155,7 @@ int vu_server_adopt(struct vu_loop *loop, struct vu_backend *be, int fd,
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         rc = srv_watch(srv);
     } else {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         rc = vu_backend_attach(be, fd);
         srv->accepted = rc == 0;
     }

@@ -7,6 +7,9 @@
  * connection to its back-end. While a front-end is connected, further
  * clients wait in the listen backlog; when it goes, the next is accepted.
  * An inherited fd that is already connected (not listening) is served once.
+ * Connections are made non-blocking: a message arrives whole or, if the
+ * peer stalls inside it, is malformed (cosim/msg.h), so one front-end can
+ * never stall the loop.
  *
  * Owns:        the listening socket and its path.
  * Borrows:     the loop and the back-end.

@@ -85,6 +85,12 @@ static void m_trunc_header(struct vufe *fe, struct raw *r)
     r->shut = true;
 }
 
+static void m_stalled_header(struct vufe *fe, struct raw *r)
+{
+    put_msg(r, VU_REQ_GET_FEATURES, VU_VERSION, 0, NULL, 0);
+    r->len = 6;                   /* and then silence, connection open */
+}
+
 static void m_oversized(struct vufe *fe, struct raw *r)
 {
     put_msg(r, VU_REQ_GET_FEATURES, VU_VERSION, 1u << 20, NULL, 0);
@@ -305,6 +311,7 @@ static void m_avail_jump(struct vufe *fe, struct raw *r)
 
 static const struct bad_case cases[] = {
     { "truncated header", RAW, m_trunc_header, CLOSED },
+    { "stalled inside a header", RAW, m_stalled_header, CLOSED },
     { "oversized size", RAW, m_oversized, CLOSED },
     { "wrong version", RAW, m_wrong_version, CLOSED },
     { "too many fds", RAW, m_too_many_fds, CLOSED },
@@ -390,13 +397,14 @@ static int send_raw(int sock, const struct raw *r)
     return n == (ssize_t)r->len ? 0 : -1;
 }
 
-/* The peer closes: a read sees EOF (after any reply) within 2 s. */
+/* The peer closes: a read sees EOF (after any reply) within 8 s (a stalled
+ * message is given up after 5). */
 static bool peer_closed(int sock)
 {
     struct pollfd p = { sock, POLLIN, 0 };
     char b[256];
 
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 80; i++) {
         if (poll(&p, 1, 100) > 0) {
             ssize_t n = read(sock, b, sizeof(b));
 
