@@ -48,6 +48,7 @@ struct vu_backend {
     /* connection */
     int sock;
     struct event *sock_ev;
+    struct vu_msg_reader rd;      /* the socket's buffered messages */
     int bfd;                      /* back-end channel, -1 if none */
     struct event *bfd_ev;
     bool awaiting_call_ack;       /* an in-band call is out; calendar held */

@@ -710,38 +710,58 @@ static void vu_close(struct vu_backend *be)
     }
 }
 
-static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
+/* Handle one message; false once the connection is gone. */
+static bool vu_handle_one(struct vu_backend *be, struct vu_msg *m)
 {
-    struct vu_backend *be = arg;
-    struct vu_msg m;
     char desc[192];
-    int rc;
 
-    (void)what;
-    rc = vu_msg_recv((int)fd, &m);
-    if (rc == -EAGAIN) {
-        return;                   /* a spurious wake-up: nothing yet */
-    }
-    if (rc == -ENOTCONN) {
-        VUSIM_INFO(SS, "conn %u: front-end disconnected", be->cfg.conn_id);
-        vu_close(be);
-        return;
-    }
-    if (rc < 0) {
-        VUSIM_ERR(SS, "conn %u: bad message from front-end (%s); closing",
-                  be->cfg.conn_id, strerror(-rc));
-        vu_close(be);
-        return;
-    }
     be->st.messages++;
-    vu_trace_msg(be, TRACE_MSG_FE_REQ, &m);
+    vu_trace_msg(be, TRACE_MSG_FE_REQ, m);
     if (be->cfg.verbose) {
-        vu_describe(&m, desc, sizeof(desc));
+        vu_describe(m, desc, sizeof(desc));
         VUSIM_INFO(SS, "conn %u: recv %s", be->cfg.conn_id, desc);
     }
-    if (vu_process(be, &m) < 0 || be->broken) {
+    if (vu_process(be, m) < 0 || be->broken) {
         vu_close(be);
+        return false;
     }
+    return true;
+}
+
+/* Every message buffered or readable now, unless a kick ack is held. */
+static void vu_drain(struct vu_backend *be)
+{
+    struct vu_msg m;
+    int rc;
+
+    while (be->sock >= 0 && !be->ack_deferred) {
+        rc = vu_msg_read(&be->rd, be->sock, &m);
+        if (rc == -EAGAIN) {
+            return;
+        }
+        if (rc == -ENOTCONN) {
+            VUSIM_INFO(SS, "conn %u: front-end disconnected",
+                       be->cfg.conn_id);
+            vu_close(be);
+            return;
+        }
+        if (rc < 0) {
+            VUSIM_ERR(SS, "conn %u: bad message from front-end (%s); "
+                      "closing", be->cfg.conn_id, strerror(-rc));
+            vu_close(be);
+            return;
+        }
+        if (!vu_handle_one(be, &m)) {
+            return;
+        }
+    }
+}
+
+static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    vu_drain(arg);
 }
 
 static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
@@ -844,6 +864,7 @@ int vu_backend_attach(struct vu_backend *be, int sock)
         return -ENOMEM;
     }
     be->sock = sock;
+    vu_msg_reader_init(&be->rd);
     be->broken = false;
     be->errs_logged = 0;
     be->st.connections++;
@@ -874,6 +895,7 @@ void vu_backend_detach(struct vu_backend *be)
     event_free(be->sock_ev);
     be->sock_ev = NULL;
     be->ack_deferred = false;
+    vu_msg_reader_fini(&be->rd);
     close(be->sock);
     be->sock = -1;
     vu_mem_fini(&be->mem);
@@ -906,6 +928,7 @@ void vu_backend_kick_resume(struct vu_backend *be)
         }
     }
     event_add(be->sock_ev, NULL);
+    vu_drain(be);                 /* what arrived meanwhile raises no event */
 }
 
 void vu_backend_set_on_close(struct vu_backend *be,

@@ -269,3 +269,191 @@ int vu_msg_send(int sock, const struct vu_msg *m)
     }
     return 0;
 }
+
+/* ---- the buffered reader ---------------------------------------------- */
+
+void vu_msg_reader_init(struct vu_msg_reader *rd)
+{
+    memset(rd, 0, sizeof(*rd));
+}
+
+void vu_msg_reader_fini(struct vu_msg_reader *rd)
+{
+    for (unsigned i = 0; i < rd->nfdb; i++) {
+        for (int k = 0; k < rd->fdb[i].n; k++) {
+            close(rd->fdb[i].fds[k]);
+        }
+    }
+    vu_msg_reader_init(rd);
+}
+
+static const struct vu_hdr *rd_hdr(const struct vu_msg_reader *rd, size_t at)
+{
+    return (const struct vu_hdr *)(const void *)(rd->buf + at);
+}
+
+/* 1: a whole message at head; 0: not yet; -EBADMSG: its header is bad. */
+static int rd_complete(const struct vu_msg_reader *rd)
+{
+    size_t avail = rd->tail - rd->head;
+    struct vu_hdr h;
+
+    if (avail < VU_HDR_SIZE) {
+        return 0;
+    }
+    memcpy(&h, rd_hdr(rd, rd->head), sizeof(h));
+    if ((h.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
+        h.size > VU_PAYLOAD_MAX) {
+        return -EBADMSG;
+    }
+    return avail >= VU_HDR_SIZE + h.size;
+}
+
+/* Take the message at head, with the fds whose owner lies inside it. */
+static int rd_take(struct vu_msg_reader *rd, struct vu_msg *m)
+{
+    uint64_t start = rd->base + rd->head, end;
+    unsigned keep = 0;
+    int rc = 0;
+
+    vu_msg_init(m, VU_REQ_NONE, 0, 0);
+    memcpy(&m->hdr, rd->buf + rd->head, VU_HDR_SIZE);
+    memcpy(&m->p, rd->buf + rd->head + VU_HDR_SIZE, m->hdr.size);
+    end = start + VU_HDR_SIZE + m->hdr.size;
+    for (unsigned i = 0; i < rd->nfdb; i++) {
+        struct vu_msg_fdbatch *b = &rd->fdb[i];
+
+        if (b->owner >= end) {
+            rd->fdb[keep++] = *b;
+            continue;
+        }
+        for (int k = 0; k < b->n; k++) {
+            if (m->nfds < VU_MAX_FDS) {
+                m->fds[m->nfds++] = b->fds[k];
+            } else {
+                close(b->fds[k]);
+                rc = -EBADMSG;
+            }
+        }
+    }
+    rd->nfdb = keep;
+    rd->head += VU_HDR_SIZE + m->hdr.size;
+    if (rc < 0) {
+        vu_msg_close_fds(m);
+    }
+    return rc;
+}
+
+/*
+ * Which message do fds that came with bytes [from, to) belong to? Linux
+ * ends a stream read right after the first chunk that carries fds, and
+ * fds travel with a message's first write, so they belong to the last
+ * message that starts inside the chunk; failing that (a peer that sends
+ * fds with a later write), to the message the chunk continues.
+ */
+static uint64_t rd_fd_owner(const struct vu_msg_reader *rd, size_t from,
+                            size_t to)
+{
+    size_t pos = rd->head, owner = rd->head;
+
+    (void)from;   /* the last start before @to is in [from, to) if any is */
+    while (pos < to) {
+        struct vu_hdr h;
+
+        owner = pos;
+        if (to - pos < VU_HDR_SIZE) {
+            break;
+        }
+        memcpy(&h, rd_hdr(rd, pos), sizeof(h));
+        if (h.size > VU_PAYLOAD_MAX) {
+            break;
+        }
+        pos += VU_HDR_SIZE + h.size;
+    }
+    return rd->base + owner;
+}
+
+static int rd_keep_fds(struct vu_msg_reader *rd, struct msghdr *mh,
+                       size_t from, size_t to)
+{
+    struct vu_msg tmp;
+    int rc;
+
+    vu_msg_init(&tmp, VU_REQ_NONE, 0, 0);
+    rc = take_cmsg_fds(mh, &tmp);
+    if (rc < 0 || tmp.nfds == 0) {
+        vu_msg_close_fds(&tmp);
+        return rc;
+    }
+    if (rd->nfdb == VU_MAX_FDS) {
+        vu_msg_close_fds(&tmp);
+        return -EBADMSG;
+    }
+    struct vu_msg_fdbatch *b = &rd->fdb[rd->nfdb++];
+    b->owner = rd_fd_owner(rd, from, to);
+    b->n = tmp.nfds;
+    memcpy(b->fds, tmp.fds, sizeof(int) * (size_t)tmp.nfds);
+    return 0;
+}
+
+/* One recvmsg into the free space; -EAGAIN when nothing is there. */
+static int rd_fill(struct vu_msg_reader *rd, int sock)
+{
+    union vu_cmsg_buf cbuf;
+    struct iovec iov;
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+    };
+    ssize_t n;
+
+    if (rd->head > 0) {
+        memmove(rd->buf, rd->buf + rd->head, rd->tail - rd->head);
+        rd->base += rd->head;
+        rd->tail -= rd->head;
+        rd->head = 0;
+    }
+    iov.iov_base = rd->buf + rd->tail;
+    iov.iov_len = sizeof(rd->buf) - rd->tail;
+    do {
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return -EAGAIN;
+    }
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+        return rd->tail > rd->head ? -EBADMSG : -ENOTCONN;
+    }
+    if (n < 0) {
+        return -errno;
+    }
+    rd->tail += (size_t)n;
+    return rd_keep_fds(rd, &mh, rd->tail - (size_t)n, rd->tail);
+}
+
+int vu_msg_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m)
+{
+    int rc;
+
+    for (;;) {
+        rc = rd_complete(rd);
+        if (rc > 0) {
+            return rd_take(rd, m);
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        rc = rd_fill(rd, sock);
+        if (rc == -EAGAIN && rd->tail > rd->head) {
+            rc = wait_ready(sock, POLLIN);    /* inside a message */
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+}
+
+bool vu_msg_reader_pending(const struct vu_msg_reader *rd)
+{
+    return rd_complete(rd) != 0;
+}

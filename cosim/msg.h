@@ -20,7 +20,9 @@
 #ifndef VUSIM_COSIM_MSG_H
 #define VUSIM_COSIM_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cosim/proto.h"
 
@@ -46,5 +48,39 @@ void vu_msg_close_fds(struct vu_msg *m);
 
 /* Take fd @i from @m: returns it and leaves -1 in its slot. */
 int vu_msg_take_fd(struct vu_msg *m, int i);
+
+/*
+ * A buffered reader: one recvmsg usually brings a whole message (or
+ * several), where vu_msg_recv() needs one call for the header and one for
+ * the payload. For a connection whose every byte goes through it.
+ */
+struct vu_msg_fdbatch {
+    uint64_t owner;               /* stream offset of the owning message */
+    int n;
+    int fds[VU_MAX_FDS];
+};
+
+struct vu_msg_reader {
+    uint8_t buf[2 * (sizeof(struct vu_hdr) + sizeof(union vu_payload))];
+    size_t head, tail;            /* buffered bytes: buf[head..tail) */
+    uint64_t base;                /* stream offset of buf[0] */
+    struct vu_msg_fdbatch fdb[VU_MAX_FDS];  /* fds ahead of their message */
+    unsigned nfdb;
+};
+
+void vu_msg_reader_init(struct vu_msg_reader *rd);
+
+/* Close any fds still waiting for their message; the reader is empty. */
+void vu_msg_reader_fini(struct vu_msg_reader *rd);
+
+/*
+ * Next message: 0, -EAGAIN (nothing buffered and nothing to read on a
+ * non-blocking socket), or the errors of vu_msg_recv(). Call again until
+ * -EAGAIN after a readable event: buffered messages raise no event.
+ */
+int vu_msg_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m);
+
+/* Is a whole (or malformed) message buffered? */
+bool vu_msg_reader_pending(const struct vu_msg_reader *rd);
 
 #endif

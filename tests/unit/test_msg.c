@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -457,6 +458,108 @@ static void test_names(void)
     }
 }
 
+
+/* --- the buffered reader ------------------------------------------------ */
+
+/* Three messages queued before the reader looks: one read takes them all,
+ * each fd batch goes with the message it was sent with, and the third
+ * message (with fds) is not merged into the read of the first two. */
+static void test_reader_coalesced_with_fds(void)
+{
+    struct vu_msg_reader rd;
+    struct vu_msg m;
+    uint8_t b[32];
+    uint64_t v;
+    int sv[2], efd = eventfd(0, EFD_CLOEXEC), before;
+
+    pair(sv);
+    before = count_open_fds();
+    for (uint32_t i = 0; i < 4; i++) {
+        v = 100 + i;
+        put_hdr(b, VU_REQ_SET_VRING_CALL, VU_VERSION, 8);
+        memcpy(b + 12, &v, 8);
+        /* fds with messages 1 and 3 (two of them with 3) */
+        CU_ASSERT_EQUAL(send_raw(sv[0], b, 20, efd, i == 1 ? 1 :
+                                 i == 3 ? 2 : 0), 20);
+    }
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    vu_msg_reader_init(&rd);
+    for (uint32_t i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL_FATAL(vu_msg_read(&rd, sv[1], &m), 0);
+        CU_ASSERT_EQUAL(m.p.u64, 100 + i);
+        CU_ASSERT_EQUAL(m.nfds, i == 1 ? 1 : i == 3 ? 2 : 0);
+        vu_msg_close_fds(&m);
+    }
+    CU_ASSERT_EQUAL(vu_msg_read(&rd, sv[1], &m), -EAGAIN);
+    CU_ASSERT_FALSE(vu_msg_reader_pending(&rd));
+    CU_ASSERT_EQUAL(count_open_fds(), before);
+    vu_msg_reader_fini(&rd);
+    close(efd);
+    close_pair(sv);
+}
+
+/* A message split over several writes, fds on a later piece: the reader
+ * waits for the rest and attaches the fds to that message. */
+static void test_reader_split_message(void)
+{
+    struct vu_msg_reader rd;
+    struct vu_msg m;
+    uint8_t b[20];
+    uint64_t v = 0x1122334455667788ull;
+    int sv[2], efd = eventfd(0, EFD_CLOEXEC);
+
+    pair(sv);
+    put_hdr(b, VU_REQ_SET_FEATURES, VU_VERSION, 8);
+    memcpy(b + 12, &v, 8);
+    CU_ASSERT_EQUAL(send_raw(sv[0], b, 5, -1, 0), 5);
+    CU_ASSERT_EQUAL(send_raw(sv[0], b + 5, 10, efd, 1), 10);
+    CU_ASSERT_EQUAL(send_raw(sv[0], b + 15, 5, -1, 0), 5);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    vu_msg_reader_init(&rd);
+    CU_ASSERT_EQUAL_FATAL(vu_msg_read(&rd, sv[1], &m), 0);
+    CU_ASSERT_EQUAL(m.hdr.request, VU_REQ_SET_FEATURES);
+    CU_ASSERT_EQUAL(m.p.u64, v);
+    CU_ASSERT_EQUAL(m.nfds, 1);
+    vu_msg_close_fds(&m);
+    vu_msg_reader_fini(&rd);
+    close(efd);
+    close_pair(sv);
+}
+
+/* A bad header is reported as soon as it is buffered; EOF inside a message
+ * is malformed; EOF at a boundary is the peer leaving. */
+static void test_reader_errors(void)
+{
+    struct vu_msg_reader rd;
+    struct vu_msg m;
+    uint8_t b[20];
+    int sv[2];
+
+    pair(sv);
+    put_hdr(b, VU_REQ_GET_FEATURES, 0x2, 0);
+    CU_ASSERT_EQUAL(send_raw(sv[0], b, 12, -1, 0), 12);
+    vu_msg_reader_init(&rd);
+    CU_ASSERT_EQUAL(vu_msg_read(&rd, sv[1], &m), -EBADMSG);
+    vu_msg_reader_fini(&rd);
+    close_pair(sv);
+
+    pair(sv);
+    put_hdr(b, VU_REQ_SET_FEATURES, VU_VERSION, 8);
+    CU_ASSERT_EQUAL(send_raw(sv[0], b, 15, -1, 0), 15);
+    shutdown(sv[0], SHUT_WR);
+    vu_msg_reader_init(&rd);
+    CU_ASSERT_EQUAL(vu_msg_read(&rd, sv[1], &m), -EBADMSG);
+    vu_msg_reader_fini(&rd);
+    close_pair(sv);
+
+    pair(sv);
+    shutdown(sv[0], SHUT_WR);
+    vu_msg_reader_init(&rd);
+    CU_ASSERT_EQUAL(vu_msg_read(&rd, sv[1], &m), -ENOTCONN);
+    vu_msg_reader_fini(&rd);
+    close_pair(sv);
+}
+
 CU_TestInfo msg_tests[] = {
     { "roundtrip_no_fds", test_roundtrip_no_fds },
     { "roundtrip_empty_payload", test_roundtrip_empty_payload },
@@ -473,5 +576,8 @@ CU_TestInfo msg_tests[] = {
     { "init_version", test_init_version },
     { "take_and_close_fds", test_take_and_close_fds },
     { "names", test_names },
+    { "reader_coalesced_with_fds", test_reader_coalesced_with_fds },
+    { "reader_split_message", test_reader_split_message },
+    { "reader_errors", test_reader_errors },
     CU_TEST_INFO_NULL,
 };
