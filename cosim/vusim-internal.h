@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cosim/vusim-internal.h - `vusim DEVICE`: what option parsing (vusim.c)
+ * hands to the serving part (vusim_run.c); not installed.
+ */
+#ifndef VUSIM_COSIM_VUSIM_INTERNAL_H
+#define VUSIM_COSIM_VUSIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cosim/backend.h"
+#include "devices/dev.h"
+#include "sim/clock.h"
+
+/* The parsed command line of `vusim DEVICE`. */
+struct vusim_cli {
+    const struct dev_ops *ops;
+    const char *socket_path;    /* exactly one of socket_path and fd_arg */
+    int fd;                     /* -1: none */
+    const char *fd_arg;
+    enum vu_inband_mode inband;
+    struct sim_clock_cfg clock;
+    const char *time_travel;    /* --time-travel=PATH or NULL */
+    uint64_t start_tod_ns;      /* --start-time, for the guests' clock */
+    bool free_until;            /* --free-until=on|off (default on) */
+    const char *stats;          /* --stats=FILE or NULL */
+    bool verbose;
+    int log_level;              /* -1: default */
+    unsigned seen;              /* generic options given, one bit each */
+    struct dev_opt *dopts;      /* the device's options, in order */
+    size_t ndopts;
+};
+
+/*
+ * Create the device, listen (or adopt the fd) and serve until SIGTERM or
+ * SIGINT, or until an inherited connected socket closes; then write the
+ * stats, remove the socket path and free everything. Returns the exit
+ * status: 0, 1 for a run-time failure, 2 for an option the device or the
+ * fd check rejects.
+ */
+int vusim_serve(const struct vusim_cli *c);
+
+#endif
