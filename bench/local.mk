@@ -33,3 +33,48 @@ CLEANFILES += bench/inband$(EXEEXT)
 
 bench-inband: bench/inband$(EXEEXT)
 	bench/inband$(EXEEXT)
+
+# bench-guests: real guests (UML, QEMU) on vusim blk against their own disk
+# drivers (UML's ubd, QEMU's virtio-blk-pci) on the same file.
+BENCHES += guests
+EXTRA_DIST += bench/guests.sh
+bench-guests: vusim$(EXEEXT)
+	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/guests.sh
+
+# bench-timetravel: simulation speed of time-travel UML guests under vusim's
+# controller (guest seconds per wall second, idle and I/O), and the
+# controller's message round trip against a raw AF_UNIX ping-pong (ttping).
+BENCHES += timetravel
+EXTRA_PROGRAMS += bench/ttping
+bench_ttping_SOURCES = bench/ttping.c
+bench_ttping_LDADD = libvusim.la
+CLEANFILES += bench/ttping$(EXEEXT)
+EXTRA_DIST += bench/timetravel.sh
+
+bench-timetravel: vusim$(EXEEXT) bench/ttping$(EXEEXT)
+	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/timetravel.sh
+
+# bench-trace: recording overhead on the in-band request cycle, and replay
+# speed against the wall time of a recorded demo run (bench/trace.sh).
+BENCHES += trace
+EXTRA_PROGRAMS += bench/trace
+bench_trace_SOURCES = bench/trace.c
+bench_trace_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+bench_trace_LDADD = libvusim.la $(LIBEVENT_LIBS)
+CLEANFILES += bench/trace$(EXEEXT)
+EXTRA_DIST += bench/trace.sh
+
+bench-trace: vusim$(EXEEXT) bench/trace$(EXEEXT)
+	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/trace.sh
+
+
+# bench-ttrtt: the time-travel controller's message round trip against a raw
+# ping-pong of 16-byte messages (used by bench-timetravel too).
+BENCHES += ttrtt
+EXTRA_PROGRAMS += bench/ttrtt
+bench_ttrtt_SOURCES = bench/ttrtt.c
+bench_ttrtt_LDADD = libvusim.la
+CLEANFILES += bench/ttrtt$(EXEEXT)
+
+bench-ttrtt: bench/ttrtt$(EXEEXT)
+	bench/ttrtt$(EXEEXT)
