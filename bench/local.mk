@@ -43,15 +43,11 @@ bench-guests: vusim$(EXEEXT)
 
 # bench-timetravel: simulation speed of time-travel UML guests under vusim's
 # controller (guest seconds per wall second, idle and I/O), and the
-# controller's message round trip against a raw AF_UNIX ping-pong (ttping).
+# controller's message round trip against a raw AF_UNIX ping-pong (ttrtt).
 BENCHES += timetravel
-EXTRA_PROGRAMS += bench/ttping
-bench_ttping_SOURCES = bench/ttping.c
-bench_ttping_LDADD = libvusim.la
-CLEANFILES += bench/ttping$(EXEEXT)
 EXTRA_DIST += bench/timetravel.sh
 
-bench-timetravel: vusim$(EXEEXT) bench/ttping$(EXEEXT)
+bench-timetravel: vusim$(EXEEXT) bench/ttrtt$(EXEEXT)
 	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/timetravel.sh
 
 # bench-trace: recording overhead on the in-band request cycle, and replay

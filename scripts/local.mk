@@ -12,3 +12,4 @@ EXTRA_DIST += \
 	%reldir%/setup.sh \
 	%reldir%/test.sh \
 	%reldir%/demo.sh
+EXTRA_DIST += %reldir%/build-tt-uml.sh

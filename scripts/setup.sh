@@ -6,7 +6,8 @@
 # Usage: scripts/setup.sh [--no-guests]
 #
 # 1. installs the Debian packages that are missing (apt-get, as root or via
-#    sudo); --no-guests skips the guest group (UML, QEMU, kernel, busybox);
+#    sudo); --no-guests skips the guest groups (UML, QEMU, kernel, busybox;
+#    the kernel source for the time-travel UML);
 # 2. runs autoreconf when configure is missing or older than its inputs;
 # 3. configures build/default when it is not configured or configure changed;
 # 4. runs make -j$(nproc) there.
@@ -20,11 +21,19 @@
 VUSIM_BUILD_PKGS=(
     build-essential autoconf automake libtool pkg-config
     libevent-dev libcunit1-dev libsystemc-dev libjansson-dev
+    nettle-dev
 )
 
-# Real guests for the guest test tier: UML, QEMU, a kernel, a static busybox.
+# Real guests for the guest test tier: UML, QEMU, a kernel, a static busybox;
+# jq reads vusim's --stats JSON in those tests.
 VUSIM_GUEST_PKGS=(
-    user-mode-linux qemu-system-x86 busybox-static linux-image-amd64
+    user-mode-linux qemu-system-x86 busybox-static linux-image-amd64 jq
+)
+
+# Time-travel UML: scripts/build-tt-uml.sh builds a UML with time-travel
+# support from the kernel source for the time-travel tier (tests/tt).
+VUSIM_TT_PKGS=(
+    linux-source-6.1 bc flex bison libelf-dev xz-utils kmod build-essential
 )
 
 VUSIM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -130,7 +139,7 @@ vusim_prepare()
     local pkgs=("${VUSIM_BUILD_PKGS[@]}")
 
     if [ "${1:-}" != "--no-guests" ]; then
-        pkgs+=("${VUSIM_GUEST_PKGS[@]}")
+        pkgs+=("${VUSIM_GUEST_PKGS[@]}" "${VUSIM_TT_PKGS[@]}")
     fi
     vusim_install_pkgs "${pkgs[@]}"
     vusim_autoreconf

@@ -3,6 +3,8 @@
 #
 # scripts/test.sh - set up (as scripts/setup.sh), then run the whole suite
 #
+# 0. the time-travel UML for tests/tt (scripts/build-tt-uml.sh: minutes the
+#    first time, then cached), passed on as VUSIM_TT_UML;
 # 1. make check in build/default (the normal build);
 # 2. make check in build/asan, built with ASan+UBSan (leak checks on when
 #    LeakSanitizer works here);
@@ -130,6 +132,12 @@ vusim_prepare
 # A broken build still gets a summary: make check fails on it again below and
 # counts as a failure there.
 vusim_build || echo "note: the build failed; the tests below will too"
+# The time-travel tier (tests/tt) needs a UML with time-travel support:
+# built once (minutes), then cached outside the tree. Required here, so a
+# failed build fails those tests instead of skipping them.
+export VUSIM_TT_REQUIRED=1
+VUSIM_TT_UML=$(scripts/build-tt-uml.sh | tail -n 1) || VUSIM_TT_UML=""
+export VUSIM_TT_UML
 run_check build/default
 
 export UBSAN_OPTIONS=print_stacktrace=1

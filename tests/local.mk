@@ -34,6 +34,7 @@ tests_integration_vusim_integ_SOURCES = \
 	tests/integration/test_backend.c \
 	tests/integration/test_badinput.c \
 	tests/integration/test_tt.c
+tests_integration_vusim_integ_SOURCES += tests/integration/test_trace.c
 tests_integration_vusim_integ_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_integration_vusim_integ_LDADD = libvusim.la $(CUNIT_LIBS) $(LIBEVENT_LIBS) -lpthread
 TESTS += tests/integration/vusim-integ
@@ -46,6 +47,9 @@ tests_jsoncheck_LDADD = $(JANSSON_LIBS)
 tests_sockfd_SOURCES = tests/sockfd.c
 dist_check_SCRIPTS += tests/cli.sh
 TESTS += tests/cli.sh
+# Traces through the program: record, replay, damaged files, tools.
+dist_check_SCRIPTS += tests/trace.sh
+TESTS += tests/trace.sh
 
 # Guest tier: real guests (User-Mode Linux, QEMU) against the vusim program;
 # each test skips (77) when its packages are missing. Images are built at
@@ -58,6 +62,8 @@ GUEST_TESTS = \
 	tests/guest/uml-blk-eventfd.sh \
 	tests/guest/qemu-blk.sh \
 	tests/guest/qemu-rng.sh
+# A UML guest's trace replays with no divergence (traces helper).
+GUEST_TESTS += tests/guest/uml-blk-trace.sh
 dist_check_SCRIPTS += $(GUEST_TESTS) \
 	tests/guest/uml-blk.sh \
 	tests/guest/mkimage.sh

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# scripts/build-tt-uml.sh - build (once) a User-Mode Linux kernel with
+# time-travel support and the virtio drivers built in
+#
+# Usage: scripts/build-tt-uml.sh [--cached]
+#
+# Debian's user-mode-linux package has no CONFIG_UML_TIME_TRAVEL_SUPPORT, so
+# the time-travel tests (tests/tt/) and bench/timetravel.sh need their own
+# kernel. This script unpacks /usr/src/linux-source-6.1.tar.xz (package
+# linux-source-6.1), configures it as ARCH=um defconfig plus the fragment
+# below, builds the `linux` target and strips it.
+#
+# The result is cached outside the source tree, in
+#   ${VUSIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vusim}/uml-tt/<hash>/linux
+# where <hash> covers the linux-source package version, the config fragment
+# and TT_UML_RECIPE (bump it when the build steps change). A second run with
+# nothing changed only prints the path. Two runs may race: each builds in its
+# own temporary directory and the first to finish renames its result into
+# place; the other one discards its own and uses the winner's (and with
+# flock(1) the second run just waits for the first).
+#
+# --cached: do not build; print the path if the kernel is cached, else fail
+# (exit 1). Progress goes to stderr; the binary's path is the last line on
+# stdout. About 4 minutes on 2 cores and 3 GB of temporary disk space.
+set -euo pipefail
+
+TT_UML_RECIPE=1
+TT_UML_PKG=linux-source-6.1
+TT_UML_TARBALL=/usr/src/linux-source-6.1.tar.xz
+
+# Options set to y on top of `make ARCH=um defconfig`.
+TT_UML_OPTIONS=(
+    UML_TIME_TRAVEL_SUPPORT
+    VIRTIO_UML
+    VIRTIO_BLK
+    VIRTIO_NET
+    VIRTIO_CONSOLE
+    HW_RANDOM
+    HW_RANDOM_VIRTIO
+    HOSTFS
+)
+
+say()
+{
+    printf 'build-tt-uml: %s\n' "$*" >&2
+}
+
+die()
+{
+    say "$*"
+    exit 1
+}
+
+pkg_version()
+{
+    dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$TT_UML_PKG" \
+        2>/dev/null | sed -n 's/^ii *//p'
+}
+
+# The cache key: everything that decides what the binary contains.
+cache_key()
+{
+    {
+        printf 'recipe %s\n' "$TT_UML_RECIPE"
+        printf 'package %s %s\n' "$TT_UML_PKG" "$1"
+        printf 'option %s\n' "${TT_UML_OPTIONS[@]}"
+    } | sha256sum | cut -c1-16
+}
+
+# logged LOG CMD...: run CMD with its output appended to LOG; on failure
+# show the end of LOG and stop.
+logged()
+{
+    local log=$1
+
+    shift
+    if ! "$@" >>"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "failed: $*"
+    fi
+}
+
+# build_into TMP OUT: unpack, configure and build in TMP; the results
+# (linux, config, build.log) go to OUT.
+build_into()
+{
+    local tmp=$1 dir=$2 src opt bad=""
+
+    say "unpacking $TT_UML_TARBALL"
+    tar -xJf "$TT_UML_TARBALL" -C "$tmp"
+    src=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*')
+    [ -n "$src" ] || die "no linux-source-* directory in $TT_UML_TARBALL"
+    say "configuring"
+    logged "$dir/build.log" make -C "$src" -s ARCH=um defconfig
+    for opt in "${TT_UML_OPTIONS[@]}"; do
+        "$src/scripts/config" --file "$src/.config" --enable "$opt"
+    done
+    logged "$dir/build.log" make -C "$src" -s ARCH=um olddefconfig
+    for opt in "${TT_UML_OPTIONS[@]}"; do
+        grep -qx "CONFIG_$opt=y" "$src/.config" || bad+=" $opt"
+    done
+    [ -z "$bad" ] || die "olddefconfig dropped:$bad"
+    say "make ARCH=um -j$(nproc) linux (a few minutes; log: $dir/build.log)"
+    logged "$dir/build.log" make -C "$src" ARCH=um -j"$(nproc)" linux
+    strip -o "$dir/linux" "$src/linux"
+    cp "$src/.config" "$dir/config"
+}
+
+main()
+{
+    local cached_only=0 version key cache final tmp
+
+    case "${1:-}" in
+    "") ;;
+    --cached) cached_only=1 ;;
+    *) echo "usage: $0 [--cached]" >&2; exit 2 ;;
+    esac
+    version=$(pkg_version)
+    [ -n "$version" ] || die "package $TT_UML_PKG is not installed"
+    [ -r "$TT_UML_TARBALL" ] || die "$TT_UML_TARBALL is missing"
+    key=$(cache_key "$version")
+    cache=${VUSIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vusim}/uml-tt
+    final=$cache/$key
+    if [ -x "$final/linux" ]; then
+        printf '%s\n' "$final/linux"
+        return 0
+    fi
+    [ "$cached_only" -eq 0 ] || die "no cached kernel at $final"
+    mkdir -p "$cache"
+    # Parallel runs (make -j check) wait for one build instead of each
+    # making their own; the rename below keeps it safe without flock too.
+    exec 9>"$cache/.lock"
+    flock 9
+    if [ -x "$final/linux" ]; then
+        printf '%s\n' "$final/linux"
+        return 0
+    fi
+    tmp=$(mktemp -d "$cache/.build-$key.XXXXXX")
+    # shellcheck disable=SC2064 # expand $tmp now
+    trap "rm -rf '$tmp'" EXIT
+    local start=$SECONDS
+    mkdir "$tmp/out"
+    build_into "$tmp" "$tmp/out"
+    printf '%s %s recipe %s, built in %d s\n' "$TT_UML_PKG" "$version" \
+        "$TT_UML_RECIPE" "$((SECONDS - start))" >"$tmp/out/source"
+    # rename(2) of a directory is atomic; a racing run may have won.
+    if ! mv -T "$tmp/out" "$final" 2>/dev/null; then
+        [ -x "$final/linux" ] || die "cannot install into $final"
+        say "another run installed $final first; using it"
+    fi
+    say "built in $((SECONDS - start)) s: $final/linux"
+    # The source tree takes long to delete on a busy disk: not our caller's
+    # wait. Detached from our stdout so $(...) does not wait for it.
+    trap - EXIT
+    rm -rf "$tmp" >/dev/null 2>&1 &
+    printf '%s\n' "$final/linux"
+}
+
+main "$@"

@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# tests/tt/lib.sh - helpers for the time-travel tier (sourced, bash)
+#
+# Builds on tests/guest/lib.sh (guest_init, guest_run, guest_fail, ...) and
+# adds what time-travel runs need:
+#   - the time-travel UML: $VUSIM_TT_UML, else scripts/build-tt-uml.sh
+#     (cached; builds it once when linux-source-6.1 is installed); skip
+#     (77) when there is none and none can be built;
+#   - a hostfs root of its own (busybox, tests/tt/init.sh as /init and
+#     tests/tt/ttprobe compiled with `cc -static`), cached under
+#     $builddir/guest-tt/root;
+#   - starting vusim with its time-travel socket and device sockets;
+#   - cutting the deterministic part (TT-START .. TT-END) out of a console.
+#
+# Environment: VUSIM_TT_UML (the kernel), VUSIM_TT_RUNS (runs to compare,
+# default 3), VUSIM_GUEST_TIMEOUT (seconds per guest run, default 120),
+# VUSIM_TT_NOBUILD=1 (never build the kernel here: skip when not cached),
+# VUSIM_TT_REQUIRED=1 (no kernel is a failure, not a skip; test.sh sets it).
+
+TT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/guest/lib.sh
+. "$TT_LIB_DIR/../guest/lib.sh"
+TT_TOP=$(cd "$TT_LIB_DIR/../.." && pwd)
+
+# Skip, or fail when VUSIM_TT_REQUIRED is set (scripts/test.sh).
+tt_no_uml()
+{
+    if [ -n "${VUSIM_TT_REQUIRED:-}" ]; then
+        guest_fail "$@"
+    fi
+    guest_skip "$@"
+}
+
+# The time-travel UML in $TT_UML, or skip. A kernel named by VUSIM_TT_UML
+# must exist (fail otherwise): the caller asked for it.
+tt_require_uml()
+{
+    local log=$GUEST_RUN/build-tt-uml.log args=()
+
+    if [ -n "${VUSIM_TT_UML:-}" ]; then
+        [ -x "$VUSIM_TT_UML" ] ||
+            guest_fail "VUSIM_TT_UML=$VUSIM_TT_UML is not an executable"
+        TT_UML=$VUSIM_TT_UML
+    else
+        [ -z "${VUSIM_TT_NOBUILD:-}" ] || args=(--cached)
+        guest_say "looking for the time-travel UML (scripts/build-tt-uml.sh" \
+            "${args[*]}; the first build takes minutes)"
+        if ! TT_UML=$("$TT_TOP/scripts/build-tt-uml.sh" "${args[@]}" \
+            2>"$log" | tail -n 1) || [ ! -x "$TT_UML" ]; then
+            tt_no_uml "no time-travel UML: set VUSIM_TT_UML or run" \
+                "scripts/build-tt-uml.sh ($(tail -n 1 "$log"))"
+        fi
+    fi
+    # UML's --help lists the time-travel parameters only when built in.
+    # (Not `| grep -q`: under pipefail an early exit of grep fails it.)
+    [[ "$("$TT_UML" --help 2>/dev/null </dev/null)" == *time-travel* ]] ||
+        guest_fail "$TT_UML has no time-travel support" \
+            "(CONFIG_UML_TIME_TRAVEL_SUPPORT)"
+    guest_say "kernel: $TT_UML"
+}
+
+# Skip until vusim has the time-travel controller.
+tt_require_controller()
+{
+    [[ "$("$VUSIM" blk --help 2>&1)" == *--time-travel* ]] ||
+        guest_skip "this vusim has no --time-travel (controller) option"
+}
+
+# tt_root: build (or reuse) the guest root; sets TT_ROOT.
+tt_root()
+{
+    local out=$builddir/guest-tt bb key tmp
+
+    bb=$(guest_busybox) ||
+        guest_skip "no static busybox (package busybox-static)"
+    mkdir -p "$out"
+    TT_ROOT=$out/root
+    key=$(sha1sum "$TT_LIB_DIR/lib.sh" "$TT_LIB_DIR/init.sh" \
+        "$TT_LIB_DIR/ttprobe.c" "$bb" | cut -d' ' -f1 | sha1sum |
+        cut -d' ' -f1)
+    (
+        flock 9
+        if [ -d "$TT_ROOT" ] && [ "$(cat "$out/root.key" 2>/dev/null)" = "$key" ]
+        then
+            exit 0
+        fi
+        tmp=$out/root.new
+        rm -rf "$tmp"
+        tt_populate "$tmp" "$bb" || exit 1
+        rm -rf "$TT_ROOT"
+        mv "$tmp" "$TT_ROOT"
+        echo "$key" >"$out/root.key"
+    ) 9>"$out/.lock" || guest_fail "cannot build the guest root in $out"
+}
+
+# tt_populate DIR BUSYBOX: busybox with its applet links, /init, ttprobe.
+tt_populate()
+{
+    local dir=$1 bb=$2 applet
+
+    mkdir -p "$dir"/{bin,sbin,proc,sys,dev,tmp} || return 1
+    cp "$bb" "$dir/bin/busybox" || return 1
+    for applet in $("$bb" --list); do
+        [ "$applet" = busybox ] || ln -s busybox "$dir/bin/$applet"
+    done
+    cp "$TT_LIB_DIR/init.sh" "$dir/init" || return 1
+    chmod 755 "$dir/init" "$dir/bin/busybox"
+    if ! ${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra \
+        -o "$dir/bin/ttprobe" "$TT_LIB_DIR/ttprobe.c"; then
+        guest_say "cannot compile ttprobe.c statically (libc6-dev?)"
+        return 1
+    fi
+}
+
+# tt_vusim NAME SOCKET... -- ARGS...: start vusim ARGS in the background
+# (log in $GUEST_RUN/NAME.log) and wait until it listens on every SOCKET;
+# sets VUSIM_PID.
+tt_vusim()
+{
+    local name=$1 socks=() s
+
+    shift
+    while [ "$1" != -- ]; do
+        socks+=("$1")
+        shift
+    done
+    shift
+    "$VUSIM" "$@" </dev/null >"$GUEST_RUN/$name.log" 2>&1 &
+    VUSIM_PID=$!
+    GUEST_PIDS+=("$VUSIM_PID")
+    for s in "${socks[@]}"; do
+        if ! guest_wait_socket "$s" "$VUSIM_PID" 10; then
+            guest_say "vusim $* did not listen on $s; its log:"
+            tail -n 30 "$GUEST_RUN/$name.log"
+            guest_fail "vusim did not start"
+        fi
+    done
+}
+
+# tt_uml_cmd ID TTSOCK ROOT ARGS...: the command line (TT_CMD) of a
+# time-travel guest with id ID on the controller at TTSOCK.
+tt_uml_cmd()
+{
+    local id=$1 tt=$2 root=$3
+
+    shift 3
+    # shellcheck disable=SC2034 # for the caller
+    TT_CMD=("$TT_UML" "time-travel=ext:$id:$tt" mem=64M root=/dev/root
+        rootfstype=hostfs "rootflags=$root" rw init=/init con=null
+        "con0=fd:0,fd:1" "$@")
+}
+
+# tt_section LOG: the console from the line TT-START to the line TT-END,
+# carriage returns removed; fails (status 1) when either is missing.
+tt_section()
+{
+    # One process, reading to the end: no pipe to break under pipefail.
+    awk '
+        { gsub(/\r/, "") }
+        !done && $0 == "TT-START" { on = 1 }
+        on { print }
+        on && $0 == "TT-END" { on = 0; done = 1 }
+        END { exit done ? 0 : 1 }' "$1"
+}
+
+# tt_check_probe SECTION-FILE MIN-NS COUNT: ttprobe succeeded, made COUNT
+# reads and each took at least MIN-NS of guest time. Prints a summary.
+tt_check_probe()
+{
+    local f=$1 min=$2 count=$3 n bad
+
+    grep -qx 'TT-STATUS: rc=0' "$f" || guest_fail "ttprobe failed:" \
+        "$(grep -e '^ttprobe: error' -e '^TT-STATUS' "$f" | tr '\n' ' ')"
+    n=$(grep -c '^read i=[0-9]* off=[0-9]* lat_ns=[0-9]* ' "$f")
+    [ "$n" -eq "$count" ] ||
+        guest_fail "ttprobe reported $n reads, expected $count"
+    bad=$(sed -n 's/^read i=\([0-9]*\) .* lat_ns=\([0-9]*\) .*/\1 \2/p' \
+        "$f" | awk -v min="$min" '$2 < min { printf "i=%s:%sns ", $1, $2 }')
+    [ -z "$bad" ] ||
+        guest_fail "reads faster than the model's $min ns: $bad"
+    guest_say "ttprobe: $(grep '^ttprobe: reads=' "$f")"
+}
+
+# tt_fail_run LOG WHY: print the console's end and fail.
+tt_fail_run()
+{
+    guest_console_tail "$1" 40
+    guest_fail "$2"
+}
+
+# tt_start LOG CMD...: start CMD in a session of its own (stdin /dev/null,
+# output to LOG) without waiting; its pid is appended to TT_STARTED.
+tt_start()
+{
+    local log=$1
+
+    shift
+    setsid "$@" </dev/null >"$log" 2>&1 &
+    GUEST_GROUPS+=("$!")
+    TT_STARTED+=("$!")
+}
+
+# tt_wait_all SECONDS: wait for every TT_STARTED guest; kill all of their
+# process groups after SECONDS. Returns 124 on timeout, else 0; each exit
+# status goes into TT_STATUS (same order); TT_STARTED is emptied.
+tt_wait_all()
+{
+    local n=$(($1 * 10)) i p alive rc=0 st
+
+    for ((i = 0; i < n; i++)); do
+        alive=0
+        for p in "${TT_STARTED[@]}"; do
+            kill -0 "$p" 2>/dev/null && alive=1
+        done
+        [ "$alive" -eq 1 ] || break
+        sleep 0.1
+    done
+    [ "$alive" -eq 0 ] || rc=124
+    TT_STATUS=()
+    for p in "${TT_STARTED[@]}"; do
+        kill -KILL -- "-$p" 2>/dev/null
+        st=0
+        wait "$p" 2>/dev/null || st=$?
+        TT_STATUS+=("$st")
+    done
+    TT_STARTED=()
+    return "$rc"
+}
