@@ -24,7 +24,9 @@ struct vusim_cli {
     const char *time_travel;    /* --time-travel=PATH or NULL */
     uint64_t start_tod_ns;      /* --start-time, for the guests' clock */
     bool free_until;            /* --free-until=on|off (default on) */
+    unsigned guests;            /* --guests=N; 0: one per device */
     const char *stats;          /* --stats=FILE or NULL */
+    const char *trace;          /* --trace=FILE or NULL */
     bool verbose;
     int log_level;              /* -1: default */
     unsigned seen;              /* generic options given, one bit each */
@@ -40,5 +42,10 @@ struct vusim_cli {
  * fd check rejects.
  */
 int vusim_serve(const struct vusim_cli *c);
+
+/* Several devices on one loop and calendar (`vusim multi`): each has its
+ * own options, socket and trace; the generic options are cs[0]'s. */
+#define VUSIM_MAX_DEVICES 16
+int vusim_serve_many(const struct vusim_cli *const *cs, size_t n);
 
 #endif

@@ -10,6 +10,7 @@
  * clean exit on SIGTERM. Bad options get one line on stderr naming the
  * option, the value and what is allowed, and exit status 2.
  */
+#define _GNU_SOURCE
 #include "config.h"
 
 #include <stdbool.h>
@@ -24,6 +25,7 @@
 #include "devices/dev.h"
 #include "sim/clock.h"
 #include "sim/log.h"
+#include "traces/tool.h"
 
 #define PROG "vusim"
 #define UNIX_PATH_MAX 108
@@ -93,11 +95,13 @@ enum gopt {
     GOPT_INBAND,
     GOPT_CLOCK,
     GOPT_STATS,
+    GOPT_TRACE,
     GOPT_VERBOSE,
     GOPT_LOG_LEVEL,
     GOPT_TIME_TRAVEL,
     GOPT_START_TIME,
     GOPT_FREE_UNTIL,
+    GOPT_GUESTS,
     GOPT_HELP,
     GOPT_N,
 };
@@ -116,6 +120,8 @@ static const struct dev_optdesc gopts[GOPT_N] = {
                     "as fast as possible (default) or paced to the host "
                     "clock"},
     [GOPT_STATS] = {"stats", "FILE", "write a JSON summary at exit"},
+    [GOPT_TRACE] = {"trace", "FILE", "record the run as a deterministic "
+                    "trace (vusim trace, vusim replay)"},
     [GOPT_VERBOSE] = {"verbose", NULL,
                       "log every vhost-user message decoded"},
     [GOPT_LOG_LEVEL] = {"log-level", "LEVEL",
@@ -129,6 +135,9 @@ static const struct dev_optdesc gopts[GOPT_N] = {
     [GOPT_FREE_UNTIL] = {"free-until", "on|off",
                          "let a guest run without asking up to the next "
                          "foreign event (default on)"},
+    [GOPT_GUESTS] = {"guests", "N",
+                     "time-travel guests to start together (default: one "
+                     "per device)"},
     [GOPT_HELP] = {"help", NULL, "show this help and exit"},
 };
 
@@ -264,6 +273,9 @@ static int generic_opt(struct vusim_cli *c, enum gopt id, const char *v)
     case GOPT_STATS:
         c->stats = v;
         return 0;
+    case GOPT_TRACE:
+        c->trace = v;
+        return 0;
     case GOPT_VERBOSE:
         c->verbose = true;
         return 0;
@@ -277,6 +289,17 @@ static int generic_opt(struct vusim_cli *c, enum gopt id, const char *v)
         }
         c->free_until = strcmp(v, "on") == 0;
         return 0;
+    case GOPT_GUESTS: {
+        char *end;
+        unsigned long n = strtoul(v, &end, 10);
+
+        if (!v[0] || *end || n < 1 || n > 64) {
+            return vusim_cli_bad("--guests=%s: expected a number from 1 to "
+                                 "64", v);
+        }
+        c->guests = (unsigned)n;
+        return 0;
+    }
     case GOPT_LOG_LEVEL:
         if ((lvl = vusim_log_level_parse(v)) < 0) {
             return vusim_cli_bad("--log-level=%s: expected err, warn, "
@@ -372,16 +395,11 @@ static int parse_one(struct vusim_cli *c, int argc, char **argv, int *i)
     return generic_opt(c, (enum gopt)g, value);
 }
 
-static int cli_parse(struct vusim_cli *c, int argc, char **argv)
+/* A parsed device: exactly one socket, and options its model knows. */
+static int cli_check(struct vusim_cli *c)
 {
     char err[512] = "";
-    int rc;
 
-    for (int i = 1; i < argc; i++) {
-        if ((rc = parse_one(c, argc, argv, &i)) != 0) {
-            return rc;
-        }
-    }
     if (c->socket_path && c->fd_arg) {
         return vusim_cli_bad("--socket-path=%s and --fd=%s: give one of "
                              "them, not both", c->socket_path, c->fd_arg);
@@ -397,6 +415,18 @@ static int cli_parse(struct vusim_cli *c, int argc, char **argv)
     return 0;
 }
 
+static int cli_parse(struct vusim_cli *c, int argc, char **argv)
+{
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if ((rc = parse_one(c, argc, argv, &i)) != 0) {
+            return rc;
+        }
+    }
+    return cli_check(c);
+}
+
 /* ---- help -------------------------------------------------------------- */
 
 static void main_help(FILE *f)
@@ -405,6 +435,12 @@ static void main_help(FILE *f)
                "over vhost-user\n"
                "       " PROG " demo [options]     co-simulation demo, no "
                "guest needed\n"
+               "       " PROG " trace info|dump|check|diff|export ...  "
+               "inspect traces\n"
+               "       " PROG " replay TRACE [options]  re-run a device from "
+               "its trace\n"
+               "       " PROG " multi [options] --device TYPE,KEY=VALUE,... "
+               "...  several devices\n"
                "       " PROG " --help | --version\n\n"
                "vusim is a deterministic simulation back-end: device work runs "
                "on a\ndiscrete-event calendar in simulated time.\n\nDevices "
@@ -466,17 +502,24 @@ static bool arg_is(int argc, char **argv, const char *a)
     return false;
 }
 
+static void cli_defaults(struct vusim_cli *c, const struct dev_ops *ops)
+{
+    *c = (struct vusim_cli){.ops = ops,
+                            .fd = -1,
+                            .inband = VU_INBAND_AUTO,
+                            .clock = {.mode = SIM_CLOCK_AFAP},
+                            .start_tod_ns = 1767225600ull * 1000000000u,
+                            .free_until = true,
+                            .log_level = -1};
+}
+
 /* `vusim DEVICE ARGS`: argv[0] is the device word. */
 static int device_main(const struct dev_ops *ops, int argc, char **argv)
 {
-    struct vusim_cli c = {.ops = ops,
-                          .fd = -1,
-                          .inband = VU_INBAND_AUTO,
-                          .clock = {.mode = SIM_CLOCK_AFAP},
-                          .start_tod_ns = 1767225600ull * 1000000000u,
-                          .free_until = true,
-                          .log_level = -1};
+    struct vusim_cli c;
     int rc;
+
+    cli_defaults(&c, ops);
 
     /* The conventions: with --print-capabilities, other options are
      * ignored; --help likewise wins over anything wrong beside it. */
@@ -500,6 +543,151 @@ static int device_main(const struct dev_ops *ops, int argc, char **argv)
     return rc;
 }
 
+/* ---- vusim multi ------------------------------------------------------ */
+
+/* The top level of `vusim multi` takes generic options only. */
+static const struct dev_ops multi_ops = {.name = "multi"};
+
+struct multi_dev {
+    struct vusim_cli c;
+    char **argv;                /* "TYPE", "--key=value", ... (owned) */
+    int argc;
+};
+
+static void multi_help(FILE *f)
+{
+    fprintf(f, "Usage: " PROG " multi [options] --device TYPE,KEY=VALUE,... "
+               "[--device ...]\n\nServe several devices on one loop and one "
+               "simulation calendar: each\n--device gives its type (blk, "
+               "rng) and its options as KEY=VALUE, among\nthem socket-path "
+               "(or fd) and trace, which are per device. With\n"
+               "--time-travel, every UML guest joins the same calendar "
+               "(--guests=N,\nby default one per device).\n\n"
+               "Generic options:\n");
+    for (int i = 0; i < GOPT_N; i++) {
+        if (i != GOPT_SOCKET_PATH && i != GOPT_FD && i != GOPT_TRACE &&
+            i != GOPT_PRINT_CAPS) {
+            vusim_cli_help_opt(f, i == GOPT_VERBOSE ? "-v, " :
+                               i == GOPT_HELP ? "-h, " : "", &gopts[i]);
+        }
+    }
+    fprintf(f, "\nExample:\n  " PROG " multi --time-travel=tt.sock \\\n"
+               "      --device blk,socket-path=a.sock,latency=1ms,size=16M "
+               "\\\n      --device blk,socket-path=b.sock,latency=1ms,"
+               "size=16M\n");
+}
+
+/* "TYPE,k=v,k=v" into a device parsed like `vusim TYPE --k=v --k=v`, with
+ * the generic options of @base. */
+static int multi_device(const struct vusim_cli *base, const char *spec,
+                        struct multi_dev *md)
+{
+    char *copy = strdup(spec), *save = NULL, *tok;
+    const struct dev_ops *ops;
+    int rc = 0;
+
+    md->argv = calloc(strlen(spec) + 2, sizeof(char *));
+    if (!copy || !md->argv) {
+        free(copy);
+        return vusim_cli_bad("out of memory");
+    }
+    for (tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (md->argc > 0 && asprintf(&md->argv[md->argc], "--%s", tok) < 0) {
+            md->argv[md->argc] = NULL;
+            free(copy);
+            return vusim_cli_bad("out of memory");
+        }
+        if (md->argc == 0) {
+            md->argv[0] = strdup(tok);
+        }
+        md->argc++;
+    }
+    free(copy);
+    if (md->argc == 0 || !(ops = dev_lookup(md->argv[0]))) {
+        return vusim_cli_bad("--device=%s: expected TYPE,KEY=VALUE,... with "
+                             "TYPE a device such as blk or rng", spec);
+    }
+    md->c = *base;
+    md->c.ops = ops;
+    md->c.dopts = calloc((size_t)md->argc, sizeof(*md->c.dopts));
+    md->c.ndopts = 0;
+    if (!md->c.dopts) {
+        return vusim_cli_bad("out of memory");
+    }
+    for (int i = 1; i < md->argc && rc == 0; i++) {
+        rc = parse_one(&md->c, md->argc, md->argv, &i);
+    }
+    return rc ? rc : cli_check(&md->c);
+}
+
+static void multi_free(struct multi_dev *md, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < md[i].argc; k++) {
+            free(md[i].argv[k]);
+        }
+        free(md[i].argv);
+        free(md[i].c.dopts);
+    }
+}
+
+/* Collect --device specs; everything else is a generic option. */
+static int multi_args(struct vusim_cli *base, int argc, char **argv,
+                      const char **specs, size_t *n)
+{
+    int rc = 0;
+
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--device") == 0 || strncmp(a, "--device=", 9) == 0) {
+            if (*n == VUSIM_MAX_DEVICES || (a[8] == '\0' && i + 1 >= argc)) {
+                return vusim_cli_bad("%s: at most %d devices, each with a "
+                                     "value", a, VUSIM_MAX_DEVICES);
+            }
+            specs[(*n)++] = a[8] == '=' ? a + 9 : argv[++i];
+        } else {
+            rc = parse_one(base, argc, argv, &i);
+        }
+    }
+    if (rc == 0 && *n == 0) {
+        rc = vusim_cli_bad("multi: no device; give --device TYPE,KEY=VALUE,"
+                           "... (see vusim multi --help)");
+    }
+    if (rc == 0 && (base->socket_path || base->fd_arg || base->trace)) {
+        rc = vusim_cli_bad("multi: socket-path, fd and trace are per device: "
+                           "give them inside --device");
+    }
+    return rc;
+}
+
+static int multi_main(int argc, char **argv)
+{
+    struct multi_dev md[VUSIM_MAX_DEVICES] = {{.argc = 0}};
+    const struct vusim_cli *cs[VUSIM_MAX_DEVICES];
+    const char *specs[VUSIM_MAX_DEVICES];
+    struct vusim_cli base;
+    size_t n = 0, built = 0;
+    int rc;
+
+    if (vusim_cli_help_wanted(argc, argv)) {
+        multi_help(stdout);
+        return 0;
+    }
+    cli_defaults(&base, &multi_ops);
+    rc = multi_args(&base, argc, argv, specs, &n);
+    for (; rc == 0 && built < n; built++) {
+        rc = multi_device(&base, specs[built], &md[built]);
+        cs[built] = &md[built].c;
+    }
+    if (rc == 0) {
+        rc = vusim_serve_many(cs, n);
+    }
+    multi_free(md, built);
+    return rc;
+}
+
 static int unknown_device(const char *word)
 {
     char list[256] = "";
@@ -519,6 +707,15 @@ static int word_main(const char *word, int argc, char **argv)
 
     if (strcmp(word, "demo") == 0) {
         return vusim_demo_main(argc, argv);
+    }
+    if (strcmp(word, "trace") == 0) {
+        return trace_cmd_main(argc, argv);
+    }
+    if (strcmp(word, "multi") == 0) {
+        return multi_main(argc, argv);
+    }
+    if (strcmp(word, "replay") == 0) {
+        return trace_replay_main(argc, argv);
     }
     ops = dev_lookup(word);
     if (!ops) {

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "cosim/backend.h"
+#include "cosim/backend_trace.h"
 #include "cosim/cli.h"
 #include "cosim/loop.h"
 #include "cosim/server.h"
@@ -158,14 +159,22 @@ static void signals_set(void (*fn)(int))
     sigaction(SIGINT, &sa, NULL);
 }
 
-struct run {
+/* One device: its model, back-end, server and trace. */
+struct slot {
     const struct vusim_cli *c;
-    struct vu_loop *loop;
-    struct sim_tt *tt;
     struct dev *dev;
     struct vu_backend *be;
     struct vu_server *srv;
+    struct trace_writer *trace;     /* --trace */
+};
+
+struct run {
+    const struct vusim_cli *c;      /* the first device's: generic options */
+    struct vu_loop *loop;
+    struct sim_tt *tt;
     FILE *stats;
+    size_t n;
+    struct slot s[VUSIM_MAX_DEVICES];
 };
 
 /* ---- time travel ---------------------------------------------------- */
@@ -196,7 +205,8 @@ static int run_time_travel(struct run *r)
 {
     const struct vusim_cli *c = r->c;
     struct sim_tt_cfg cfg = {
-        .path = c->time_travel, .participants = 1,
+        .path = c->time_travel,
+        .participants = c->guests ? c->guests : (unsigned)r->n,
         .start_tod_ns = c->start_tod_ns, .free_until = c->free_until};
     struct sim_tt_ops ops = {tt_hold, tt_release, r->loop};
     int rc;
@@ -234,36 +244,67 @@ static void tt_stats_json(const struct sim_tt *tt, char *buf, size_t len)
              st.dropped);
 }
 
-static int run_device(struct run *r)
+static int run_device(struct run *r, struct slot *sl, uint32_t conn_id)
 {
     char err[512] = "";
     struct vu_backend_cfg bc = {
-        .inband = r->c->inband, .conn_id = 1, .verbose = r->c->verbose,
+        .inband = sl->c->inband, .conn_id = conn_id,
+        .verbose = sl->c->verbose,
         .kick_sync = r->tt ? tt_kick_sync : NULL, .sync_opaque = r->tt};
-    int rc = r->c->ops->create(vu_loop_cal(r->loop), r->c->dopts, r->c->ndopts,
-                               &r->dev, err, sizeof(err));
+    int rc = sl->c->ops->create(vu_loop_cal(r->loop), sl->c->dopts,
+                                sl->c->ndopts, &sl->dev, err, sizeof(err));
 
     if (rc < 0) {
-        r->dev = NULL;
+        sl->dev = NULL;
         return err[0] ? vusim_cli_bad("%s", err)
                       : vusim_cli_bad("%s: cannot create the device: %s",
-                                      r->c->ops->name, strerror(-rc));
+                                      sl->c->ops->name, strerror(-rc));
     }
-    r->be = vu_backend_new(r->loop, r->dev, &bc);
-    if (!r->be) {
+    sl->be = vu_backend_new(r->loop, sl->dev, &bc);
+    if (!sl->be) {
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
     return 0;
 }
 
-static int run_socket(struct run *r)
+/* --trace=FILE: the HEADER gets the device's options and seed and the
+ * clock mode; a --backing file is hashed before the first request. */
+static int run_open_trace(struct run *r, struct slot *sl)
 {
-    const struct vusim_cli *c = r->c;
+    const struct vusim_cli *c = sl->c;
+    const struct dev_opt *seed = dev_opt_find(c->dopts, c->ndopts, "seed");
+    struct vu_trace_cfg tc = {
+        .path = c->trace, .opts = c->dopts, .nopts = c->ndopts,
+        .seed = seed && seed->value ? strtoull(seed->value, NULL, 0) : 0,
+    };
+    char clock[64], err[512] = "";
+
+    if (!c->trace) {
+        return 0;
+    }
+    if (c->clock.mode == SIM_CLOCK_PACED) {
+        snprintf(clock, sizeof(clock), "realtime:%llu/%llu",
+                 (unsigned long long)c->clock.num,
+                 (unsigned long long)c->clock.den);
+    } else {
+        snprintf(clock, sizeof(clock), "%s", r->tt ? "external" : "afap");
+    }
+    tc.clock = clock;
+    if (vu_trace_open(sl->be, &tc, &sl->trace, err, sizeof(err)) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int run_socket(struct run *r, struct slot *sl)
+{
+    const struct vusim_cli *c = sl->c;
     int rc;
 
     if (c->socket_path) {
-        rc = vu_server_listen(r->loop, r->be, c->socket_path, &r->srv);
+        rc = vu_server_listen(r->loop, sl->be, c->socket_path, &sl->srv);
         if (rc < 0) {
             fprintf(stderr, PROG ": --socket-path=%s: cannot listen: %s\n",
                     c->socket_path, strerror(-rc));
@@ -274,7 +315,7 @@ static int run_socket(struct run *r)
     if (fcntl(c->fd, F_GETFD) < 0) {
         return vusim_cli_bad("--fd=%s: not an open file descriptor", c->fd_arg);
     }
-    rc = vu_server_adopt(r->loop, r->be, c->fd, &r->srv);
+    rc = vu_server_adopt(r->loop, sl->be, c->fd, &sl->srv);
     if (rc == -EINVAL) {
         return vusim_cli_bad("--fd=%s: not a socket", c->fd_arg);
     }
@@ -286,23 +327,36 @@ static int run_socket(struct run *r)
     return 0;
 }
 
+/* One object per device; several devices go in {"devices": [...]}. */
 static int run_stats(struct run *r, uint64_t wall_ns)
 {
     char tt[512] = "";
-    struct vusim_run_info ri = {
-        .extra = tt,
-        .device = r->c->ops->name,
-        .loop = r->loop,
-        .be = r->be,
-        .dev = r->dev,
-        .wall_ns = wall_ns,
-    };
-    int rc;
+    int rc = 0;
 
     if (r->tt) {
         tt_stats_json(r->tt, tt, sizeof(tt));
     }
-    rc = vusim_stats_write(r->stats, &ri);
+    if (r->n > 1) {
+        fputs("{\"devices\": [\n", r->stats);
+    }
+    for (size_t i = 0; i < r->n && rc >= 0; i++) {
+        struct vusim_run_info ri = {
+            .extra = tt,
+            .device = r->s[i].c->ops->name,
+            .loop = r->loop,
+            .be = r->s[i].be,
+            .dev = r->s[i].dev,
+            .wall_ns = wall_ns,
+        };
+
+        if (i > 0) {
+            fputs(",\n", r->stats);
+        }
+        rc = vusim_stats_write(r->stats, &ri);
+    }
+    if (r->n > 1) {
+        fputs("]}\n", r->stats);
+    }
 
     if (fclose(r->stats) != 0 || rc < 0) {
         rc = -EIO;
@@ -330,7 +384,8 @@ static int run_open_stats(struct run *r)
 static int run_loop(struct run *r)
 {
     struct status st = {
-        .name = r->c->ops->name, .be = r->be, .cal = vu_loop_cal(r->loop)};
+        .name = r->c->ops->name, .be = r->s[0].be,
+        .cal = vu_loop_cal(r->loop)};
     bool tty = isatty(2);
     uint64_t t0 = vusim_wallclock_ns();
     int rc;
@@ -352,13 +407,28 @@ static int run_loop(struct run *r)
     return rc;
 }
 
+static void run_free_slot(struct slot *sl)
+{
+    vu_server_free(sl->srv); /* unlinks the socket path */
+    vu_backend_free(sl->be);
+    /* After the back-end: its disconnect is the trace's last record. */
+    if (sl->trace && vu_trace_close(NULL, sl->trace) < 0) {
+        fprintf(stderr, PROG ": --trace=%s: cannot write it\n", sl->c->trace);
+    }
+    if (sl->dev) {
+        sl->dev->ops->destroy(sl->dev);
+    }
+}
+
 static void run_free(struct run *r)
 {
-    vu_server_free(r->srv); /* unlinks the socket path */
+    for (size_t i = 0; i < r->n; i++) {
+        vu_server_free(r->s[i].srv);
+        r->s[i].srv = NULL;
+    }
     sim_tt_free(r->tt);
-    vu_backend_free(r->be);
-    if (r->dev) {
-        r->dev->ops->destroy(r->dev);
+    for (size_t i = 0; i < r->n; i++) {
+        run_free_slot(&r->s[i]);
     }
     vu_loop_free(r->loop);
     if (r->stats) {
@@ -366,10 +436,35 @@ static void run_free(struct run *r)
     }
 }
 
+static int run_slots(struct run *r)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < r->n && rc == 0; i++) {
+        struct slot *sl = &r->s[i];
+
+        if ((rc = run_device(r, sl, (uint32_t)i + 1)) == 0 &&
+            (rc = run_open_trace(r, sl)) == 0) {
+            rc = run_socket(r, sl);
+        }
+    }
+    return rc;
+}
+
 int vusim_serve(const struct vusim_cli *c)
 {
-    struct run r = {.c = c};
+    return vusim_serve_many(&c, 1);
+}
+
+int vusim_serve_many(const struct vusim_cli *const *cs, size_t n)
+{
+    const struct vusim_cli *c = cs[0];
+    struct run r = {.c = c, .n = n};
     int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        r.s[i].c = cs[i];
+    }
 
     g_vusim_log_level = c->log_level >= 0 ? c->log_level : VUSIM_LOG_WARN;
     if (c->verbose && g_vusim_log_level < VUSIM_LOG_INFO) {
@@ -381,7 +476,7 @@ int vusim_serve(const struct vusim_cli *c)
         rc = 1;
     }
     if (rc == 0 && (rc = run_time_travel(&r)) == 0 &&
-        (rc = run_device(&r)) == 0 && (rc = run_socket(&r)) == 0) {
+        (rc = run_slots(&r)) == 0) {
         rc = run_open_stats(&r);
     }
     if (rc == 0) {

@@ -8,13 +8,13 @@
 # of one virtio-blk disk per guest (16 MiB, 1 ms per request):
 #
 #   vusim multi --time-travel=TTSOCK --start-time=SECONDS \
-#       --device blk,socket-path=A.sock,latency=1ms,size=16M \
-#       --device blk,socket-path=B.sock,latency=1ms,size=16M \
-#       --trace=TRACE --stats=STATS
+#       --device blk,socket-path=A.sock,latency=1ms,size=16M,trace=A.trace \
+#       --device blk,socket-path=B.sock,latency=1ms,size=16M,trace=B.trace \
+#       --stats=STATS
 #
 # Both guests start at once and run tests/tt/init.sh (ttprobe on their own
 # /dev/vda). The set-up runs VUSIM_TT_RUNS times (default 3). Passes when
-#   (a) the traces of all runs are byte-identical;
+#   (a) each device's traces of all runs are byte-identical;
 #   (b) each guest's console from TT-START to TT-END is byte-identical in
 #       all runs, although odd runs start guest a (id 0) first and even
 #       runs guest b (id 1), 0.3 s apart;
@@ -47,12 +47,12 @@ run_once()
 
     mkdir -p "$dir"
     for g in "${GUESTS[@]}"; do
-        devs+=(--device "blk,socket-path=$GUEST_RUN/$g.sock,latency=1ms,size=16M")
+        devs+=(--device "blk,socket-path=$GUEST_RUN/$g.sock,latency=1ms,size=16M,trace=$dir/$g.trace")
         socks+=("$GUEST_RUN/$g.sock")
     done
     tt_vusim "vusim$n" "$TTSOCK" "${socks[@]}" -- multi \
         "--time-travel=$TTSOCK" "--start-time=$START_S" "${devs[@]}" \
-        "--trace=$dir/trace" "--stats=$dir/stats.json"
+        "--stats=$dir/stats.json"
     TT_STARTED=()  # filled by tt_start
     # Odd runs start guest a first, even runs guest b, 0.3 s apart: the
     # controller must not depend on the order they connect in.
@@ -83,7 +83,10 @@ run_once()
                 "run $n, guest $g (id $i): no TT-START .. TT-END"
         tt_check_probe "$dir/$g.section" "$LATENCY_NS" "$READS"
     done
-    [ -s "$dir/trace" ] || guest_fail "run $n: vusim wrote no trace"
+    for g in "${GUESTS[@]}"; do
+        [ -s "$dir/$g.trace" ] || guest_fail "run $n: vusim wrote no trace" \
+            "for guest $g's disk"
+    done
 }
 
 for ((i = 1; i <= RUNS; i++)); do
@@ -98,8 +101,11 @@ for ((i = 2; i <= RUNS; i++)); do
             guest_fail "guest $g's output differs between run 1 and run $i"
         fi
     done
-    cmp "$GUEST_RUN/run1/trace" "$GUEST_RUN/run$i/trace" ||
-        guest_fail "the traces of run 1 and run $i differ"
+    for g in "${GUESTS[@]}"; do
+        cmp "$GUEST_RUN/run1/$g.trace" "$GUEST_RUN/run$i/$g.trace" ||
+            guest_fail "the traces of guest $g's disk differ between run 1" \
+                "and run $i"
+    done
 done
 guest_say "$RUNS runs of ${#GUESTS[@]} guests: identical traces and" \
     "identical output per guest"
