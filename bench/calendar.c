@@ -5,11 +5,15 @@
  *
  * usage: calendar [--systemc=PROGRAM] [--ms=MILLISECONDS]
  *
- * Each size is measured for about --ms of wall time per engine. SystemC can
+ * Each size alternates the engines ROUNDS times, each run taking about --ms
+ * of wall time (default 300); a run's rate is that of its best of
+ * HOLD_WINDOWS equal windows, and each engine's best run counts. SystemC can
  * be elaborated only once per process, so PROGRAM (bench/calendar-systemc)
- * runs once per size as a child and prints its figures on stdout.
+ * runs as a child for each of its runs and prints its figures on stdout.
  *
  * Output, one key=value line each:
+ *   workload size=N event=K time_ps=T   (every run, either engine, reached
+ *                                        its K-th event at simulated time T)
  *   size=N vusim_eps=X systemc_eps=Y ratio=R
  *   bytes_per_event=B
  *   calendar-vs-systemc min-ratio=R      (last line; the smallest ratio)
@@ -28,6 +32,8 @@
 #include "sim/cal.h"
 
 static const size_t sizes[] = { 1, 1000, 100000 };
+
+#define ROUNDS 3              /* alternations of the engines per size */
 
 struct hold_run {
     const uint64_t *delay;
@@ -63,7 +69,8 @@ static int run_vusim(size_t n, const uint64_t *delay, uint64_t target_ns,
     struct hold_run h = { .delay = delay };
     struct sim_event *ev = calloc(n, sizeof(*ev));
     struct sim_cal *cal = sim_cal_new();
-    uint64_t t0, t1;
+    struct hold_meter m;
+    sim_time_t quantum;
 
     if (!ev || !cal) {
         free(ev);
@@ -74,14 +81,14 @@ static int run_vusim(size_t n, const uint64_t *delay, uint64_t target_ns,
         sim_event_init(&ev[i], hold_fire, &h);
         sim_cal_after(cal, &ev[i], delay[h.next++ & (HOLD_NDELAYS - 1)], 0);
     }
-    t0 = vusim_wallclock_ns();
+    /* Run the calendar's own loop in slices of about HOLD_BATCH events,
+     * as sc_start() runs SystemC's: n events take a mean delay each. */
+    quantum = (sim_time_t)HOLD_BATCH * (HOLD_MAX_DELAY / 2) / n + 1;
+    hold_meter_start(&m, target_ns, h.fired);
     do {
-        for (unsigned k = 0; k < HOLD_BATCH; k++) {
-            sim_cal_run_one(cal);
-        }
-        t1 = vusim_wallclock_ns();
-    } while (t1 - t0 < target_ns && h.err == 0);
-    res->eps = (double)h.fired * 1e9 / (double)(t1 - t0);
+        sim_cal_run_until(cal, sim_cal_now(cal) + quantum);
+    } while (!hold_meter_tick(&m, h.fired) && h.err == 0);
+    res->eps = m.best_eps;
     res->events = h.fired;
     res->check = h.check;
     sim_cal_free(cal);
@@ -134,17 +141,24 @@ static int run_systemc(const char *prog, size_t n, uint64_t target_ns,
     return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-/* Both engines passed the check event: their times must agree. */
-static int same_workload(size_t n, const struct result *v,
-                         const struct result *s)
+/*
+ * Every run that got as far as event HOLD_CHECK_AT saw it at one simulated
+ * time, whichever the engine; *seen keeps the first such time. -1 if a run
+ * disagrees: then the engines did not run the same workload.
+ */
+static int check_workload(size_t n, const char *who, const struct result *r,
+                          sim_time_t *seen)
 {
-    if (v->events < HOLD_CHECK_AT || s->events < HOLD_CHECK_AT) {
+    if (r->events < HOLD_CHECK_AT) {
         return 0;
     }
-    if (v->check != s->check) {
-        fprintf(stderr, "size=%zu: event %u at %" PRIu64 " ps in vusim but "
-                "%" PRIu64 " ps in SystemC: not the same workload\n", n,
-                HOLD_CHECK_AT, v->check, s->check);
+    if (*seen == 0) {
+        *seen = r->check;
+    }
+    if (r->check != *seen) {
+        fprintf(stderr, "size=%zu: event %u at %" PRIu64 " ps in %s, "
+                "%" PRIu64 " ps before: not the same workload\n", n,
+                HOLD_CHECK_AT, r->check, who, *seen);
         return -1;
     }
     return 0;
@@ -167,13 +181,54 @@ static int parse_args(int argc, char **argv, const char **sc, uint64_t *ms)
     return 0;
 }
 
+/*
+ * One size: ROUNDS alternations of a vusim run and a SystemC run, the best
+ * rate of each engine counting, so slow drift in the host's load hits both
+ * alike. *v and *s get the best runs; s->eps stays 0 without SystemC.
+ */
+static int measure(size_t n, const uint64_t *delay, const char *sc,
+                   uint64_t ms, struct result *v, struct result *s)
+{
+    sim_time_t seen = 0;
+
+    *v = (struct result){ 0 };
+    *s = (struct result){ 0 };
+    for (int r = 0; r < ROUNDS; r++) {
+        struct result x;
+
+        if (run_vusim(n, delay, ms * 1000000, &x) != 0 ||
+            check_workload(n, "vusim", &x, &seen) != 0) {
+            fprintf(stderr, "size=%zu: vusim run failed\n", n);
+            return -1;
+        }
+        if (x.eps > v->eps) {
+            *v = x;
+        }
+        if (!sc) {
+            continue;
+        }
+        if (run_systemc(sc, n, ms * 1000000, &x) != 0 ||
+            check_workload(n, "SystemC", &x, &seen) != 0) {
+            fprintf(stderr, "size=%zu: %s failed\n", n, sc);
+            return -1;
+        }
+        if (x.eps > s->eps) {
+            *s = x;
+        }
+    }
+    if (seen != 0) {
+        printf("workload size=%zu event=%u time_ps=%" PRIu64 " (every run "
+               "agrees)\n", n, HOLD_CHECK_AT, seen);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static uint64_t delay[HOLD_NDELAYS];
     const char *sc = NULL;
-    uint64_t ms = 400;
+    uint64_t ms = 300;
     double min_ratio = 0;
-    int rc = 0;
 
     if (parse_args(argc, argv, &sc, &ms) != 0) {
         return 2;
@@ -182,8 +237,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         struct result v, s;
 
-        if (run_vusim(sizes[i], delay, ms * 1000000, &v) != 0) {
-            fprintf(stderr, "size=%zu: vusim run failed\n", sizes[i]);
+        if (measure(sizes[i], delay, sc, ms, &v, &s) != 0) {
             return 1;
         }
         if (!sc) {
@@ -191,11 +245,6 @@ int main(int argc, char **argv)
                    sizes[i], v.eps);
             continue;
         }
-        if (run_systemc(sc, sizes[i], ms * 1000000, &s) != 0) {
-            fprintf(stderr, "size=%zu: %s failed\n", sizes[i], sc);
-            return 1;
-        }
-        rc |= same_workload(sizes[i], &v, &s);
         printf("size=%zu vusim_eps=%.0f systemc_eps=%.0f ratio=%.2f\n",
                sizes[i], v.eps, s.eps, v.eps / s.eps);
         if (i == 0 || v.eps / s.eps < min_ratio) {
@@ -208,5 +257,5 @@ int main(int argc, char **argv)
     } else {
         printf("calendar-vs-systemc min-ratio=n/a\n");
     }
-    return rc ? 1 : 0;
+    return 0;
 }

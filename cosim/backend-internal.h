@@ -70,6 +70,10 @@ struct vu_backend {
     size_t nlat, lat_cap;
     int errs_logged;
     struct trace_writer *trace;   /* NULL: not recording */
+    struct vu_trace_base {        /* front-end addresses are traced */
+        bool set;                 /* relative to its first memory table */
+        uint64_t gpa, uva, off;
+    } trace_base;
 };
 
 static inline bool vu_has_pf(const struct vu_backend *be, int bit)
@@ -104,7 +108,13 @@ int vu_backend_send_breq(struct vu_backend *be, uint32_t req,
                          const void *payload, uint32_t size);
 
 /* backend_trace.c: the recording hooks; each does nothing without a
- * trace. They sit where the back-end crosses a boundary. */
+ * trace. They sit where the back-end crosses a boundary. Calls into the
+ * device are bracketed, so the trace knows which calendar events are the
+ * device's: vu_trace_avail, _queue, _cancel and _reset record and enter,
+ * vu_trace_leave follows the device's hook; vu_trace_enter precedes the
+ * features and config hooks, and vu_trace_config records and leaves. */
+void vu_trace_enter(struct vu_backend *be);
+void vu_trace_leave(struct vu_backend *be);
 void vu_trace_msg(struct vu_backend *be, enum trace_msg_dir dir,
                   const struct vu_msg *m);
 void vu_trace_conn(struct vu_backend *be, bool up);

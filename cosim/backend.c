@@ -102,11 +102,15 @@ static int vu_h_set_features(struct vu_backend *be, struct vu_msg *m,
 {
     uint64_t f = m->p.u64;
     struct dev *dev = be->dev;
+    int rc;
 
     if (f & ~vu_backend_features(be)) {
         return -EINVAL;
     }
-    if (dev->ops->set_features && dev->ops->set_features(dev, f) < 0) {
+    vu_trace_enter(be);
+    rc = dev->ops->set_features ? dev->ops->set_features(dev, f) : 0;
+    vu_trace_leave(be);
+    if (rc < 0) {
         return -EINVAL;
     }
     be->features = f;
@@ -147,6 +151,7 @@ static void vu_reset_state(struct vu_backend *be)
     if (be->dev->ops->reset) {
         be->dev->ops->reset(be->dev);
     }
+    vu_trace_leave(be);
     be->features = 0;
     be->features_set = false;
     be->dev->acked_features = 0;
@@ -472,6 +477,7 @@ static int vu_h_get_config(struct vu_backend *be, struct vu_msg *m,
     r->p.config.size = c->size;
     r->p.config.flags = c->flags;
     if (rc == 0) {
+        vu_trace_enter(be);
         rc = be->dev->ops->get_config(be->dev, c->offset, r->p.config.payload,
                                       c->size);
         vu_trace_config(be, false, c->offset, r->p.config.payload, c->size,
@@ -497,6 +503,7 @@ static int vu_h_set_config(struct vu_backend *be, struct vu_msg *m,
     if (!be->dev->ops->set_config) {
         return -EINVAL;
     }
+    vu_trace_enter(be);
     rc = be->dev->ops->set_config(be->dev, c->offset, c->payload, c->size);
     vu_trace_config(be, true, c->offset, c->payload, c->size, rc);
     return rc;

@@ -89,6 +89,7 @@ static void vu_queue_notify(struct vu_queue *q)
     struct vu_backend *be = q->be;
     struct vu_queue_stats *st = &be->st.q[q->index];
 
+    vu_trace_call(q);
     if (q->call_fd >= 0) {
         if (eventfd_write(q->call_fd, 1) < 0) {
             VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u",
@@ -221,6 +222,7 @@ static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
     q->inflight = r;
     q->ninflight++;
     be->st.q[queue].requests++;
+    vu_trace_pop(r);
     return &r->dreq;
 }
 
@@ -245,6 +247,7 @@ static int vu_host_write(struct dev_req *dreq, uint64_t off, const void *buf,
     int rc = vu_chain_write(&r->chain, &be->mem, off, buf, len);
 
     if (rc >= 0) {
+        vu_trace_write(r, off, buf, len);
         be->st.q[r->q->index].bytes_written += len;
     }
     return rc;
@@ -280,6 +283,7 @@ static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
                   q->index);
         return;
     }
+    vu_trace_complete(r, used_len);
     vu_inflight_del(q, r);
     vu_lat_record(be, sim_cal_now(be->dev->cal) - r->t_pop);
     if (used_len > r->chain.wr_len) {
@@ -329,9 +333,11 @@ void vu_queue_start(struct vu_queue *q)
         return;
     }
     q->started = true;
+    vu_trace_queue(q, true);
     if (dev->ops->queue_start) {
         dev->ops->queue_start(dev, q->index);
     }
+    vu_trace_leave(q->be);
 }
 
 /* Take back every request the device holds; stop the ring. */
@@ -343,12 +349,16 @@ void vu_queue_stop(struct vu_queue *q)
         struct vu_request *r = q->inflight;
 
         vu_inflight_del(q, r);
+        vu_trace_cancel(r);
         dev->ops->cancel(dev, &r->dreq);
+        vu_trace_leave(q->be);
         vu_req_put(q, r);
     }
+    vu_trace_queue(q, false);
     if (q->started && dev->ops->queue_stop) {
         dev->ops->queue_stop(dev, q->index);
     }
+    vu_trace_leave(q->be);
     q->started = false;
     q->call_pending = false;
     vu_loop_undefer(q->be->loop, &q->kick_defer);
@@ -379,6 +389,7 @@ void vu_queue_free_reqs(struct vu_queue *q)
 
         q->free_reqs = r->next;
         vu_chain_fini(&r->chain);
+        vu_trace_req_fini(r);
         free(r);
     }
 }
@@ -389,12 +400,15 @@ void vu_queue_kick(struct vu_queue *q, bool inband)
     struct dev *dev = be->dev;
 
     if (inband) {
+        vu_trace_kick(q, true);
         be->st.q[q->index].kicks_inband++;
         be->st.q[q->index].kick_mode = VU_NOTIFY_INBAND;
     }
     vu_queue_start(q);
     if (q->enabled && vu_queue_live(q)) {
+        vu_trace_avail(q);
         dev->ops->avail(dev, q->index);
+        vu_trace_leave(be);
     }
 }
 
@@ -409,6 +423,7 @@ static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
     }
     q->be->st.q[q->index].kicks_eventfd++;
     q->be->st.q[q->index].kick_mode = VU_NOTIFY_EVENTFD;
+    vu_trace_kick(q, false);
     /* Not now: after this batch, in queue order (see cosim/loop.h). */
     vu_loop_defer(q->be->loop, &q->kick_defer);
 }

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cosim/demo-internal.h - shared by demo.c (set-up, report) and
- * demo_work.c (the front-end workload); not installed.
+ * cosim/demo-internal.h - shared by demo.c (options, the back-end
+ * thread), demo_work.c (the front-end workload) and demo_report.c (the
+ * report); not installed.
  */
 #ifndef VUSIM_COSIM_DEMO_INTERNAL_H
 #define VUSIM_COSIM_DEMO_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cosim/backend.h"
 #include "cosim/demo.h"
+#include "cosim/loop.h"
+#include "cosim/server.h"
 #include "cosim/vufe.h"
 #include "devices/dev.h"
 
@@ -22,10 +27,13 @@
 struct demo_cfg {
     uint64_t requests, seed, inflight;
     enum vufe_notify notify;
+    const char *connect;        /* --connect=PATH: an outside back-end */
     const char *stats;          /* --stats=FILE or NULL */
+    const char *trace;          /* --trace=FILE or NULL */
     bool verbose;
     int log_level;              /* -1: default */
     struct dev_opt blk[4];      /* latency, bandwidth, channels, size */
+    bool blk_given[4];          /* set on the command line */
     size_t nblk;
 };
 
@@ -37,8 +45,35 @@ struct demo_run {
     uint64_t mismatches;        /* of those, bytes that differed */
     uint64_t errors;            /* requests with a bad status or length */
     uint64_t disk_bytes;
+    uint64_t features, protocol_features;   /* as the front-end acked */
+    uint64_t kicks, kicks_suppressed, calls;    /* front-end's count */
     uint64_t wall_ns;
 };
+
+/* The in-process back-end: a blk model behind the probe, on a private
+ * socket, served by its own thread. All NULL with --connect. */
+struct demo_be {
+    char dir[64];
+    char path[96];
+    struct vu_loop *loop;
+    struct vusim_probe *probe;
+    struct vu_backend *be;
+    struct vu_server *srv;
+    struct trace_writer *trace; /* --trace */
+    const char *trace_path;
+    pthread_t thread;
+    bool running;
+    int rc;
+};
+
+/* Print the report on stdout. @b may be NULL (--connect). */
+void vusim_demo_report(const struct demo_be *b, const struct demo_cfg *c,
+                       const struct demo_run *r);
+
+/* Write c->stats; 0, or 1 after printing why not. */
+int vusim_demo_write_stats(const struct demo_be *b,
+                           const struct demo_cfg *c,
+                           const struct demo_run *r);
 
 /* Connect to @path and run the workload; 0, or 1 after printing why the
  * run could not go on (r holds what was done until then). */

@@ -277,7 +277,8 @@ static void probe_ops_init(struct dev_ops *o, const struct dev_ops *in)
         .destroy = probe_destroy,
         .avail = probe_avail,
         .cancel = probe_cancel,
-        /* Always: the wrapped device's acked_features must follow. */
+        /* Always, so the wrapped device's acked_features follow the
+         * back-end's (set after set_features, cleared after reset). */
         .set_features = probe_set_features,
         .queue_start = in->queue_start ? probe_queue_start : NULL,
         .queue_stop = in->queue_stop ? probe_queue_stop : NULL,

@@ -303,6 +303,17 @@ int vusim_demo_work(const struct demo_cfg *c, const char *path,
     while (rc == 0 && r->done < c->requests) {
         rc = work_batch(&w);
     }
+    if (w.fe) {
+        const struct vufe_stats *st = vufe_stats(w.fe);
+
+        r->features = vufe_features(w.fe);
+        r->protocol_features = vufe_protocol_features(w.fe);
+        r->kicks = st->kicks;
+        r->calls = st->calls;
+        for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
+            r->kicks_suppressed += st->q[q].kicks_suppressed;
+        }
+    }
     vufe_free(w.fe);
     free(w.shadow);
     return rc;

@@ -8,16 +8,19 @@
  * documents have the same shape:
  *
  *   { "device": "blk",
- *     "features": ["VERSION_1", ...], "protocol_features": [...],
- *     "notification_mode": "inband",
+ *     ...every member of vu_backend_stats_json(): "features" and
+ *        "protocol_features" (hex), "notification_mode", "queues" (per
+ *        queue kicks, calls, requests, bytes), "latency_ps", ...,
+ *     "feature_names": ["VERSION_1", ...], "protocol_feature_names": [...],
  *     "sim_time_ps": N, "sim_time": "1.5ms",
  *     "calendar": { "fired": N, "scheduled": N, "cancelled": N,
  *                   "max_pending": N },
- *     "backend": { vu_backend_stats_json() },
  *     "device_stats": { dev_ops->stats_json() members },
  *     ...extra members...,
  *     "wall": { "elapsed_ns": N, "elapsed_s": 1.234 } }
  *
+ * The back-end's members sit at the top level, so a script reads
+ * .notification_mode or .queues[0].requests directly.
  * Everything but "wall" is a function of the simulation; wall time is kept
  * in its own member so that two runs can be compared without it.
  *

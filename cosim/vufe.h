@@ -96,6 +96,8 @@ struct vufe_qstats {
     uint64_t kicks, kicks_suppressed, calls;
 };
 
+/* Calls count in-band calls as they arrive and call-eventfd reads (several
+ * eventfd writes may merge into one read). */
 struct vufe_stats {
     uint64_t requests;          /* messages sent on the main socket */
     uint64_t kicks, calls;      /* all queues */

@@ -152,4 +152,27 @@ size_t sim_cal_bytes_per_event(void);
 /* Check the index invariant; true if it holds. For tests. */
 bool sim_cal_check(const struct sim_cal *cal);
 
+/*
+ * An observer sees every schedule (at, after, post), cancel and fire, with
+ * the event's time, priority and sequence number: FIRE after now has moved
+ * to the event's time and before its callback runs, DONE (same values)
+ * after the callback has returned. A reschedule of a pending event is
+ * seen as a CANCEL and a SCHED. One per calendar; @fn NULL removes it.
+ * traces/ records the device's events through it (traces/FORMAT.md, CAL).
+ * It must not touch the calendar.
+ */
+enum sim_cal_obs {
+    SIM_CAL_OBS_SCHED = 0,
+    SIM_CAL_OBS_FIRE,
+    SIM_CAL_OBS_CANCEL,
+    SIM_CAL_OBS_DONE,
+};
+
+typedef void (*sim_cal_observer_fn)(void *opaque, enum sim_cal_obs what,
+                                    sim_time_t at, int32_t prio,
+                                    uint64_t seq);
+
+void sim_cal_set_observer(struct sim_cal *cal, sim_cal_observer_fn fn,
+                          void *opaque);
+
 #endif

@@ -70,6 +70,9 @@ enum sim_clock_mode sim_clock_mode(const struct sim_clock *clk);
  * none is pending or the external grant is used up). @budget 0 = unlimited.
  * PACED: an event at simulated time t runs when host time reaches
  * origin_host + (t - origin_sim) / ratio; the origin is set at the first step.
+ * Once nothing is due, PACED also advances the calendar's now to the paced
+ * time, so work arriving from outside is stamped with the host's time;
+ * AFAP and EXTERNAL leave now at the last event run.
  */
 long sim_clock_step(struct sim_clock *clk, struct sim_cal *cal,
                     long budget, uint64_t *wait_ns);

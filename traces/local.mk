@@ -1,1 +1,21 @@
-# traces fragment
+# traces fragment: deterministic traces (issue #6), traces/FORMAT.md
+libvusim_la_SOURCES += \
+	%reldir%/writer.c \
+	%reldir%/digest.c \
+	%reldir%/reader.c \
+	%reldir%/describe.c \
+	%reldir%/replay.c \
+	%reldir%/replay_setup.c \
+	%reldir%/replay-internal.h \
+	%reldir%/export.c
+nobase_pkginclude_HEADERS += \
+	%reldir%/trace.h \
+	%reldir%/reader.h \
+	%reldir%/replay.h \
+	%reldir%/export.h
+# nettle's SHA-256 hashes images and what a device wrote (traces/digest.c).
+libvusim_la_CFLAGS += $(NETTLE_CFLAGS)
+libvusim_la_LIBADD += $(NETTLE_LIBS)
+EXTRA_DIST += %reldir%/FORMAT.md
+# the trace commands of the program (vusim trace ..., vusim replay)
+vusim_SOURCES += %reldir%/tool.c %reldir%/tool.h

@@ -423,7 +423,7 @@ static int scan_one(struct trace_reader *r, uint64_t off, sim_time_t *prev,
                   (unsigned long long)need);
         return 1;
     }
-    if (trace_crc32(f, need - 4) != trace_le32(f + need - 4)) {
+    if (trace_crc32c(f, need - 4) != trace_le32(f + need - 4)) {
         scan_stop(r, TRACE_ST_CORRUPT, off, "checksum mismatch");
         return 1;
     }
@@ -453,7 +453,7 @@ static int preamble(struct trace_reader *r, char *err, size_t errlen)
     const uint8_t *p = r->data;
     size_t n = r->size < 8 ? r->size : 8;
 
-    if (memcmp(p, TRACE_MAGIC, n) != 0) {
+    if (n > 0 && memcmp(p, TRACE_MAGIC, n) != 0) {
         snprintf(err, errlen, "not a vusim trace (bad magic)");
         return -EBADMSG;
     }
@@ -462,11 +462,13 @@ static int preamble(struct trace_reader *r, char *err, size_t errlen)
                   "bytes)", r->size, TRACE_PREAMBLE_SIZE);
         return 1;
     }
-    if (trace_crc32(p, 12) != trace_le32(p + 12)) {
+    if (trace_crc32c(p, 12) != trace_le32(p + 12)) {
         scan_stop(r, TRACE_ST_CORRUPT, 0, "preamble checksum mismatch");
         return 1;
     }
-    if ((p[8] | p[9] << 8) != TRACE_VERSION_MAJOR) {
+    r->st.major = (uint16_t)(p[8] | p[9] << 8);
+    r->st.minor = (uint16_t)(p[10] | p[11] << 8);
+    if (r->st.major != TRACE_VERSION_MAJOR) {
         snprintf(err, errlen, "trace format version %u.%u; this vusim reads "
                  "%u.x", p[8] | p[9] << 8, p[10] | p[11] << 8,
                  TRACE_VERSION_MAJOR);
@@ -546,7 +548,9 @@ int trace_reader_open(const char *path, struct trace_reader **out,
     }
     r->size = (size_t)st.st_size;
     if (r->size > 0) {
-        r->data = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* Every byte is read at once (the scan): fault it all in now. */
+        r->data = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+                       fd, 0);
         if (r->data == MAP_FAILED) {
             r->data = NULL;
             rc = -errno;

@@ -80,6 +80,7 @@ enum trace_status {
 
 struct trace_status_info {
     enum trace_status status;
+    uint16_t major, minor;        /* the preamble's format version */
     size_t records;               /* in the valid prefix */
     uint64_t valid_bytes;         /* preamble + those records */
     uint64_t file_bytes;

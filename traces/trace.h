@@ -6,11 +6,11 @@
  * A trace records what crosses vusim's boundary during one run: vhost-user
  * messages, the chains the device takes (their readable bytes in full),
  * its completions (a SHA-256 of what it wrote), the device hooks the host
- * called and the calendar's events. traces/FORMAT.md is the specification;
+ * called and the device's calendar events. traces/FORMAT.md is the spec;
  * traces/reader.h reads it back, traces/replay.h re-runs the device from it.
  *
  * The writer appends framed records (type, length, simulated time, payload,
- * CRC-32) to a memory buffer and hands them to the file with write(2) on
+ * CRC-32C) to a memory buffer and hands them to the file with write(2) on
  * trace_writer_flush(), when the buffer passes cfg.flush_bytes, and at
  * close. The back-end flushes before it signals each call, so everything
  * up to that completion is in the kernel before the guest can see it: a
@@ -171,6 +171,12 @@ int trace_writer_close(struct trace_writer *w);
 void trace_writer_set_cal(struct trace_writer *w, struct sim_cal *cal);
 
 int trace_writer_flush(struct trace_writer *w);
+
+/* Around every call into the device model (its hooks): calendar events
+ * scheduled meanwhile, and by the device's own events, are the device's
+ * and recorded; others on the same calendar are not (FORMAT.md, CAL). */
+void trace_writer_dev_enter(struct trace_writer *w);
+void trace_writer_dev_leave(struct trace_writer *w);
 int trace_writer_error(const struct trace_writer *w);
 uint64_t trace_writer_records(const struct trace_writer *w);
 
@@ -210,7 +216,7 @@ void trace_write_chain_seg(struct trace_writer *w, uint32_t len);
 uint8_t *trace_write_chain_data(struct trace_writer *w);
 int trace_write_chain_end(struct trace_writer *w, uint8_t extra_flags);
 
-/* CRC-32 as zlib computes it (ISO-HDLC, Python's zlib.crc32). */
-uint32_t trace_crc32(const void *p, size_t len);
+/* CRC-32C (Castagnoli; iSCSI, ext4): FORMAT.md, "Conventions". */
+uint32_t trace_crc32c(const void *p, size_t len);
 
 #endif

@@ -2,25 +2,20 @@
 /*
  * The trace writer: records are built in a memory buffer (header, payload,
  * CRC), and the buffer goes to the file with write(2) in whole records
- * only, so the file is a valid prefix after every write.
- *
- * Checksums use zlib's crc32 and digests nettle's SHA-256 (Debian's
- * zlib1g-dev and nettle-dev): both are small, well kept and fast (zlib's
- * CRC is braided, nettle uses the SHA extensions where the CPU has them),
- * and a reader in any language has the same CRC at hand (zlib.crc32).
+ * only, so the file is a valid prefix after every write (one cut short by
+ * SIGKILL leaves at most a torn last record). Checksums and digests are in
+ * digest.c.
  */
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <nettle/sha2.h>
-#include <zlib.h>
 
 #include "sim/log.h"
 #include "sim/wallclock.h"
@@ -30,6 +25,13 @@
 #define TRACE_MODE_QUEUES 256     /* queues whose modes are tracked */
 #define TRACE_DEFAULT_FLUSH (64u * 1024u)
 #define NO_REC SIZE_MAX
+#define FIRE_DEPTH 16             /* nested calendar runs tracked */
+
+/* A pending device event: the calendar's sequence number and the device's
+ * own (the n-th event the device scheduled), which the trace records. */
+struct own {
+    uint64_t cal_seq, dev_seq;
+};
 
 struct trace_writer {
     int fd;
@@ -45,131 +47,15 @@ struct trace_writer {
     uint64_t records, chains, completions, next_id;
     uint64_t flushes, bytes;
     uint32_t chain_rd;            /* rd_len of the CHAIN being built */
+    /* Which calendar events are the device's (FORMAT.md, CAL). */
+    int dev_depth;                /* > 0: device code is running */
+    struct own *own;              /* pending device events, by cal_seq */
+    size_t nown, own_cap;
+    uint64_t next_dev_seq;
+    uint8_t fire_owned[FIRE_DEPTH];
+    int fire_top;
     uint8_t kick_mode[TRACE_MODE_QUEUES], call_mode[TRACE_MODE_QUEUES];
 };
-
-uint32_t trace_crc32(const void *p, size_t len)
-{
-    uLong c = crc32(0L, Z_NULL, 0);
-
-    /* zlib takes uInt lengths; feed large buffers in pieces. */
-    while (len > 0) {
-        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-
-        c = crc32(c, p, n);
-        p = (const uint8_t *)p + n;
-        len -= n;
-    }
-    return (uint32_t)c;
-}
-
-/* ---- written bytes and completions ---- */
-
-void trace_wbuf_clear(struct trace_wbuf *wb)
-{
-    wb->end = 0;
-}
-
-void trace_wbuf_fini(struct trace_wbuf *wb)
-{
-    free(wb->buf);
-    *wb = (struct trace_wbuf){ 0 };
-}
-
-int trace_wbuf_write(struct trace_wbuf *wb, uint64_t off, const void *p,
-                     size_t len)
-{
-    uint64_t end = off + len;
-
-    if (off > UINT32_MAX || len > UINT32_MAX || end > UINT32_MAX) {
-        return -ERANGE;
-    }
-    if (end > wb->cap) {
-        uint64_t cap = wb->cap ? wb->cap : 4096;
-        uint8_t *n;
-
-        while (cap < end) {
-            cap *= 2;
-        }
-        cap = cap > UINT32_MAX ? UINT32_MAX : cap;
-        n = realloc(wb->buf, cap);
-        if (!n) {
-            return -ENOMEM;
-        }
-        wb->buf = n;
-        wb->cap = (uint32_t)cap;
-    }
-    if (off > wb->end) {
-        memset(wb->buf + wb->end, 0, off - wb->end);  /* a gap reads zero */
-    }
-    memcpy(wb->buf + off, p, len);
-    if (end > wb->end) {
-        wb->end = (uint32_t)end;
-    }
-    return 0;
-}
-
-void trace_done_compute(const struct trace_wbuf *wb, uint32_t wr_len,
-                        uint32_t used_len, struct trace_done *d)
-{
-    struct sha256_ctx ctx;
-
-    memset(d, 0, sizeof(*d));
-    d->used_len = used_len;
-    d->extent = wb->end;
-    /* The furthest write reached the last writable byte: that byte is
-     * the virtio status for devices that have one (virtio-blk). */
-    if (wr_len > 0 && wb->end == wr_len) {
-        d->flags |= TRACE_DONE_STATUS;
-        d->status = wb->buf[wr_len - 1];
-    }
-    sha256_init(&ctx);
-    if (wb->end) {
-        sha256_update(&ctx, wb->end, wb->buf);
-    }
-    sha256_digest(&ctx, TRACE_SHA256_SIZE, d->sha256);
-}
-
-int trace_image_hash(const char *path, uint64_t *size,
-                     uint8_t sha256[TRACE_SHA256_SIZE])
-{
-    struct sha256_ctx ctx;
-    size_t chunk = 1u << 20;
-    uint8_t *buf = malloc(chunk);
-    uint64_t off = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0 || !buf) {
-        rc = fd < 0 ? -errno : -ENOMEM;
-        goto out;
-    }
-    sha256_init(&ctx);
-    for (;;) {
-        ssize_t n = pread(fd, buf, chunk, (off_t)off);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            rc = -errno;
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        sha256_update(&ctx, (size_t)n, buf);
-        off += (uint64_t)n;
-    }
-    sha256_digest(&ctx, TRACE_SHA256_SIZE, sha256);
-    *size = off;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    free(buf);
-    return rc;
-}
 
 /* ---- the record builder ---- */
 
@@ -307,6 +193,7 @@ static int rec_begin(struct trace_writer *w, enum trace_type type)
     if (w->err) {
         return w->err;
     }
+    assert(w->rec == NO_REC);     /* records never nest */
     w->rec = w->len;
     p = wr_reserve(w, TRACE_REC_HDR_SIZE);
     if (!p) {
@@ -336,7 +223,7 @@ static int rec_end(struct trace_writer *w)
         le32(w->buf + w->rec + 4, (uint32_t)plen);
         crc = wr_reserve(w, TRACE_REC_CRC_SIZE);
         if (crc) {
-            le32(crc, trace_crc32(w->buf + w->rec, crc - (w->buf + w->rec)));
+            le32(crc, trace_crc32c(w->buf + w->rec, crc - (w->buf + w->rec)));
         }
     }
     if (w->err) {
@@ -412,7 +299,7 @@ static void put_preamble(struct trace_writer *w)
         memcpy(p, TRACE_MAGIC, 8);
         le16(p + 8, TRACE_VERSION_MAJOR);
         le16(p + 10, TRACE_VERSION_MINOR);
-        le32(p + 12, trace_crc32(p, 12));
+        le32(p + 12, trace_crc32c(p, 12));
     }
 }
 
@@ -456,21 +343,115 @@ int trace_writer_open(const char *path, const struct trace_header *h,
     return 0;
 }
 
-static void cal_observer(void *opaque, enum sim_cal_obs what, sim_time_t at,
-                         int32_t prio, uint64_t seq)
+/* Sequence numbers only grow, so a new event goes at the end. */
+static int own_add(struct trace_writer *w, uint64_t cal_seq, uint64_t dev_seq)
 {
-    struct trace_writer *w = opaque;
-    uint8_t kind = what == SIM_CAL_OBS_FIRE ? TRACE_CAL_FIRE :
-                   what == SIM_CAL_OBS_CANCEL ? TRACE_CAL_CANCEL :
-                   TRACE_CAL_SCHED;
+    if (w->nown == w->own_cap) {
+        size_t cap = w->own_cap ? w->own_cap * 2 : 64;
+        struct own *n = realloc(w->own, cap * sizeof(*n));
 
+        if (!n) {
+            wr_fail(w, -ENOMEM, "trace calendar index");
+            return -ENOMEM;
+        }
+        w->own = n;
+        w->own_cap = cap;
+    }
+    w->own[w->nown++] = (struct own){ cal_seq, dev_seq };
+    return 0;
+}
+
+/* Remove @cal_seq if it is the device's; true and its device seq if so. */
+static bool own_take(struct trace_writer *w, uint64_t cal_seq,
+                     uint64_t *dev_seq)
+{
+    size_t lo = 0, hi = w->nown;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (w->own[mid].cal_seq < cal_seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == w->nown || w->own[lo].cal_seq != cal_seq) {
+        return false;
+    }
+    *dev_seq = w->own[lo].dev_seq;
+    memmove(&w->own[lo], &w->own[lo + 1],
+            (w->nown - lo - 1) * sizeof(w->own[0]));
+    w->nown--;
+    return true;
+}
+
+static void cal_record(struct trace_writer *w, uint8_t kind, sim_time_t at,
+                       int32_t prio, uint64_t dev_seq)
+{
     if (rec_begin(w, TRACE_CAL) == 0) {
         put_u8(w, kind);
         put_u64(w, at);
         put_u32(w, (uint32_t)prio);
-        put_u64(w, seq);
+        put_u64(w, dev_seq);
         rec_end(w);
     }
+}
+
+/*
+ * Only the device's events are recorded: those scheduled while device
+ * code runs (a hook the host called, between trace_writer_dev_enter and
+ * _leave, or one of its own events firing). Other users of the calendar,
+ * such as the time-travel controller's participants, are left out, so a
+ * replay, whose calendar holds the device alone, sees the same events.
+ */
+static void cal_observer(void *opaque, enum sim_cal_obs what, sim_time_t at,
+                         int32_t prio, uint64_t seq)
+{
+    struct trace_writer *w = opaque;
+    uint64_t dev_seq;
+    bool mine;
+
+    switch (what) {
+    case SIM_CAL_OBS_SCHED:
+        if (w->dev_depth > 0 && own_add(w, seq, w->next_dev_seq) == 0) {
+            cal_record(w, TRACE_CAL_SCHED, at, prio, w->next_dev_seq++);
+        }
+        break;
+    case SIM_CAL_OBS_CANCEL:
+        if (own_take(w, seq, &dev_seq)) {
+            cal_record(w, TRACE_CAL_CANCEL, at, prio, dev_seq);
+        }
+        break;
+    case SIM_CAL_OBS_FIRE:
+        mine = own_take(w, seq, &dev_seq);
+        if (mine) {
+            cal_record(w, TRACE_CAL_FIRE, at, prio, dev_seq);
+            w->dev_depth++;
+        }
+        if (w->fire_top < FIRE_DEPTH) {
+            w->fire_owned[w->fire_top] = mine;
+        }
+        w->fire_top++;
+        break;
+    case SIM_CAL_OBS_DONE:
+        if (w->fire_top > 0 && --w->fire_top < FIRE_DEPTH &&
+            w->fire_owned[w->fire_top]) {
+            w->dev_depth--;
+        }
+        break;
+    }
+}
+
+void trace_writer_dev_enter(struct trace_writer *w)
+{
+    w->dev_depth++;
+}
+
+void trace_writer_dev_leave(struct trace_writer *w)
+{
+    assert(w->dev_depth > 0);
+    w->dev_depth--;
 }
 
 void trace_writer_set_cal(struct trace_writer *w, struct sim_cal *cal)
@@ -512,6 +493,7 @@ int trace_writer_close(struct trace_writer *w)
         rc = -errno;
     }
     free(w->buf);
+    free(w->own);
     free(w);
     return rc;
 }

@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
+# Variables set here (GUEST_*, VUSIM_*) are read by the scripts that source
+# this file:
+# shellcheck disable=SC2034
 #
 # tests/guest/lib.sh - host-side helpers for the guest tier (sourced, bash)
 #
@@ -30,15 +33,17 @@ guest_say()
     printf '%s: %s\n' "${GUEST_NAME:-guest}" "$*"
 }
 
+# Verdicts and diagnostics go to stderr, so that a failure inside $(...)
+# still shows (the caller then exits: x=$(...) || exit 1).
 guest_skip()
 {
-    guest_say "SKIP: $*"
+    guest_say "SKIP: $*" >&2
     exit 77
 }
 
 guest_fail()
 {
-    guest_say "FAIL: $*"
+    guest_say "FAIL: $*" >&2
     exit 1
 }
 
@@ -213,19 +218,23 @@ guest_wait_socket()
 }
 
 # guest_vusim NAME ARGS...: start vusim in the background, its output in
-# $GUEST_RUN/NAME.log; sets VUSIM_PID. ARGS include --socket-path.
+# $GUEST_RUN/NAME.log; sets VUSIM_PID, VUSIM_NAME and VUSIM_STATS (the
+# --stats file, if any). ARGS include --socket-path.
 guest_vusim()
 {
     local name=$1 sock="" a
 
     shift
+    VUSIM_STATS=""
     for a in "$@"; do
         case "$a" in
         --socket-path=*) sock=${a#*=} ;;
+        --stats=*) VUSIM_STATS=${a#*=} ;;
         esac
     done
     "$VUSIM" "$@" >"$GUEST_RUN/$name.log" 2>&1 &
     VUSIM_PID=$!
+    VUSIM_NAME=$name
     GUEST_PIDS+=("$VUSIM_PID")
     if ! guest_wait_socket "$sock" "$VUSIM_PID" 10; then
         guest_say "vusim $* did not listen on $sock; its log:"
@@ -274,7 +283,7 @@ guest_vusim_stop()
 # SECONDS. Returns CMD's status, or 124 on timeout (then GUEST_TIMED_OUT=1).
 guest_run()
 {
-    local log=$1 secs=$2 pid i n rc=0
+    local log=$1 secs=$2 pid rc=0 deadline
 
     shift 2
     GUEST_TIMED_OUT=""
@@ -284,9 +293,8 @@ guest_run()
     setsid "$@" </dev/null >"$log" 2>&1 &
     pid=$!
     GUEST_GROUPS+=("$pid")
-    n=$((secs * 10))
-    for ((i = 0; i < n; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+    deadline=$((SECONDS + secs))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
@@ -304,9 +312,41 @@ guest_run()
 # guest_console_tail LOG: the end of a guest's console, for failures.
 guest_console_tail()
 {
-    guest_say "---- console (last ${2:-40} lines of $1) ----"
-    tail -n "${2:-40}" "$1" | tr -d '\r'
-    guest_say "---- end of console ----"
+    {
+        guest_say "---- console (last ${2:-40} lines of $1) ----"
+        tail -n "${2:-40}" "$1" | tr -d '\r'
+        guest_say "---- end of console ----"
+    } >&2
+}
+
+# guest_hung LOG MESSAGE...: the guest did not finish. Shows its console,
+# stops the last vusim started (SIGTERM, 5 s) and shows its log and stats,
+# which tell whether requests were left in flight, then fails.
+guest_hung()
+{
+    local log=$1 i
+
+    shift
+    guest_console_tail "$log" 60
+    if [ -n "${VUSIM_PID:-}" ] && kill -0 "$VUSIM_PID" 2>/dev/null; then
+        kill -TERM "$VUSIM_PID" 2>/dev/null
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$VUSIM_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$VUSIM_PID" 2>/dev/null; then
+            guest_say "vusim ($VUSIM_NAME) ignores SIGTERM: it is stuck" \
+                "(busy or blocked), not waiting for the guest"
+        fi
+    fi
+    guest_say "---- vusim ($VUSIM_NAME) log, last 20 lines ----"
+    tail -n 20 "$GUEST_RUN/$VUSIM_NAME.log" 2>/dev/null
+    if [ -n "${VUSIM_STATS:-}" ] && [ -s "$VUSIM_STATS" ]; then
+        guest_say "---- vusim stats ----"
+        cat "$VUSIM_STATS"
+        echo
+    fi
+    guest_fail "$@"
 }
 
 # ---------------------------------------------------------------- UML
@@ -367,11 +407,12 @@ guest_qemu_cmd()
 
     shift 2
     kver=$(guest_kver)
+    # shellcheck disable=SC2054 # commas inside QEMU option values
     GUEST_CMD=("$(guest_qemu)" -machine "q35,accel=$accel" -m 256M
         -object memory-backend-memfd,id=mem,size=256M,share=on
         -numa node,memdev=mem -smp 1
         -kernel "/boot/vmlinuz-$kver" -initrd "$GUEST_CPIO"
-        -append "console=ttyS0 quiet panic=-1 rng_core.default_quality=0 $*"
+        -append "console=ttyS0 quiet panic=-1 $*"
         -nographic -no-reboot -nodefaults -serial stdio
         -net none)
     IFS=, read -r -a list <<<"$socks"
@@ -388,12 +429,20 @@ guest_qemu_cmd()
 
 # ---------------------------------------------------------------- checks
 
+# guest_lines LOG TAG: the workload's "TAG: ..." lines, without carriage
+# returns or whatever the console put before them on the same line (the
+# firmware's escape sequences, say).
+guest_lines()
+{
+    tr -d '\r' <"$1" | grep -ao "$2: .*"
+}
+
 # guest_result LOG: the VUSIM-RESULT line of a console log, or fail.
 guest_result()
 {
     local line
 
-    line=$(tr -d '\r' <"$1" | grep -a '^VUSIM-RESULT: ' | tail -n 1)
+    line=$(guest_lines "$1" VUSIM-RESULT | tail -n 1)
     if [ -z "$line" ]; then
         guest_console_tail "$1" 60
         guest_fail "the guest printed no VUSIM-RESULT line"
@@ -445,7 +494,7 @@ guest_check_backing()
                 "the guest wrote $md5"
         fi
         n=$((n + 1))
-    done < <(tr -d '\r' <"$log" |
+    done < <(guest_lines "$log" VUSIM-REGION |
              sed -n 's/^VUSIM-REGION: off=\([0-9]*\) len=\([0-9]*\) md5=\([0-9a-f]*\)$/\1 \2 \3/p')
     [ "$n" -ge 1 ] || guest_fail "the guest reported no written region"
     # The pattern comes from the workload itself, run here.
@@ -478,26 +527,42 @@ guest_check_stats()
     [ -s "$f" ] || guest_fail "vusim wrote no stats file $f"
     other=eventfd
     [ "$mode" = eventfd ] && other=inband
-    got=$(guest_jq "$f" .notification_mode)
+    got=$(guest_jq "$f" .notification_mode) || exit 1
     [ "$got" = "$mode" ] ||
         guest_fail "stats: notification_mode is $got, expected $mode"
     if [ "${3:-}" = inband ]; then
-        got=$(guest_jq "$f" .inband_negotiated)
+        got=$(guest_jq "$f" .inband_negotiated) || exit 1
         [ "$got" = true ] ||
             guest_fail "stats: inband_negotiated is $got, expected true"
     fi
     for k in "kicks_$other" "calls_$other"; do
-        got=$(guest_jq "$f" "[.queues[].$k] | add")
+        got=$(guest_jq "$f" "[.queues[].$k] | add") || exit 1
         [ "$got" = 0 ] || guest_fail "stats: $k is $got, expected 0"
     done
     for k in "kicks_$mode" "calls_$mode" requests completions; do
-        got=$(guest_jq "$f" "[.queues[].$k] | add")
+        got=$(guest_jq "$f" "[.queues[].$k] | add") || exit 1
         [ "$got" -gt 0 ] 2>/dev/null ||
             guest_fail "stats: $k is $got, expected > 0"
     done
-    got=$(guest_jq "$f" '[.queues[] | .requests - .completions] | add')
+    got=$(guest_jq "$f" '[.queues[] | .requests - .completions] | add') ||
+        exit 1
     [ "$got" = 0 ] ||
         guest_fail "stats: $got requests were never completed"
-    guest_say "stats: $mode mode, $(guest_jq "$f" \
+    guest_say "stats: $mode mode (in-band negotiated:" \
+        "$(guest_jq "$f" .inband_negotiated)), $(guest_jq "$f" \
         '"kicks \([.queues[].kicks_'"$mode"'] | add), calls \([.queues[].calls_'"$mode"'] | add), requests \([.queues[].requests] | add)"')"
+}
+
+# guest_check_flush FILE: the device saw FLUSH requests (the workload's
+# fsyncs), when vusim's stats count them (device_stats.req_flush).
+guest_check_flush()
+{
+    local got
+
+    got=$(guest_jq "$1" '.device_stats.req_flush // "absent"') || exit 1
+    case "$got" in
+    absent) return 0 ;;
+    0) guest_fail "stats: the device saw no FLUSH request" ;;
+    esac
+    guest_say "stats: $got FLUSH requests reached the device"
 }

@@ -37,13 +37,12 @@ guest_run "$GUEST_RUN/console.log" "${VUSIM_GUEST_TIMEOUT:-240}" \
 guest_say "guest ran for $((SECONDS - start)) s under $accel" \
     "(exit status $rc)"
 if [ -n "$GUEST_TIMED_OUT" ]; then
-    guest_console_tail "$GUEST_RUN/console.log" 60
-    tail -n 20 "$GUEST_RUN/vusim.log"
-    guest_fail "the QEMU guest ($accel) did not finish within" \
-        "${VUSIM_GUEST_TIMEOUT:-240} s"
+    guest_hung "$GUEST_RUN/console.log" "the QEMU guest ($accel) did not" \
+        "finish within ${VUSIM_GUEST_TIMEOUT:-240} s"
 fi
 guest_vusim_stop "$VUSIM_PID" vusim
 guest_check_result "$GUEST_RUN/console.log" blk=ok flush=ok eof=ok
 guest_check_backing "$GUEST_RUN/console.log" "$disk"
+guest_check_flush "$stats"
 guest_check_stats "$stats" eventfd
 guest_say "PASS"

@@ -4,16 +4,19 @@
 # tests/guest/qemu-rng.sh - QEMU vhost-user-rng-pci against `vusim rng`
 #
 # Two guest boots against `vusim rng --seed=SEED`; each guest loads
-# virtio-rng (rng_core.default_quality=0 keeps the kernel's hwrng thread
-# from reading the device on its own) and prints NBYTES of /dev/hwrng as
-# hex. Passes when
-#   - both runs print the same bytes (same seed, same bytes), and
-#   - those bytes are the seeded stream, which rng-expect computes with
-#     sim/rng.h. The kernel takes the first requests for itself (the
-#     driver keeps one 64-byte request posted and hwrng core reads early
-#     randomness when the device registers), so the guest's bytes start a
-#     whole number of words into the stream (128 bytes with Debian's 6.1);
-#     the offset is reported.
+# virtio-rng and prints 64 bytes of /dev/hwrng as hex. Passes when, in
+# both runs, those bytes are the seeded stream, which rng-expect computes
+# with sim/rng.h, starting a whole number of 8-byte words in.
+#
+# Why not "byte 0, and the same bytes in both runs": the guest kernel reads
+# the device before the workload can. hwrng core takes 32 bytes of early
+# randomness when the driver registers (non-blocking: 0 or 32 depending on
+# whether the first request completed yet), and virtio-rng in 6.1 sets
+# quality 1000, so the khwrngd thread reads 64-byte blocks for the entropy
+# pool until the pool is seeded. How many it takes before the workload's
+# read depends on guest timing (observed: 64, 128 or 192 bytes). vusim's
+# bytes are a pure function of the seed and the request sizes; the guest's
+# share of them is not.
 #   - vusim's stats show eventfd notifications and all requests completed.
 # Skips (77) without QEMU, a kernel, busybox-static or jq.
 set -uo pipefail
@@ -41,9 +44,8 @@ run_rng()
     guest_run "$GUEST_RUN/console$n.log" "${VUSIM_GUEST_TIMEOUT:-240}" \
         "${GUEST_CMD[@]}" || rc=$?
     if [ -n "$GUEST_TIMED_OUT" ]; then
-        guest_console_tail "$GUEST_RUN/console$n.log" 60
-        guest_fail "the QEMU guest ($accel) did not finish within" \
-            "${VUSIM_GUEST_TIMEOUT:-240} s (run $n)"
+        guest_hung "$GUEST_RUN/console$n.log" "the QEMU guest ($accel)" \
+            "did not finish within ${VUSIM_GUEST_TIMEOUT:-240} s (run $n)"
     fi
     guest_vusim_stop "$VUSIM_PID" "vusim$n"
     line=$(guest_result "$GUEST_RUN/console$n.log") || exit 1
@@ -59,23 +61,28 @@ run_rng()
     guest_check_stats "$GUEST_RUN/stats$n.json" eventfd
 }
 
+# rng_offset HEX: where HEX starts in the seeded stream (first 1 KiB), in
+# bytes; fails unless it is there at a whole number of 8-byte words (the
+# device never splits a word between requests).
+rng_offset()
+{
+    local stream head
+
+    stream=$("$expect" "$seed" $((1024 + nbytes)))
+    head=${stream%%"$1"*}
+    if [ "$head" = "$stream" ] || [ $(((${#head} / 2) % 8)) -ne 0 ]; then
+        guest_fail "the guest's bytes $1 are not in the first 1 KiB of" \
+            "the stream of seed $seed (it starts $("$expect" "$seed" 64))"
+    fi
+    echo $((${#head} / 2))
+}
+
 start=$SECONDS
 run_rng 1
-hex1=$HEX
+off1=$(rng_offset "$HEX") || exit 1
 run_rng 2
-hex2=$HEX
+off2=$(rng_offset "$HEX") || exit 1
 guest_say "two boots under $accel took $((SECONDS - start)) s"
-[ "$hex1" = "$hex2" ] ||
-    guest_fail "same seed, different bytes: run 1 $hex1, run 2 $hex2"
-# Where in the stream the guest's bytes start: a whole number of 8-byte
-# words (the device never splits one across requests), within the first
-# 1 KiB.
-stream=$("$expect" "$seed" $((1024 + nbytes)))
-head=${stream%%"$hex1"*}
-off=$((${#head} / 2))
-if [ "$head" = "$stream" ] || [ $((off % 8)) -ne 0 ]; then
-    guest_fail "the guest's bytes $hex1 are not in the first 1 KiB of" \
-        "the stream of seed $seed (it starts $("$expect" "$seed" 64))"
-fi
-guest_say "seed $seed: the guest read the seeded stream from byte $off"
+guest_say "seed $seed: both guests read the seeded stream, from byte" \
+    "$off1 and byte $off2"
 guest_say "PASS"

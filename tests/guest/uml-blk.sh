@@ -47,14 +47,13 @@ guest_run "$GUEST_RUN/console.log" "${VUSIM_GUEST_TIMEOUT:-60}" \
     "${GUEST_CMD[@]}" || rc=$?
 guest_say "guest ran for $((SECONDS - start)) s (exit status $rc)"
 if [ -n "$GUEST_TIMED_OUT" ]; then
-    guest_console_tail "$GUEST_RUN/console.log" 60
-    tail -n 20 "$GUEST_RUN/vusim.log"
-    guest_fail "the UML guest did not finish within" \
-        "${VUSIM_GUEST_TIMEOUT:-60} s"
+    guest_hung "$GUEST_RUN/console.log" "the UML guest did not finish" \
+        "within ${VUSIM_GUEST_TIMEOUT:-60} s"
 fi
 guest_vusim_stop "$VUSIM_PID" vusim
 guest_check_result "$GUEST_RUN/console.log" blk=ok flush=ok eof=ok
 guest_check_backing "$GUEST_RUN/console.log" "$disk"
+guest_check_flush "$stats"
 if [ "$MODE" = inband ]; then
     guest_check_stats "$stats" inband inband
 else

@@ -13,6 +13,7 @@
 #   vusim_size=BYTES  the capacity the host gave the disk (checked)
 #   vusim_rng=N       bytes to read from /dev/hwrng (default 32)
 #   vusim_mib=N       bench: MiB to write and read (default 64)
+#   vusim_passes=N    bench: times to write (then read) them (default 1)
 #
 # Output, for the host to parse (each on a line of its own):
 #   VUSIM-REGION: off=BYTES len=BYTES md5=HEX   a region the guest wrote
@@ -99,6 +100,7 @@ find_disk()
     done
     [ -e "/sys/block/$1" ] || return 1
     if [ ! -b "/dev/$1" ]; then
+        # shellcheck disable=SC2046 # major and minor
         mknod "/dev/$1" b $(tr ':' ' ' <"/sys/block/$1/dev") || return 1
     fi
     return 0
@@ -256,7 +258,11 @@ rng_test()
     esac
     hex=$(dd if=/dev/hwrng bs="$(param rng 32)" count=1 iflag=fullblock \
           2>/dev/null | hexdump -v -e '/1 "%02x"')
-    [ -n "$hex" ] && RNG=$hex || fail rng-read
+    if [ -n "$hex" ]; then
+        RNG=$hex
+    else
+        fail rng-read
+    fi
 }
 
 # Wall-clock microseconds (adjtimex prints tv_sec and tv_usec; busybox
@@ -273,20 +279,26 @@ bench()
 {
     disk=$(param disk vda)
     mib=$(param mib 64)
+    passes=$(param passes 1)
     find_disk "$disk" || { fail no-disk "/sys/block/$disk missing"; return; }
     for op in write read; do
         t0=$(now_usec)
-        if [ "$op" = write ]; then
-            out=$(dd if=/dev/zero of="/dev/$disk" bs=1M count="$mib" \
-                  oflag=direct conv=notrunc 2>&1)
-        else
-            out=$(dd if="/dev/$disk" of=/dev/null bs=1M count="$mib" \
-                  iflag=direct 2>&1)
-        fi
-        rc=$?
+        p=0
+        while [ "$p" -lt "$passes" ]; do
+            if [ "$op" = write ]; then
+                out=$(dd if=/dev/zero of="/dev/$disk" bs=1M count="$mib" \
+                      oflag=direct conv=notrunc 2>&1)
+            else
+                out=$(dd if="/dev/$disk" of=/dev/null bs=1M count="$mib" \
+                      iflag=direct 2>&1)
+            fi
+            rc=$?
+            [ "$rc" -eq 0 ] || break
+            p=$((p + 1))
+        done
         t1=$(now_usec)
         [ "$rc" -eq 0 ] || { fail "bench-$op" "$out"; continue; }
-        echo "VUSIM-BENCH: op=$op bytes=$((mib * 1048576))" \
+        echo "VUSIM-BENCH: op=$op bytes=$((passes * mib * 1048576))" \
              "usec=$((t1 - t0))"
     done
 }

@@ -10,6 +10,8 @@ static CU_SuiteInfo suites[] = {
     { "backend-eventfd", itest_init_eventfd, NULL, NULL, NULL,
       backend_tests },
     { "badinput", itest_init_inband, NULL, NULL, NULL, badinput_tests },
+    { "trace-inband", itest_init_inband, NULL, NULL, NULL, trace_itests },
+    { "trace-eventfd", itest_init_eventfd, NULL, NULL, NULL, trace_itests },
     { "timetravel", itest_init_inband, NULL, NULL, NULL, tt_tests },
     CU_SUITE_INFO_NULL,
 };

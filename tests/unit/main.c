@@ -17,6 +17,8 @@ static CU_SuiteInfo suites[] = {
     { "rngdev", NULL, NULL, NULL, NULL, rngdev_tests },
     { "loop", NULL, NULL, NULL, NULL, loop_tests },
     { "vufe", NULL, NULL, NULL, NULL, vufe_tests },
+    { "trace", NULL, NULL, NULL, NULL, trace_tests },
+    { "trace_replay", NULL, NULL, NULL, NULL, trace_replay_tests },
     CU_SUITE_INFO_NULL,
 };
 

@@ -16,5 +16,7 @@ extern CU_TestInfo blk_tests[];
 extern CU_TestInfo rngdev_tests[];
 extern CU_TestInfo loop_tests[];
 extern CU_TestInfo vufe_tests[];
+extern CU_TestInfo trace_tests[];
+extern CU_TestInfo trace_replay_tests[];
 
 #endif

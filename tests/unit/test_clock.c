@@ -324,6 +324,33 @@ static void test_paced_budget(void)
     fix_fini(&f);
 }
 
+/* Extreme ratios saturate instead of wrapping around. */
+static void test_paced_extreme_ratios(void)
+{
+    uint64_t wait = 0;
+    struct fix f;
+
+    /* Fastest: a second of host time is far past SIM_TIME_MAX. */
+    fix_init(&f, "realtime:18446744073709551615", 100);
+    CU_ASSERT_EQUAL(sim_cal_at(f.cal, &f.ev[0], SIM_TIME_MAX - 1, 0), 0);
+    CU_ASSERT_EQUAL(sim_clock_step(f.clk, f.cal, 0, &wait), 0);
+    CU_ASSERT_EQUAL(wait, 1);
+    f.host.now += 1000000000;
+    CU_ASSERT_EQUAL(sim_clock_step(f.clk, f.cal, 0, &wait), 1);
+    CU_ASSERT_EQUAL(sim_cal_now(f.cal), SIM_TIME_MAX);
+    fix_fini(&f);
+    /* Slowest: one simulated second is 10^17 host seconds away, past
+     * what a uint64_t of nanoseconds holds, yet not "idle". */
+    fix_init(&f, "realtime:0.00000000000000001", 0);
+    CU_ASSERT_EQUAL(sim_cal_at(f.cal, &f.ev[0], SIM_S, 0), 0);
+    CU_ASSERT_EQUAL(sim_clock_step(f.clk, f.cal, 0, &wait), 0);
+    CU_ASSERT_EQUAL(wait, SIM_CLOCK_IDLE - 1);
+    f.host.now = UINT64_MAX;
+    CU_ASSERT_EQUAL(sim_clock_step(f.clk, f.cal, 0, &wait), 0);
+    CU_ASSERT_EQUAL(f.nran, 0);
+    fix_fini(&f);
+}
+
 /* ---- EXTERNAL ---- */
 
 static void test_external_grants(void)
@@ -421,6 +448,7 @@ CU_TestInfo clock_tests[] = {
     { "paced_sequence", test_paced_sequence },
     { "paced_origin_from_calendar", test_paced_origin_from_calendar },
     { "paced_budget", test_paced_budget },
+    { "paced_extreme_ratios", test_paced_extreme_ratios },
     { "external_grants", test_external_grants },
     { "external_controller", test_external_controller },
     CU_TEST_INFO_NULL,

@@ -33,6 +33,7 @@
 #include "cosim/msg.h"
 #include "cosim/vq.h"
 #include "cosim/vufe.h"
+#include "sim/log.h"
 #include "tests/cu_run.h"
 #include "tests/unit/suites.h"
 
@@ -323,13 +324,15 @@ static void *fake_main(void *arg)
     struct fake *f = arg;
 
     for (;;) {
-        struct pollfd p[1 + FAKE_QMAX] = { { .fd = f->sock, .events = POLLIN } };
+        struct pollfd p[1 + FAKE_QMAX] = {
+            { .fd = f->sock, .events = POLLIN } };
         int qof[1 + FAKE_QMAX], n = 1;
         pthread_mutex_lock(&f->mu);
         for (int q = 0; q < FAKE_QMAX; q++) {
             if (f->kickfd[q] >= 0) {
                 qof[n] = q;
-                p[n++] = (struct pollfd){ .fd = f->kickfd[q], .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = f->kickfd[q],
+                                          .events = POLLIN };
             }
         }
         pthread_mutex_unlock(&f->mu);
@@ -446,6 +449,15 @@ static int count_open_fds(void)
     return n;
 }
 
+/* Expected errors are counted, not printed: one line each, from vufe. */
+static void count_sink(int level, const char *subsys, const char *line,
+                       void *opaque)
+{
+    if (level == VUSIM_LOG_ERR && strcmp(subsys, "vufe") == 0) {
+        __atomic_fetch_add((int *)opaque, 1, __ATOMIC_RELAXED);
+    }
+}
+
 /* ---- configuration ----------------------------------------------------- */
 
 struct cfg_case {
@@ -466,7 +478,10 @@ static void m_inband_noack(struct vufe_cfg *c)
     c->reply_ack = false;
 }
 static void m_notify_bad(struct vufe_cfg *c) { c->notify = 7; }
-static void m_cfg_big(struct vufe_cfg *c) { c->config_size = VU_CONFIG_MAX + 1; }
+static void m_cfg_big(struct vufe_cfg *c)
+{
+    c->config_size = VU_CONFIG_MAX + 1;
+}
 static void m_timeout(struct vufe_cfg *c) { c->timeout_ms = 0; }
 static void m_rings_fill(struct vufe_cfg *c)
 {
@@ -678,11 +693,16 @@ static void test_inband_needs_offer(void)
     struct vufe_cfg c;
 
     fake_init(&x.f);
+    int errs = 0;
+
     x.f.pf = PF_ALL & ~F(VU_PF_INBAND_NOTIFICATIONS);
     base_cfg(&c, -1, VUFE_NOTIFY_INBAND);
+    vusim_log_set_sink(count_sink, &errs);
     fix_open(&x, &c);
+    vusim_log_set_sink(NULL, NULL);
     CU_ASSERT_PTR_NULL(x.fe);
     CU_ASSERT_EQUAL(x.rc, -EPROTO);
+    CU_ASSERT_EQUAL(errs, 1);
     fake_stop(&x.f);
 }
 
@@ -692,12 +712,17 @@ static void test_too_few_queues(void)
     struct vufe_cfg c;
 
     fake_init(&x.f);
+    int errs = 0;
+
     x.f.queue_num = 1;
     base_cfg(&c, -1, VUFE_NOTIFY_EVENTFD);
     c.num_queues = 2;
+    vusim_log_set_sink(count_sink, &errs);
     fix_open(&x, &c);
+    vusim_log_set_sink(NULL, NULL);
     CU_ASSERT_PTR_NULL(x.fe);
     CU_ASSERT_EQUAL(x.rc, -EPROTO);
+    CU_ASSERT_EQUAL(errs, 1);
     fake_stop(&x.f);
 }
 
@@ -737,9 +762,13 @@ static void test_wrong_reply_breaks(void)
     base_cfg(&c, -1, VUFE_NOTIFY_EVENTFD);
     fix_open(&x, &c);
     CU_ASSERT_FATAL(x.fe != NULL);
+    int errs = 0;
     x.f.wrong_reply = true;
+    vusim_log_set_sink(count_sink, &errs);
     CU_ASSERT_EQUAL(vufe_request(x.fe, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0,
                                  0, &r), -EPROTO);
+    vusim_log_set_sink(NULL, NULL);
+    CU_ASSERT_EQUAL(errs, 1);
     CU_ASSERT_EQUAL(vufe_set_status(x.fe, 1), -EIO);
     vufe_disconnect(x.fe);
     fake_stop(&x.f);
@@ -1084,7 +1113,11 @@ static void test_reap_bad_id(void)
     struct vufe_buf b = { vufe_alloc(x.fe, 64, 16), 64, true };
     post_and_pop(&x, &mi, &b, 1, false);
     CU_ASSERT_EQUAL(vu_vq_push(&mi.vq, (uint16_t)(mi.ch.head + 1), 0), 0);
+    int errs = 0;
+    vusim_log_set_sink(count_sink, &errs);
     CU_ASSERT_EQUAL(vufe_reap(x.fe, 0, &id, &len), -EPROTO);
+    vusim_log_set_sink(NULL, NULL);
+    CU_ASSERT_EQUAL(errs, 1);
     CU_ASSERT_EQUAL(vufe_reap(x.fe, 0, &id, &len), -EIO);
     CU_ASSERT_EQUAL(vufe_add(x.fe, 0, &b, 1, false), -EIO);
     /* A driver reload clears it. */

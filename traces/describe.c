@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One line per record, for dump, diff and replay's divergence report. The
+ * vhost-user request names are the spec's (shared/reference/vhost-user.rst);
+ * traces/ keeps its own table so it does not depend on cosim/.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/blk.h"
+#include "traces/reader.h"
+
+const char *trace_type_name(uint16_t type)
+{
+    switch (type) {
+    case TRACE_HEADER: return "HEADER";
+    case TRACE_END: return "END";
+    case TRACE_TRAILER: return "TRAILER";
+    case TRACE_CONN: return "CONN";
+    case TRACE_MSG: return "MSG";
+    case TRACE_NEG: return "NEG";
+    case TRACE_MODE: return "MODE";
+    case TRACE_KICK: return "KICK";
+    case TRACE_AVAIL: return "AVAIL";
+    case TRACE_CHAIN: return "CHAIN";
+    case TRACE_COMPLETE: return "COMPLETE";
+    case TRACE_CANCEL: return "CANCEL";
+    case TRACE_CALL: return "CALL";
+    case TRACE_QUEUE: return "QUEUE";
+    case TRACE_RESET: return "RESET";
+    case TRACE_CONFIG: return "CONFIG";
+    case TRACE_CAL: return "CAL";
+    default: return "UNKNOWN";
+    }
+}
+
+static const char *const fe_names[] = {
+    "NONE", "GET_FEATURES", "SET_FEATURES", "SET_OWNER", "RESET_OWNER",
+    "SET_MEM_TABLE", "SET_LOG_BASE", "SET_LOG_FD", "SET_VRING_NUM",
+    "SET_VRING_ADDR", "SET_VRING_BASE", "GET_VRING_BASE", "SET_VRING_KICK",
+    "SET_VRING_CALL", "SET_VRING_ERR", "GET_PROTOCOL_FEATURES",
+    "SET_PROTOCOL_FEATURES", "GET_QUEUE_NUM", "SET_VRING_ENABLE",
+    "SEND_RARP", "NET_SET_MTU", "SET_BACKEND_REQ_FD", "IOTLB_MSG",
+    "SET_VRING_ENDIAN", "GET_CONFIG", "SET_CONFIG",
+    "CREATE_CRYPTO_SESSION", "CLOSE_CRYPTO_SESSION", "POSTCOPY_ADVISE",
+    "POSTCOPY_LISTEN", "POSTCOPY_END", "GET_INFLIGHT_FD", "SET_INFLIGHT_FD",
+    "GPU_SET_SOCKET", "RESET_DEVICE", "VRING_KICK", "GET_MAX_MEM_SLOTS",
+    "ADD_MEM_REG", "REM_MEM_REG", "SET_STATUS", "GET_STATUS",
+};
+
+static const char *const be_names[] = {
+    "NONE", "IOTLB_MSG", "CONFIG_CHANGE_MSG", "VRING_HOST_NOTIFIER_MSG",
+    "VRING_CALL", "VRING_ERR",
+};
+
+#define NAMES(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Requests whose 8-byte payload is a vring state {index, num}. */
+static bool is_state(bool be_side, uint32_t req)
+{
+    if (be_side) {
+        return req == 4 || req == 5;
+    }
+    return req == 8 || req == 10 || req == 11 || req == 18 || req == 35;
+}
+
+/* Appends to a fixed buffer, never past its end. */
+struct line {
+    char *buf;
+    size_t len, n;
+};
+
+static void add(struct line *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add(struct line *l, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (l->n + 1 >= l->len) {
+        return;
+    }
+    va_start(ap, fmt);
+    w = vsnprintf(l->buf + l->n, l->len - l->n, fmt, ap);
+    va_end(ap);
+    if (w > 0) {
+        l->n += (size_t)w < l->len - l->n ? (size_t)w : l->len - l->n - 1;
+    }
+}
+
+static void add_hex(struct line *l, const uint8_t *p, size_t n, size_t max)
+{
+    for (size_t i = 0; i < n && i < max; i++) {
+        add(l, "%02x", p[i]);
+    }
+    if (n > max) {
+        add(l, "...");
+    }
+}
+
+static void add_time(struct line *l, const char *key, sim_time_t t)
+{
+    char b[32];
+
+    add(l, "%s=%s", key, sim_time_fmt(t, b, sizeof(b)));
+}
+
+static void add_region(struct line *l, const uint8_t *p)
+{
+    add(l, " {gpa=0x%" PRIx64 " size=0x%" PRIx64 " uva=0x%" PRIx64
+        " off=0x%" PRIx64 "}", trace_le64(p), trace_le64(p + 8),
+        trace_le64(p + 16), trace_le64(p + 24));
+}
+
+static void msg_payload(struct line *l, const struct trace_rec *r)
+{
+    const uint8_t *p = r->u.msg.data;
+    uint32_t n = r->u.msg.plen, req = r->u.msg.request;
+    bool be_side = r->u.msg.dir == TRACE_MSG_BE_REQ ||
+                   r->u.msg.dir == TRACE_MSG_FE_REPLY;
+
+    if (n == 8 && is_state(be_side, req)) {
+        add(l, " index=%u num=%u", trace_le32(p), trace_le32(p + 4));
+    } else if (n == 8) {
+        add(l, " u64=0x%" PRIx64, trace_le64(p));
+    } else if (!be_side && req == 9 && n == 40) {
+        add(l, " index=%u flags=0x%x desc=0x%" PRIx64 " used=0x%" PRIx64
+            " avail=0x%" PRIx64, trace_le32(p), trace_le32(p + 4),
+            trace_le64(p + 8), trace_le64(p + 16), trace_le64(p + 24));
+    } else if (!be_side && req == 5 && n >= 8) {
+        add(l, " regions=%u", trace_le32(p));
+        for (uint32_t i = 0; i < trace_le32(p) && 8 + 32 * (i + 1) <= n;
+             i++) {
+            add_region(l, p + 8 + 32 * i);
+        }
+    } else if (!be_side && (req == 37 || req == 38) && n == 40) {
+        add_region(l, p + 8);
+    } else if (!be_side && (req == 24 || req == 25) && n >= 12) {
+        add(l, " offset=%u len=%u flags=0x%x data=", trace_le32(p),
+            trace_le32(p + 4), trace_le32(p + 8));
+        add_hex(l, p + 12, n - 12, 32);
+    } else if (n > 0) {
+        add(l, " payload=");
+        add_hex(l, p, n, 32);
+    }
+}
+
+static void describe_msg(struct line *l, const struct trace_rec *r)
+{
+    static const char *const dirs[] = { "fe>be", "be>fe", "be>fe(chan)",
+                                        "fe>be(chan)" };
+    bool be_side = r->u.msg.dir == TRACE_MSG_BE_REQ ||
+                   r->u.msg.dir == TRACE_MSG_FE_REPLY;
+    uint32_t req = r->u.msg.request;
+    const char *name = be_side ? (req < NAMES(be_names) ? be_names[req]
+                                                        : NULL)
+                               : (req < NAMES(fe_names) ? fe_names[req]
+                                                        : NULL);
+
+    add(l, "%s ", dirs[r->u.msg.dir & 3]);
+    if (name) {
+        add(l, "%s", name);
+    } else {
+        add(l, "request-%u", req);
+    }
+    add(l, " flags=0x%x size=%u fds=%u", r->u.msg.flags, r->u.msg.size,
+        r->u.msg.nfds);
+    msg_payload(l, r);
+}
+
+static const char *notify_name(uint8_t m, bool call)
+{
+    switch (m) {
+    case TRACE_NOTIFY_EVENTFD:
+        return "eventfd";
+    case TRACE_NOTIFY_INBAND:
+        return "inband";
+    default:
+        return call ? "suppressed" : "none";
+    }
+}
+
+static const char *blk_type_name(uint32_t t)
+{
+    switch (t) {
+    case DEV_BLK_T_IN: return "IN";
+    case DEV_BLK_T_OUT: return "OUT";
+    case DEV_BLK_T_FLUSH: return "FLUSH";
+    case DEV_BLK_T_GET_ID: return "GET_ID";
+    case DEV_BLK_T_DISCARD: return "DISCARD";
+    case DEV_BLK_T_WRITE_ZEROES: return "WRITE_ZEROES";
+    default: return NULL;
+    }
+}
+
+static bool is_blk(const struct trace_reader *r)
+{
+    const struct trace_header *h = trace_reader_header(r);
+
+    return h && h->virtio_id == DEV_BLK_VIRTIO_ID;
+}
+
+static void blk_line(struct line *l, const struct trace_rec *c)
+{
+    const uint8_t *rd = c->u.chain.rd;
+    uint32_t type, rd_len = c->u.chain.rd_len, wr_len = c->u.chain.wr_len;
+    const char *name;
+
+    if (rd_len < sizeof(struct dev_blk_req_hdr)) {
+        add(l, "blk (header short: %u bytes)", rd_len);
+        return;
+    }
+    type = trace_le32(rd);
+    name = blk_type_name(type);
+    add(l, "blk ");
+    if (name) {
+        add(l, "%s", name);
+    } else {
+        add(l, "type=%u", type);
+    }
+    if (type == DEV_BLK_T_IN || type == DEV_BLK_T_OUT) {
+        uint32_t n = type == DEV_BLK_T_IN ? (wr_len ? wr_len - 1 : 0)
+                                          : rd_len - 16;
+        add(l, " sector=%" PRIu64 " len=%u", trace_le64(rd + 8), n);
+    } else if (type == DEV_BLK_T_DISCARD ||
+               type == DEV_BLK_T_WRITE_ZEROES) {
+        add(l, " segs=%u", (rd_len - 16) / 16);
+        if (rd_len >= 32) {
+            add(l, " sector=%" PRIu64 " sectors=%u", trace_le64(rd + 16),
+                trace_le32(rd + 24));
+        }
+    }
+}
+
+char *trace_blk_describe(const struct trace_reader *r, uint64_t id,
+                         char *buf, size_t len)
+{
+    struct line l = { buf, len, 0 };
+    struct trace_rec c;
+    long i;
+
+    buf[0] = '\0';
+    if (!is_blk(r) || (i = trace_reader_chain(r, id)) < 0 ||
+        trace_reader_get(r, (size_t)i, &c) < 0) {
+        return buf;
+    }
+    blk_line(&l, &c);
+    return buf;
+}
+
+static const char *blk_status(uint8_t s)
+{
+    switch (s) {
+    case DEV_BLK_S_OK: return "OK";
+    case DEV_BLK_S_IOERR: return "IOERR";
+    case DEV_BLK_S_UNSUPP: return "UNSUPP";
+    default: return "?";
+    }
+}
+
+static void describe_done(struct line *l, const struct trace_reader *r,
+                          const struct trace_rec *rec)
+{
+    const struct trace_done *d = &rec->u.done.d;
+    char blk[128];
+
+    add(l, "q%u req=%" PRIu64 " head=%u used=%u status=", rec->u.done.queue,
+        rec->u.done.id, rec->u.done.head, d->used_len);
+    if (d->flags & TRACE_DONE_STATUS) {
+        add(l, "%u", d->status);
+        if (is_blk(r)) {
+            add(l, "(%s)", blk_status(d->status));
+        }
+    } else {
+        add(l, "-");
+    }
+    add(l, " written=%u sha256=", d->extent);
+    add_hex(l, d->sha256, TRACE_SHA256_SIZE, 8);
+    if (trace_blk_describe(r, rec->u.done.id, blk, sizeof(blk))[0]) {
+        add(l, " %s", blk);
+    }
+}
+
+static void describe_chain(struct line *l, const struct trace_reader *r,
+                           const struct trace_rec *rec)
+{
+    add(l, "q%u req=%" PRIu64 " head=%u rd=%u wr=%u segs=%u+%u descs=%u",
+        rec->u.chain.queue, rec->u.chain.id, rec->u.chain.head,
+        rec->u.chain.rd_len, rec->u.chain.wr_len, rec->u.chain.nrd,
+        rec->u.chain.nwr, rec->u.chain.ndesc);
+    if (rec->u.chain.flags & TRACE_CHAIN_INDIRECT) {
+        add(l, " indirect");
+    }
+    if (rec->u.chain.flags & TRACE_CHAIN_UNREADABLE) {
+        add(l, " unreadable");
+    }
+    if (is_blk(r)) {
+        add(l, " ");
+        blk_line(l, rec);
+    }
+}
+
+static void describe_header(struct line *l, const struct trace_header *h)
+{
+    add(l, "device=%s virtio=%u queues=%u clock=%s inband=%s seed=%" PRIu64
+        " conn=%u features=0x%" PRIx64 " protocol_features=0x%" PRIx64
+        " opts=[", h->device, h->virtio_id, h->num_queues, h->clock,
+        h->inband, h->seed, h->conn_id, h->features, h->protocol_features);
+    for (size_t i = 0; i < h->nopts; i++) {
+        add(l, "%s%s%s%s", i ? " " : "", h->opts[i].name,
+            h->opts[i].value ? "=" : "",
+            h->opts[i].value ? h->opts[i].value : "");
+    }
+    add(l, "]");
+    if (h->image == TRACE_IMAGE_RAM) {
+        add(l, " image=ram size=%" PRIu64, h->image_size);
+    } else if (h->image == TRACE_IMAGE_FILE) {
+        add(l, " image=file option=%s size=%" PRIu64 " sha256=",
+            h->image_opt, h->image_size);
+        add_hex(l, h->image_sha256, TRACE_SHA256_SIZE, 32);
+    }
+}
+
+static void describe_rest(struct line *l, const struct trace_rec *rec)
+{
+    static const char *const cal_kinds[] = { "sched", "fire", "cancel" };
+
+    switch (rec->type) {
+    case TRACE_END:
+        add(l, "records=%" PRIu64 " chains=%" PRIu64 " completions=%" PRIu64,
+            rec->u.end.records, rec->u.end.chains, rec->u.end.completions);
+        break;
+    case TRACE_TRAILER:
+        add(l, "wall_ns=%" PRIu64 " flushes=%" PRIu64 " bytes=%" PRIu64,
+            rec->u.trailer.wall_ns, rec->u.trailer.flushes,
+            rec->u.trailer.bytes);
+        break;
+    case TRACE_CONN:
+        add(l, "%s", rec->u.conn.up ? "up" : "down");
+        break;
+    case TRACE_NEG:
+        add(l, "%s=0x%" PRIx64, rec->u.neg.what == TRACE_NEG_FEATURES ?
+            "features" : "protocol_features", rec->u.neg.value);
+        break;
+    case TRACE_MODE:
+        add(l, "q%u kick=%s call=%s", rec->u.mode.queue,
+            notify_name(rec->u.mode.kick, false),
+            notify_name(rec->u.mode.call, false));
+        break;
+    case TRACE_KICK:
+    case TRACE_CALL:
+        add(l, "q%u %s", rec->u.q.queue,
+            notify_name(rec->u.q.v, rec->type == TRACE_CALL));
+        break;
+    case TRACE_AVAIL:
+        add(l, "q%u", rec->u.q.queue);
+        break;
+    case TRACE_QUEUE:
+        add(l, "q%u %s", rec->u.q.queue, rec->u.q.v ? "started" : "stopped");
+        break;
+    case TRACE_CONFIG:
+        add(l, "%s off=%u len=%u rc=%d data=", rec->u.config.set ? "set" :
+            "get", rec->u.config.off, rec->u.config.len, rec->u.config.rc);
+        add_hex(l, rec->u.config.data, rec->u.config.dlen, 64);
+        break;
+    case TRACE_CAL:
+        add(l, "%s ", cal_kinds[rec->u.cal.kind % 3]);
+        add_time(l, "at", rec->u.cal.at);
+        add(l, " prio=%d seq=%" PRIu64, rec->u.cal.prio, rec->u.cal.seq);
+        break;
+    case TRACE_RESET:
+        break;
+    default:
+        add(l, "type=%u len=%u", rec->type, rec->len);
+        break;
+    }
+}
+
+char *trace_rec_describe(const struct trace_reader *r,
+                         const struct trace_rec *rec, char *buf,
+                         size_t len)
+{
+    struct line l = { buf, len, 0 };
+    char blk[128];
+
+    buf[0] = '\0';
+    switch (rec->type) {
+    case TRACE_HEADER:
+        if (trace_reader_header(r)) {
+            describe_header(&l, trace_reader_header(r));
+        }
+        break;
+    case TRACE_MSG:
+        describe_msg(&l, rec);
+        break;
+    case TRACE_CHAIN:
+        describe_chain(&l, r, rec);
+        break;
+    case TRACE_COMPLETE:
+        describe_done(&l, r, rec);
+        break;
+    case TRACE_CANCEL:
+        add(&l, "q%u req=%" PRIu64, rec->u.cancel.queue, rec->u.cancel.id);
+        if (trace_blk_describe(r, rec->u.cancel.id, blk, sizeof(blk))[0]) {
+            add(&l, " %s", blk);
+        }
+        break;
+    default:
+        describe_rest(&l, rec);
+        break;
+    }
+    return buf;
+}

@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replay: the host side of devices/dev.h driven by a trace (the model is in
+ * traces/replay.h). One cursor walks the records; the device's pops and
+ * completions consume the records at the cursor (skipping context), and a
+ * second cursor follows the CAL records for the calendar check.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/dev.h"
+#include "traces/replay-internal.h"
+
+struct rp_req {
+    struct dev_req dreq;          /* first: the device sees only this */
+    uint64_t id;
+    uint16_t head;
+    const uint8_t *rd;
+    uint32_t rd_len, wr_len;
+    struct trace_wbuf wb;
+    struct rp_req *next;
+};
+
+struct rp {
+    const struct trace_reader *r;
+    size_t n, cur, cal_cur;
+    struct sim_cal *cal;
+    struct dev *dev;
+    struct rp_req *inflight, *free;
+    struct trace_replay_result *res;
+    bool hard, soft, cal_off;
+    struct trace_divergence soft_div;
+    int err;
+};
+
+static struct rp *host_rp(struct dev *dev)
+{
+    return dev->host_ctx;
+}
+
+static struct rp_req *to_rq(struct dev_req *d)
+{
+    return container_of(d, struct rp_req, dreq);
+}
+
+static void get(const struct rp *rp, size_t i, struct trace_rec *rec)
+{
+    /* The reader validated every record of the prefix at open. */
+    if (trace_reader_get(rp->r, i, rec) != 0) {
+        memset(rec, 0, sizeof(*rec));
+    }
+}
+
+/* ---- divergences ---- */
+
+/* "at TIME: TYPE description" of a record. */
+static void rec_line(const struct rp *rp, const struct trace_rec *rec,
+                     char *buf, size_t len)
+{
+    char t[32], d[640];
+
+    snprintf(buf, len, "at %s: %s %s", sim_time_fmt(rec->time, t, sizeof(t)),
+             trace_type_name(rec->type),
+             trace_rec_describe(rp->r, rec, d, sizeof(d)));
+}
+
+static void div_fill(struct rp *rp, struct trace_divergence *dv, size_t i,
+                     const char *actual, const char *fmt, va_list ap)
+{
+    struct trace_rec rec;
+
+    memset(dv, 0, sizeof(*dv));
+    dv->index = i;
+    vsnprintf(dv->what, sizeof(dv->what), fmt, ap);
+    snprintf(dv->actual, sizeof(dv->actual), "%s", actual);
+    if (i < rp->n) {
+        get(rp, i, &rec);
+        dv->time = rec.time;
+        rec_line(rp, &rec, dv->expected, sizeof(dv->expected));
+    } else {
+        dv->time = sim_cal_now(rp->cal);
+        snprintf(dv->expected, sizeof(dv->expected), "the end of the "
+                 "trace");
+    }
+}
+
+static void diverge(struct rp *rp, size_t i, const char *actual,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void diverge(struct rp *rp, size_t i, const char *actual,
+                    const char *fmt, ...)
+{
+    va_list ap;
+
+    if (rp->hard) {
+        return;
+    }
+    va_start(ap, fmt);
+    div_fill(rp, &rp->res->div, i, actual, fmt, ap);
+    va_end(ap);
+    rp->hard = true;
+}
+
+static void diverge_soft(struct rp *rp, size_t i, const char *actual,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void diverge_soft(struct rp *rp, size_t i, const char *actual,
+                         const char *fmt, ...)
+{
+    va_list ap;
+
+    rp->cal_off = true;           /* cannot resynchronise after this */
+    if (rp->soft || rp->hard) {
+        return;
+    }
+    va_start(ap, fmt);
+    div_fill(rp, &rp->soft_div, i, actual, fmt, ap);
+    va_end(ap);
+    rp->soft = true;
+}
+
+/* ---- the record stream ---- */
+
+/* Records replay does not need: messages, modes, kicks, calls, calendar
+ * records other than fires, the protocol features, END and TRAILER. */
+static bool is_context(const struct trace_rec *rec)
+{
+    switch (rec->type) {
+    case TRACE_AVAIL:
+    case TRACE_CHAIN:
+    case TRACE_COMPLETE:
+    case TRACE_CANCEL:
+    case TRACE_QUEUE:
+    case TRACE_RESET:
+    case TRACE_CONFIG:
+        return false;
+    case TRACE_NEG:
+        return rec->u.neg.what != TRACE_NEG_FEATURES;
+    case TRACE_CAL:
+        return rec->u.cal.kind != TRACE_CAL_FIRE;
+    default:
+        return true;
+    }
+}
+
+/* The first record at or after @i that replay acts on, or n. */
+static size_t next_action(const struct rp *rp, size_t i,
+                          struct trace_rec *rec)
+{
+    for (; i < rp->n; i++) {
+        get(rp, i, rec);
+        if (!is_context(rec)) {
+            return i;
+        }
+    }
+    return rp->n;
+}
+
+/* ---- the calendar check (soft) ---- */
+
+static uint8_t cal_kind(enum sim_cal_obs what)
+{
+    return what == SIM_CAL_OBS_FIRE ? TRACE_CAL_FIRE :
+           what == SIM_CAL_OBS_CANCEL ? TRACE_CAL_CANCEL : TRACE_CAL_SCHED;
+}
+
+static void rp_observe(void *opaque, enum sim_cal_obs what, sim_time_t at,
+                       int32_t prio, uint64_t seq)
+{
+    struct rp *rp = opaque;
+    struct trace_rec rec, act = { .type = TRACE_CAL };
+    size_t i = rp->cal_cur;
+    char line[256];
+
+    if (what == SIM_CAL_OBS_DONE) {
+        return;
+    }
+    if (what == SIM_CAL_OBS_FIRE) {
+        rp->res->cal_events++;
+    }
+    if (rp->cal_off) {
+        return;
+    }
+    for (; i < rp->n; i++) {
+        get(rp, i, &rec);
+        if (rec.type == TRACE_CAL) {
+            break;
+        }
+    }
+    if (i >= rp->n) {
+        rp->cal_off = true;       /* the recording ends before this */
+        return;
+    }
+    act.time = sim_cal_now(rp->cal);
+    act.u.cal.kind = cal_kind(what);
+    act.u.cal.at = at;
+    act.u.cal.prio = prio;
+    act.u.cal.seq = seq;
+    if (rec.u.cal.kind == act.u.cal.kind && rec.u.cal.at == at &&
+        rec.u.cal.prio == prio && rec.u.cal.seq == seq &&
+        rec.time == act.time) {
+        rp->cal_cur = i + 1;
+        return;
+    }
+    rec_line(rp, &act, line, sizeof(line));
+    diverge_soft(rp, i, line, "calendar event differs");
+}
+
+/* ---- requests ---- */
+
+static struct rp_req *rq_get(struct rp *rp)
+{
+    struct rp_req *q = rp->free;
+
+    if (q) {
+        rp->free = q->next;
+        return q;
+    }
+    q = calloc(1, sizeof(*q));
+    if (!q) {
+        rp->err = -ENOMEM;
+    }
+    return q;
+}
+
+static void rq_put(struct rp *rp, struct rp_req *q)
+{
+    q->next = rp->free;
+    rp->free = q;
+}
+
+static void rq_unlink(struct rp *rp, struct rp_req *q)
+{
+    for (struct rp_req **pp = &rp->inflight; *pp; pp = &(*pp)->next) {
+        if (*pp == q) {
+            *pp = q->next;
+            return;
+        }
+    }
+}
+
+static struct rp_req *rq_find(struct rp *rp, uint64_t id)
+{
+    for (struct rp_req *q = rp->inflight; q; q = q->next) {
+        if (q->id == id) {
+            return q;
+        }
+    }
+    return NULL;
+}
+
+/* ---- the host ops ---- */
+
+static struct dev_req *rp_pop(struct dev *dev, uint16_t queue)
+{
+    struct rp *rp = host_rp(dev);
+    struct trace_rec rec;
+    struct rp_req *q;
+    size_t i = next_action(rp, rp->cur, &rec);
+    char t[32], line[128];
+
+    if (rp->hard || rp->err || i >= rp->n || rec.type != TRACE_CHAIN ||
+        rec.u.chain.queue != queue) {
+        return NULL;
+    }
+    if (rec.time != sim_cal_now(rp->cal)) {
+        snprintf(line, sizeof(line), "the device took it at %s",
+                 sim_time_fmt(sim_cal_now(rp->cal), t, sizeof(t)));
+        diverge(rp, i, line, "chain taken at another time");
+        return NULL;
+    }
+    q = rq_get(rp);
+    if (!q) {
+        return NULL;
+    }
+    rp->cur = i + 1;
+    memset(&q->dreq, 0, sizeof(q->dreq));
+    q->dreq.dev = dev;
+    q->dreq.queue = queue;
+    q->dreq.rd_len = rec.u.chain.rd_len;
+    q->dreq.wr_len = rec.u.chain.wr_len;
+    q->id = rec.u.chain.id;
+    q->head = rec.u.chain.head;
+    q->rd = rec.u.chain.rd;
+    q->rd_len = rec.u.chain.rd_len;
+    q->wr_len = rec.u.chain.wr_len;
+    trace_wbuf_clear(&q->wb);
+    q->next = rp->inflight;
+    rp->inflight = q;
+    rp->res->chains++;
+    return &q->dreq;
+}
+
+static int rp_read(struct dev_req *dreq, uint64_t off, void *buf, size_t len)
+{
+    struct rp_req *q = to_rq(dreq);
+
+    if (off > q->rd_len || len > q->rd_len - off) {
+        return -ERANGE;
+    }
+    memcpy(buf, q->rd + off, len);
+    return 0;
+}
+
+static int rp_write(struct dev_req *dreq, uint64_t off, const void *buf,
+                    size_t len)
+{
+    struct rp_req *q = to_rq(dreq);
+
+    if (off > q->wr_len || len > q->wr_len - off) {
+        return -ERANGE;
+    }
+    return trace_wbuf_write(&q->wb, off, buf, len);
+}
+
+static bool done_equal(const struct trace_rec *rec, const struct rp_req *q,
+                       const struct trace_done *d, sim_time_t now)
+{
+    const struct trace_done *e = &rec->u.done.d;
+
+    return rec->time == now && rec->u.done.queue == q->dreq.queue &&
+           e->used_len == d->used_len && e->flags == d->flags &&
+           e->status == d->status && e->extent == d->extent &&
+           memcmp(e->sha256, d->sha256, TRACE_SHA256_SIZE) == 0;
+}
+
+/* Name what differs between the recorded and the replayed completion. */
+static void done_what(const struct trace_rec *rec,
+                      const struct trace_done *d, sim_time_t now,
+                      char *buf, size_t len)
+{
+    const struct trace_done *e = &rec->u.done.d;
+    char a[32], b[32];
+    int n = snprintf(buf, len, "completion of request %" PRIu64 " differs:",
+                     rec->u.done.id);
+
+    if (rec->time != now && n >= 0 && (size_t)n < len) {
+        n += snprintf(buf + n, len - n, " moved from %s to %s",
+                      sim_time_fmt(rec->time, a, sizeof(a)),
+                      sim_time_fmt(now, b, sizeof(b)));
+    }
+    if (e->used_len != d->used_len && n >= 0 && (size_t)n < len) {
+        n += snprintf(buf + n, len - n, " used length");
+    }
+    if ((e->flags != d->flags || e->status != d->status) && n >= 0 &&
+        (size_t)n < len) {
+        n += snprintf(buf + n, len - n, " status");
+    }
+    if ((e->extent != d->extent ||
+         memcmp(e->sha256, d->sha256, TRACE_SHA256_SIZE)) && n >= 0 &&
+        (size_t)n < len) {
+        snprintf(buf + n, len - n, " written bytes");
+    }
+}
+
+static size_t find_done(const struct rp *rp, size_t i, uint64_t id)
+{
+    struct trace_rec rec;
+
+    for (; i < rp->n; i++) {
+        get(rp, i, &rec);
+        if (rec.type == TRACE_COMPLETE && rec.u.done.id == id) {
+            return i;
+        }
+    }
+    return rp->n;
+}
+
+static void check_done(struct rp *rp, struct rp_req *q,
+                       const struct trace_done *d)
+{
+    sim_time_t now = sim_cal_now(rp->cal);
+    struct trace_rec rec, act = { .type = TRACE_COMPLETE, .time = now };
+    size_t i = next_action(rp, rp->cur, &rec), j;
+    char line[640], what[192];
+
+    if (i >= rp->n) {
+        return;                   /* the recording ends before this */
+    }
+    if (rec.type == TRACE_COMPLETE && rec.u.done.id == q->id &&
+        done_equal(&rec, q, d, now)) {
+        rp->cur = i + 1;
+        rp->res->completions++;
+        return;
+    }
+    act.u.done.id = q->id;
+    act.u.done.queue = q->dreq.queue;
+    act.u.done.head = q->head;
+    act.u.done.d = *d;
+    rec_line(rp, &act, line, sizeof(line));
+    if (rec.type == TRACE_COMPLETE && rec.u.done.id == q->id) {
+        done_what(&rec, d, now, what, sizeof(what));
+        diverge(rp, i, line, "%s", what);
+        return;
+    }
+    j = find_done(rp, i, q->id);
+    if (j < rp->n) {
+        get(rp, j, &rec);
+        done_what(&rec, d, now, what, sizeof(what));
+        diverge(rp, j, line, "%s", what);
+        return;
+    }
+    diverge(rp, i, line, "the device completed request %" PRIu64 " here; "
+            "the recording never does", q->id);
+}
+
+static void rp_complete(struct dev_req *dreq, uint32_t used_len)
+{
+    struct rp_req *q = to_rq(dreq);
+    struct rp *rp = host_rp(dreq->dev);
+    struct trace_done d;
+
+    trace_done_compute(&q->wb, q->wr_len, used_len, &d);
+    rq_unlink(rp, q);
+    if (!rp->hard) {
+        check_done(rp, q, &d);
+    }
+    rq_put(rp, q);
+}
+
+static const struct dev_host_ops rp_ops = {
+    .pop = rp_pop,
+    .read = rp_read,
+    .write = rp_write,
+    .complete = rp_complete,
+};
+
+/* ---- inputs ---- */
+
+static void rp_cancel(struct rp *rp, const struct trace_rec *rec, size_t i)
+{
+    struct rp_req *q = rq_find(rp, rec->u.cancel.id);
+
+    if (!q) {
+        diverge(rp, i, "the request is not in flight in the replay",
+                "cancel of a request the device no longer holds");
+        return;
+    }
+    rq_unlink(rp, q);
+    rp->dev->ops->cancel(rp->dev, &q->dreq);
+    rq_put(rp, q);
+}
+
+static void rp_config(struct rp *rp, const struct trace_rec *rec, size_t i)
+{
+    const struct dev_ops *ops = rp->dev->ops;
+    uint32_t len = rec->u.config.len;
+    uint8_t *buf = malloc(len ? len : 1);
+    char line[256];
+    int rc;
+
+    if (!buf) {
+        rp->err = -ENOMEM;
+        return;
+    }
+    if (rec->u.config.set) {
+        rc = ops->set_config ? ops->set_config(rp->dev, rec->u.config.off,
+                                               rec->u.config.data,
+                                               rec->u.config.dlen)
+                             : -EINVAL;
+    } else {
+        rc = ops->get_config ? ops->get_config(rp->dev, rec->u.config.off,
+                                               buf, len) : -EINVAL;
+    }
+    if (rc != rec->u.config.rc ||
+        (!rec->u.config.set && rc == 0 &&
+         (rec->u.config.dlen != len ||
+          memcmp(buf, rec->u.config.data, len) != 0))) {
+        snprintf(line, sizeof(line), "config %s returned %d%s",
+                 rec->u.config.set ? "write" : "read", rc,
+                 rc == rec->u.config.rc ? " with other bytes" : "");
+        diverge(rp, i, line, "config access differs");
+    }
+    free(buf);
+}
+
+static void rp_input(struct rp *rp, const struct trace_rec *rec, size_t i)
+{
+    struct dev *d = rp->dev;
+    uint16_t queue = rec->u.q.queue;
+
+    rp->res->inputs++;
+    if ((rec->type == TRACE_AVAIL || rec->type == TRACE_QUEUE) &&
+        queue >= d->num_queues) {
+        diverge(rp, i, "the replayed device has fewer queues",
+                "queue %u out of range", queue);
+        return;
+    }
+    switch (rec->type) {
+    case TRACE_AVAIL:
+        d->ops->avail(d, queue);
+        break;
+    case TRACE_QUEUE:
+        if (rec->u.q.v && d->ops->queue_start) {
+            d->ops->queue_start(d, queue);
+        } else if (!rec->u.q.v && d->ops->queue_stop) {
+            d->ops->queue_stop(d, queue);
+        }
+        break;
+    case TRACE_RESET:
+        if (d->ops->reset) {
+            d->ops->reset(d);
+        }
+        d->acked_features = 0;
+        break;
+    case TRACE_CANCEL:
+        rp_cancel(rp, rec, i);
+        break;
+    case TRACE_NEG:
+        if (d->ops->set_features &&
+            d->ops->set_features(d, rec->u.neg.value) != 0) {
+            diverge(rp, i, "the replayed device refused them",
+                    "features refused");
+        }
+        d->acked_features = rec->u.neg.value;
+        break;
+    case TRACE_CONFIG:
+        rp_config(rp, rec, i);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the walk ---- */
+
+/* Bring the calendar to @t for the input at record @i. Events still due
+ * before @t were not run by the recording before this input: run them, so
+ * their completions are checked (and reported where they moved to). */
+static int rp_advance(struct rp *rp, sim_time_t t, size_t i)
+{
+    sim_time_t next;
+    char line[128], b[32];
+
+    while (!rp->hard && !rp->err && sim_cal_peek(rp->cal, &next) == 0 &&
+           next < t) {
+        sim_cal_run_one(rp->cal);
+    }
+    if (rp->hard || rp->err) {
+        return -1;
+    }
+    if (sim_cal_advance(rp->cal, t) != 0) {
+        snprintf(line, sizeof(line), "the replayed calendar is already at "
+                 "%s", sim_time_fmt(sim_cal_now(rp->cal), b, sizeof(b)));
+        diverge(rp, i, line, "time of an input already passed");
+        return -1;
+    }
+    return 0;
+}
+
+static void rp_fire(struct rp *rp, size_t i)
+{
+    sim_time_t t;
+
+    if (sim_cal_peek(rp->cal, &t) != 0) {
+        diverge(rp, i, "no event pending in the replayed calendar",
+                "the recording ran a calendar event here");
+        return;
+    }
+    sim_cal_run_one(rp->cal);
+}
+
+static void rp_step(struct rp *rp)
+{
+    struct trace_rec rec;
+    size_t i = rp->cur;
+
+    get(rp, i, &rec);
+    if (is_context(&rec)) {
+        rp->cur++;
+        return;
+    }
+    switch (rec.type) {
+    case TRACE_CAL:
+        rp->cur++;
+        rp_fire(rp, i);
+        break;
+    case TRACE_CHAIN:
+        diverge(rp, i, "the replayed device did not take it",
+                "a chain the recorded device took");
+        break;
+    case TRACE_COMPLETE:
+        diverge(rp, i, rq_find(rp, rec.u.done.id) ?
+                "the request is still in flight" :
+                "the request is not in flight",
+                "a completion the replayed device did not make here");
+        break;
+    default:
+        if (rp_advance(rp, rec.time, i) == 0) {
+            rp->cur++;
+            rp_input(rp, &rec, i);
+        }
+        break;
+    }
+}
+
+static void rp_finish(struct rp *rp)
+{
+    while (rp->inflight) {
+        struct rp_req *q = rp->inflight;
+
+        rp->inflight = q->next;
+        rp->dev->ops->cancel(rp->dev, &q->dreq);
+        rq_put(rp, q);
+    }
+    while (rp->free) {
+        struct rp_req *q = rp->free;
+
+        rp->free = q->next;
+        trace_wbuf_fini(&q->wb);
+        free(q);
+    }
+}
+
+int trace_replay(const struct trace_reader *r,
+                 const struct trace_replay_cfg *cfg,
+                 struct trace_replay_result *res, char *err, size_t errlen)
+{
+    struct trace_replay_cfg none = { 0 };
+    struct rp rp = { .r = r, .n = trace_reader_count(r), .res = res };
+    char spare[1];
+    int rc;
+
+    if (!err || !errlen) {
+        err = spare;
+        errlen = sizeof(spare);
+    }
+    err[0] = '\0';
+    memset(res, 0, sizeof(*res));
+    rp.cal = sim_cal_new();
+    if (!rp.cal) {
+        return -ENOMEM;
+    }
+    rc = trace_replay_device(r, cfg ? cfg : &none, rp.cal, &rp.dev, err,
+                             errlen);
+    if (rc < 0) {
+        sim_cal_free(rp.cal);
+        return rc;
+    }
+    rp.dev->host = &rp_ops;
+    rp.dev->host_ctx = &rp;
+    sim_cal_set_observer(rp.cal, rp_observe, &rp);
+    rp.cur = 1;                   /* after the HEADER */
+    while (!rp.hard && !rp.err && rp.cur < rp.n) {
+        rp_step(&rp);
+    }
+    res->records = rp.hard ? res->div.index : rp.cur;
+    if (!rp.hard && rp.soft) {
+        res->div = rp.soft_div;
+        res->soft = true;
+    }
+    res->diverged = rp.hard || rp.soft;
+    sim_cal_set_observer(rp.cal, NULL, NULL);
+    rp_finish(&rp);
+    rp.dev->ops->destroy(rp.dev);
+    sim_cal_free(rp.cal);
+    if (rp.err) {
+        snprintf(err, errlen, "replay: %s", strerror(-rp.err));
+        return rp.err;
+    }
+    return 0;
+}
