@@ -17,7 +17,7 @@
 # QEMU uses the same accelerator for both (KVM when a probe guest boots
 # under it, else TCG, which bounds both). Each UML set-up runs
 # VUSIM_BENCH_REPS times (default 3), each QEMU one VUSIM_BENCH_QEMU_REPS
-# times (default 1); the best run counts. A set-up's throughput is
+# times (default 2); the best run counts. A set-up's throughput is
 # (bytes written + bytes read) / (write time + read time).
 #
 # The last line is key=value pairs: the ratios inband-vs-ubd,
@@ -41,7 +41,7 @@ MIB=${VUSIM_BENCH_MIB:-64}
 PASSES=${VUSIM_BENCH_PASSES:-4}
 TOTAL=$((MIB * PASSES))
 REPS=${VUSIM_BENCH_REPS:-3}
-QREPS=${VUSIM_BENCH_QEMU_REPS:-1}
+QREPS=${VUSIM_BENCH_QEMU_REPS:-2}
 SIZE=$((64 << 20))
 [ "$MIB" -le 64 ] || guest_fail "VUSIM_BENCH_MIB must be at most 64"
 disk=$GUEST_RUN/disk.img

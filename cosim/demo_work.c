@@ -115,6 +115,9 @@ static int work_open(struct work *w, const char *path)
                    ~8191ull;
     cfg.config_size = sizeof(struct dev_blk_config);
     cfg.timeout_ms = WAIT_MS;
+    /* In-band, a call per completion (no EVENT_IDX suppression, which would
+     * make calls depend on when this side reaps): see work_reap(). */
+    cfg.event_idx = w->c->notify != VUFE_NOTIFY_INBAND;
     w->fe = vufe_open(&cfg, &err);
     if (!w->fe) {
         return fe_fail("connect and negotiate", err ? err : -EIO);
@@ -244,11 +247,22 @@ static void work_check(struct work *w, const struct slot *s, uint32_t used)
     }
 }
 
-/* Reap one used element and check the request it names. */
+/* Reap one used element and check the request it names. In-band, take
+ * its call first: the back-end sends one call per completion and holds
+ * the calendar until it is acked, so after call k exactly k elements are
+ * used, and the order of messages on the wire (and in a trace) never
+ * depends on how fast this side polls the ring. */
 static int work_reap(struct work *w, unsigned n, bool *done)
 {
     uint32_t id, used;
-    int rc = vufe_reap_wait(w->fe, 0, &id, &used, WAIT_MS);
+    int rc;
+
+    if (w->c->notify == VUFE_NOTIFY_INBAND) {
+        rc = vufe_wait_call(w->fe, 0, WAIT_MS);
+        rc = rc < 0 ? rc : vufe_reap(w->fe, 0, &id, &used);
+    } else {
+        rc = vufe_reap_wait(w->fe, 0, &id, &used, WAIT_MS);
+    }
 
     if (rc <= 0) {
         return fe_fail("wait for a used buffer", rc ? rc : -ETIMEDOUT);

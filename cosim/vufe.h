@@ -199,7 +199,8 @@ bool vufe_kick_needed(struct vufe *fe, unsigned q);
 int vufe_kick(struct vufe *fe, unsigned q);
 /* Kick if needed or cfg.always_kick; 1 kicked, 0 suppressed, -errno. */
 int vufe_notify(struct vufe *fe, unsigned q);
-/* Wait for a call on @q (calls already received count); 0 or -ETIMEDOUT. */
+/* Wait for one call on @q (each call received is taken by one wait); 0 or
+ * -ETIMEDOUT. */
 int vufe_wait_call(struct vufe *fe, unsigned q, int timeout_ms);
 /* Take one used element: 1 taken, 0 none, -EPROTO bad id (queue broken). */
 int vufe_reap(struct vufe *fe, unsigned q, uint32_t *id, uint32_t *len);

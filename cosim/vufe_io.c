@@ -465,7 +465,7 @@ int vufe_wait_call(struct vufe *fe, unsigned q, int timeout_ms)
 
     for (;;) {
         if (vq->calls_pending) {
-            vq->calls_pending = 0;
+            vq->calls_pending--;      /* one call per wait */
             return 0;
         }
         if (vufe_inband(fe) && fe->chan < 0) {

@@ -176,7 +176,8 @@ guest_cleanup()
     for p in "${GUEST_PIDS[@]}"; do
         kill -KILL "$p" 2>/dev/null
     done
-    if [ -z "${VUSIM_GUEST_KEEP:-}" ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; }; then
+    if [ -z "${VUSIM_GUEST_KEEP:-}" ] &&
+       { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; }; then
         rm -rf "$GUEST_RUN"
     else
         guest_say "run files kept in $GUEST_RUN"
@@ -494,8 +495,9 @@ guest_check_backing()
                 "the guest wrote $md5"
         fi
         n=$((n + 1))
-    done < <(guest_lines "$log" VUSIM-REGION |
-             sed -n 's/^VUSIM-REGION: off=\([0-9]*\) len=\([0-9]*\) md5=\([0-9a-f]*\)$/\1 \2 \3/p')
+    done < <(guest_lines "$log" VUSIM-REGION | tr '=' ' ' |
+             awk '$2 == "off" && $4 == "len" && $6 == "md5" {
+                      print $3, $5, $7 }')
     [ "$n" -ge 1 ] || guest_fail "the guest reported no written region"
     # The pattern comes from the workload itself, run here.
     if bb=$(guest_busybox); then
@@ -510,10 +512,13 @@ guest_check_backing()
     guest_say "backing file: $n regions and the marker verified"
 }
 
-# guest_jq FILE FILTER: jq -r, failing the test on a parse error.
+# guest_jq FILE FILTER: jq -r on vusim's --stats, failing the test on a
+# parse error. The back-end's members (vu_backend_stats_json: queues,
+# latency_ps, ...) are read at the top level, or from a "backend" object
+# when the program nests them there.
 guest_jq()
 {
-    jq -r "$2" "$1" 2>/dev/null ||
+    jq -r "(. + (.backend // {})) | $2" "$1" 2>/dev/null ||
         guest_fail "cannot read $2 from stats $1: $(head -c 300 "$1")"
 }
 
@@ -549,8 +554,10 @@ guest_check_stats()
     [ "$got" = 0 ] ||
         guest_fail "stats: $got requests were never completed"
     guest_say "stats: $mode mode (in-band negotiated:" \
-        "$(guest_jq "$f" .inband_negotiated)), $(guest_jq "$f" \
-        '"kicks \([.queues[].kicks_'"$mode"'] | add), calls \([.queues[].calls_'"$mode"'] | add), requests \([.queues[].requests] | add)"')"
+        "$(guest_jq "$f" .inband_negotiated)), kicks" \
+        "$(guest_jq "$f" "[.queues[].kicks_$mode] | add"), calls" \
+        "$(guest_jq "$f" "[.queues[].calls_$mode] | add"), requests" \
+        "$(guest_jq "$f" "[.queues[].requests] | add")"
 }
 
 # guest_check_flush FILE: the device saw FLUSH requests (the workload's

@@ -94,23 +94,37 @@ guest_vusim_stop "$VUSIM_PID" vusim
 }
 wall=$((SECONDS - t0))
 
-line=$(guest_result "$GUEST_RUN/console.log")
+line=$(guest_result "$GUEST_RUN/console.log") || exit 1
 q() { guest_jq "$stats" "$1"; }
-# ps -> "12.3 us"
-us() { awk -v p="$1" 'BEGIN { printf "%.1f us", p / 1e6 }'; }
+# sum FIELD: FIELD added up over the queues.
+sum() { guest_jq "$stats" "[.queues[].$1] | add"; }
+# us PCT: a latency percentile (ps in the stats) in microseconds.
+us() { awk -v p="$(q ".latency_ps.$1")" 'BEGIN { printf "%.1f us", p / 1e6 }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
+uml_ver=$("$(guest_uml)" --version </dev/null)
+vfeat=$(feature_names feature_names .features "${BLK_NAMES[@]}")
+pfeat=$(feature_names protocol_feature_names .protocol_features \
+    "${PROTO_NAMES[@]}")
+evfd=$(($(sum kicks_eventfd) + $(sum calls_eventfd)))
+wrote=$(mib "$(sum bytes_read)")
+read=$(mib "$(sum bytes_written)")
+host=$(sed -n 's/.*backing file: //p' "$GUEST_RUN/checks.log")
 cat <<EOF
-vusim demo: User-Mode Linux $("$(guest_uml)" --version </dev/null) on a simulated virtio-blk disk
-  device          vusim blk, 64 MiB file, latency $LATENCY, bandwidth $BANDWIDTH/s
-  virtio features $(feature_names feature_names .features "${BLK_NAMES[@]}")
-  vhost-user      $(feature_names protocol_feature_names .protocol_features \
-                    "${PROTO_NAMES[@]}")
-  notifications   $(q .notification_mode): $(q '[.queues[].kicks_inband] | add') kicks and $(q '[.queues[].calls_inband] | add') calls in-band, $(q '[.queues[] | .kicks_eventfd + .calls_eventfd] | add') by eventfd
-  requests        $(q '[.queues[].completions] | add') completed; guest wrote $(mib "$(q '[.queues[].bytes_read] | add')"), read $(mib "$(q '[.queues[].bytes_written] | add')")
-  latency (sim)   p50 $(us "$(q .latency_ps.p50)"), p90 $(us "$(q .latency_ps.p90)"), p99 $(us "$(q .latency_ps.p99)"), max $(us "$(q .latency_ps.max)") over $(q .latency_ps.count) requests
+vusim demo: User-Mode Linux $uml_ver on a simulated virtio-blk disk
+  device          vusim blk: 64 MiB file, latency $LATENCY, $BANDWIDTH/s
+  virtio features $vfeat
+  vhost-user      $pfeat
+  notifications   $(q .notification_mode): $(sum kicks_inband) kicks and \
+$(sum calls_inband) calls in-band, $evfd by eventfd
+  requests        $(sum completions) completed; guest wrote $wrote, \
+read $read
+  latency (sim)   p50 $(us p50), p90 $(us p90), p99 $(us p99), \
+max $(us max) ($(q .latency_ps.count) requests)
   simulated time  $(q '.sim_time // "n/a"') (the calendar's clock at exit)
-  data verified   guest: $(guest_field "$line" writes) writes and $(guest_field "$line" reads) reads checked, flush $(guest_field "$line" flush), end of disk $(guest_field "$line" eof)
-                  host: $(sed -n 's/.*backing file: //p' "$GUEST_RUN/checks.log")
+  data verified   guest: $(guest_field "$line" writes) writes and \
+$(guest_field "$line" reads) reads checked, flush \
+$(guest_field "$line" flush), end of disk $(guest_field "$line" eof)
+                  host: $host
   wall time       $wall s
 EOF
