@@ -50,6 +50,7 @@ struct vu_backend {
     struct event *sock_ev;
     struct vu_msg_reader rd;      /* the socket's buffered messages */
     int bfd;                      /* back-end channel, -1 if none */
+    struct vu_msg_reader brd;     /* its buffered replies */
     struct event *bfd_ev;
     bool awaiting_call_ack;       /* an in-band call is out; calendar held */
     uint16_t call_inflight_q;

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -446,9 +447,12 @@ static int vu_h_set_backend_req_fd(struct vu_backend *be, struct vu_msg *m,
         vu_backend_drop_call_state(be);
         event_free(be->bfd_ev);
         close(be->bfd);
+        vu_msg_reader_fini(&be->brd);
     }
     be->bfd = fd;
     be->bfd_ev = ev;
+    vu_msg_reader_init(&be->brd);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return 0;
 }
 
@@ -735,13 +739,20 @@ static bool vu_handle_one(struct vu_backend *be, struct vu_msg *m)
     return true;
 }
 
-/* Every message buffered or readable now, unless a kick ack is held. */
+/*
+ * The messages readable now, unless a kick ack is held: one read from the
+ * socket, then whatever it buffered. The socket is not tried again until
+ * the loop says it is readable, which saves a failing recvmsg per message.
+ */
 static void vu_drain(struct vu_backend *be)
 {
     struct vu_msg m;
+    bool first = true;
     int rc;
 
-    while (be->sock >= 0 && !be->ack_deferred) {
+    while (be->sock >= 0 && !be->ack_deferred &&
+           (first || vu_msg_reader_pending(&be->rd))) {
+        first = false;
         rc = vu_msg_read(&be->rd, be->sock, &m);
         if (rc == -EAGAIN) {
             return;
@@ -771,14 +782,16 @@ static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
     vu_drain(arg);
 }
 
-static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
+/* One reply from the back-end channel; false when nothing more to do. */
+static bool vu_bfd_one(struct vu_backend *be, int fd)
 {
-    struct vu_backend *be = arg;
     struct vu_msg m;
     int rc;
 
-    (void)what;
-    rc = vu_msg_recv((int)fd, &m);
+    rc = vu_msg_read(&be->brd, fd, &m);
+    if (rc == -EAGAIN) {
+        return false;
+    }
     if (rc < 0) {
         VUSIM_WARN(SS, "conn %u: back-end channel closed (%s)",
                    be->cfg.conn_id, strerror(-rc));
@@ -786,8 +799,9 @@ static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
         event_free(be->bfd_ev);
         be->bfd_ev = NULL;
         close(be->bfd);
+        vu_msg_reader_fini(&be->brd);
         be->bfd = -1;
-        return;
+        return false;
     }
     vu_trace_msg(be, TRACE_MSG_FE_REPLY, &m);
     vu_msg_close_fds(&m);
@@ -797,11 +811,20 @@ static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
         vu_backend_fail(be, -EPROTO, "unexpected %s on the back-end channel",
                         vu_breq_name(m.hdr.request));
         vu_close(be);
-        return;
+        return false;
     }
     vu_backend_call_acked(be, m.p.u64);
     if (be->broken) {
         vu_close(be);
+        return false;
+    }
+    return be->bfd >= 0 && vu_msg_reader_pending(&be->brd);
+}
+
+static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    while (vu_bfd_one(arg, (int)fd)) {
     }
 }
 
@@ -897,6 +920,7 @@ void vu_backend_detach(struct vu_backend *be)
     }
     if (be->bfd >= 0) {
         close(be->bfd);
+        vu_msg_reader_fini(&be->brd);
         be->bfd = -1;
     }
     event_free(be->sock_ev);

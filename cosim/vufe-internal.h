@@ -39,6 +39,7 @@ struct vufe {
     struct vufe_cfg cfg;
     char *path;
     int sock;
+    struct vu_msg_reader rd;  /* every read of sock goes through it */
     int chan;                 /* our end of the back-end channel */
     bool broken;
     int memfd;

@@ -81,8 +81,9 @@ static int fe_init(struct vufe *fe, const struct vufe_cfg *cfg)
     if (rc == 0) {
         rc = vufe_rings_init(fe);
     }
-    if (rc == 0 && fe->sock < 0) {
-        rc = vufe_connect(fe, -1);
+    if (rc == 0) {
+        /* A given socket (fe->sock) is adopted; else connect to the path. */
+        rc = vufe_connect(fe, fe->sock);
     }
     return rc;
 }

@@ -41,6 +41,21 @@ static int connect_once(const char *path)
     return s;
 }
 
+/* Replies are read by blocking on the socket alone, bounded by a receive
+ * timeout, when nothing else needs watching: one recvmsg per reply. */
+static int vufe_adopt_sock(struct vufe *fe, int s)
+{
+    struct timeval tv = {
+        .tv_sec = fe->cfg.timeout_ms / 1000,
+        .tv_usec = (fe->cfg.timeout_ms % 1000) * 1000,
+    };
+
+    fe->sock = s;
+    vu_msg_reader_init(&fe->rd);
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return 0;
+}
+
 int vufe_connect(struct vufe *fe, int fd)
 {
     struct timespec pause = { 0, 10 * 1000 * 1000 };
@@ -49,8 +64,7 @@ int vufe_connect(struct vufe *fe, int fd)
     fe->pf = 0;
     fe->broken = false;
     if (fd >= 0) {
-        fe->sock = fd;
-        return 0;
+        return vufe_adopt_sock(fe, fd);
     }
     if (!fe->path || strlen(fe->path) >= sizeof(((struct sockaddr_un *)0)
                                                     ->sun_path)) {
@@ -60,8 +74,7 @@ int vufe_connect(struct vufe *fe, int fd)
     for (int i = 0; i < tries; i++) {
         int s = connect_once(fe->path);
         if (s >= 0) {
-            fe->sock = s;
-            return 0;
+            return vufe_adopt_sock(fe, s);
         }
         if (s != -ENOENT && s != -ECONNREFUSED && s != -EAGAIN) {
             return s;
@@ -76,6 +89,7 @@ void vufe_close_conn(struct vufe *fe)
     if (fe->sock >= 0) {
         close(fe->sock);
         fe->sock = -1;
+        vu_msg_reader_fini(&fe->rd);
     }
     if (fe->chan >= 0) {
         close(fe->chan);
@@ -242,28 +256,37 @@ static int check_reply(uint32_t req, const struct vu_msg *r)
     return 0;
 }
 
+static int read_reply(struct vufe *fe, uint32_t req, struct vu_msg *out)
+{
+    int rc = vu_msg_read(&fe->rd, fe->sock, out);
+
+    if (rc == -EAGAIN) {
+        return -ETIMEDOUT;            /* SO_RCVTIMEO ran out */
+    }
+    return rc < 0 ? rc : check_reply(req, out);
+}
+
 static int wait_reply(struct vufe *fe, uint32_t req, struct vu_msg *out)
 {
     uint64_t deadline = deadline_after(fe->cfg.timeout_ms);
+    bool both = fe->chan >= 0 && !fe->cfg.strict_order;
 
-    for (;;) {
+    while (both && !vu_msg_reader_pending(&fe->rd)) {
         struct pollfd p[2] = { { .fd = fe->sock, .events = POLLIN },
                                { .fd = fe->chan, .events = POLLIN } };
-        nfds_t n = (fe->chan >= 0 && !fe->cfg.strict_order) ? 2 : 1;
-        int rc = poll_until(p, n, deadline);
+        int rc = poll_until(p, 2, deadline);
         if (rc <= 0) {
             return rc < 0 ? rc : -ETIMEDOUT;
         }
-        if (n == 2 && p[1].revents) {
-            rc = serve_one(fe, true);
-            if (rc < 0) {
-                return rc;
-            }
-            continue;
+        if (!p[1].revents) {
+            break;
         }
-        rc = vu_msg_recv(fe->sock, out);
-        return rc < 0 ? rc : check_reply(req, out);
+        rc = serve_one(fe, true);
+        if (rc < 0) {
+            return rc;
+        }
     }
+    return read_reply(fe, req, out);
 }
 
 /* Transport and protocol failures end the connection; refusals don't. */
@@ -409,7 +432,7 @@ int vufe_notify(struct vufe *fe, unsigned q)
 static int unsolicited(struct vufe *fe)
 {
     struct vu_msg m;
-    int rc = vu_msg_recv(fe->sock, &m);
+    int rc = vu_msg_read(&fe->rd, fe->sock, &m);
 
     if (rc == 0) {
         VUSIM_ERR(VUFE_SS, "unsolicited %s on the main socket",

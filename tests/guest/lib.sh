@@ -6,6 +6,9 @@
 #
 # tests/guest/lib.sh - host-side helpers for the guest tier (sourced, bash)
 #
+# Used by the guest tests (uml-blk.sh, qemu-blk.sh, qemu-rng.sh, and
+# uml-blk-trace.sh), uml-demo.sh and bench/guests.sh.
+#
 # Finds the guest pieces (UML, QEMU, kernel, busybox, jq), builds the images
 # (mkimage.sh), runs vusim and guests with hard timeouts, and checks what
 # comes back: the workload's VUSIM-RESULT line, the regions it wrote (in the
@@ -22,7 +25,8 @@
 # (linux.uml), VUSIM_UML_MODULES (its modules folder), VUSIM_QEMU,
 # VUSIM_GUEST_KVER (kernel version for QEMU guests), VUSIM_BUSYBOX,
 # VUSIM_QEMU_ACCEL (kvm or tcg: skip the probe), VUSIM_GUEST_TIMEOUT
-# (seconds, multiplies nothing: replaces each run's default).
+# (seconds: replaces each test's guest time limit), VUSIM_GUEST_KEEP (keep
+# the run folder in /tmp even when the test passes).
 
 GUEST_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PATH=$PATH:/sbin:/usr/sbin
