@@ -230,10 +230,17 @@ wait_for()
 # to exit). Not in a subshell: only this shell can wait for PID.
 stop()
 {
-    local t0 t1
+    local t0 t1 i
     rc=0
     t0=$(date +%s%N)
     kill "-$2" "$1"
+    # Bounded: a vusim that ignores the signal fails the check (exit 137
+    # after SIGKILL) instead of hanging the suite.
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$1" 2>/dev/null && kill -KILL "$1"
     wait "$1" || rc=$?
     t1=$(date +%s%N)
     ms=$(((t1 - t0) / 1000000))
