@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench-util.h"
 #include "cosim/backend.h"
 #include "cosim/loop.h"
 #include "cosim/server.h"
@@ -37,43 +38,6 @@
 #include "tests/support/echodev.h"
 
 #define MSG 20
-
-static double raw_rtt_ns(long iters)
-{
-    int sv[2];
-    char buf[MSG] = { 0 };
-    pid_t pid;
-    uint64_t t0 = 0, t1;
-
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        perror("socketpair");
-        exit(1);
-    }
-    pid = fork();
-    if (pid == 0) {
-        close(sv[0]);
-        while (read(sv[1], buf, MSG) == MSG) {
-            if (write(sv[1], buf, MSG) != MSG) {
-                break;
-            }
-        }
-        _exit(0);
-    }
-    close(sv[1]);
-    for (long i = -iters / 10; i < iters; i++) {
-        if (i == 0) {
-            t0 = vusim_wallclock_ns();
-        }
-        if (write(sv[0], buf, MSG) != MSG || read(sv[0], buf, MSG) != MSG) {
-            perror("raw ping-pong");
-            exit(1);
-        }
-    }
-    t1 = vusim_wallclock_ns();
-    close(sv[0]);
-    waitpid(pid, NULL, 0);
-    return (double)(t1 - t0) / (double)iters;
-}
 
 static pid_t start_backend(const char *path, sim_time_t latency)
 {
@@ -98,27 +62,6 @@ static pid_t start_backend(const char *path, sim_time_t latency)
     vu_loop_free(loop);
     echodev_free(dev);
     _exit(0);
-}
-
-static struct vufe *connect_fe(const char *path)
-{
-    struct vufe_cfg cfg;
-    struct vufe *fe;
-    int err = 0;
-
-    vufe_cfg_init(&cfg);
-    cfg.path = path;
-    cfg.notify = VUFE_NOTIFY_INBAND;
-    cfg.event_idx = false;
-    /* Like UML: block on the ack alone; the back-end never makes a kick's
-     * ack wait for a call's. */
-    cfg.strict_order = true;
-    fe = vufe_open(&cfg, &err);
-    if (!fe) {
-        fprintf(stderr, "bench-inband: cannot connect: %s\n", strerror(-err));
-        exit(1);
-    }
-    return fe;
 }
 
 /* A kick with nothing new in the ring: the device's avail() runs and
@@ -190,9 +133,9 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     snprintf(path, sizeof(path), "/tmp/vusim-bench-%d.sock", (int)getpid());
-    double raw = raw_rtt_ns(iters);
+    double raw = bench_pingpong_ns(MSG, iters);
     pid_t be = start_backend(path, 0);
-    struct vufe *fe = connect_fe(path);
+    struct vufe *fe = bench_connect_inband(path, "bench-inband");
     double kick = kick_rtt_ns(fe, iters);
     double cyc = cycle_ns(fe, iters);
 

@@ -25,7 +25,7 @@ bench-calendar: bench/calendar$(EXEEXT) $(bench_calendar_sc)
 # AF_UNIX ping-pong of the same message sizes.
 BENCHES += inband
 EXTRA_PROGRAMS += bench/inband
-bench_inband_SOURCES = bench/inband.c \
+bench_inband_SOURCES = bench/inband.c bench/bench-util.c bench/bench-util.h \
 	tests/support/echodev.c tests/support/echodev.h
 bench_inband_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 bench_inband_LDADD = libvusim.la $(LIBEVENT_LIBS)
@@ -54,7 +54,7 @@ bench-timetravel: vusim$(EXEEXT) bench/ttrtt$(EXEEXT)
 # speed against the wall time of a recorded demo run (bench/trace.sh).
 BENCHES += trace
 EXTRA_PROGRAMS += bench/trace
-bench_trace_SOURCES = bench/trace.c
+bench_trace_SOURCES = bench/trace.c bench/bench-util.c bench/bench-util.h
 bench_trace_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 bench_trace_LDADD = libvusim.la $(LIBEVENT_LIBS)
 CLEANFILES += bench/trace$(EXEEXT)
@@ -68,7 +68,7 @@ bench-trace: vusim$(EXEEXT) bench/trace$(EXEEXT)
 # ping-pong of 16-byte messages (used by bench-timetravel too).
 BENCHES += ttrtt
 EXTRA_PROGRAMS += bench/ttrtt
-bench_ttrtt_SOURCES = bench/ttrtt.c
+bench_ttrtt_SOURCES = bench/ttrtt.c bench/bench-util.c bench/bench-util.h
 bench_ttrtt_LDADD = libvusim.la
 CLEANFILES += bench/ttrtt$(EXEEXT)
 

@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench-util.h"
 #include "cosim/backend.h"
 #include "cosim/backend_trace.h"
 #include "cosim/loop.h"
@@ -89,25 +90,6 @@ static pid_t start_backend(const char *path, const char *trace)
     _exit(0);
 }
 
-static struct vufe *connect_fe(const char *path)
-{
-    struct vufe_cfg cfg;
-    struct vufe *fe;
-    int err = 0;
-
-    vufe_cfg_init(&cfg);
-    cfg.path = path;
-    cfg.notify = VUFE_NOTIFY_INBAND;
-    cfg.event_idx = false;
-    cfg.strict_order = true;
-    fe = vufe_open(&cfg, &err);
-    if (!fe) {
-        fprintf(stderr, "bench-trace: cannot connect: %s\n", strerror(-err));
-        exit(1);
-    }
-    return fe;
-}
-
 /* Wall nanoseconds per read cycle of @len bytes. */
 static double cycle_ns(struct vufe *fe, long iters, uint32_t len)
 {
@@ -139,7 +121,7 @@ static double one_run(const char *sock, const char *trace, long iters,
 {
     uint64_t t0 = vusim_wallclock_ns();
     pid_t be = start_backend(sock, trace);
-    struct vufe *fe = connect_fe(sock);
+    struct vufe *fe = bench_connect_inband(sock, "bench-trace");
     double ns = cycle_ns(fe, iters, len);
     int status = 0;
 

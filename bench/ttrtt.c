@@ -20,44 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench-util.h"
 #include "cosim/loop.h"
 #include "sim/tt.h"
 #include "sim/wallclock.h"
-
-static double raw_rtt_ns(long iters)
-{
-    struct sim_tt_msg m = { 0, 0, 0 };
-    uint64_t t0 = 0;
-    int sv[2];
-    pid_t pid;
-
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        perror("socketpair");
-        exit(1);
-    }
-    pid = fork();
-    if (pid == 0) {
-        close(sv[0]);
-        while (read(sv[1], &m, sizeof(m)) == sizeof(m) &&
-               write(sv[1], &m, sizeof(m)) == sizeof(m)) {
-        }
-        _exit(0);
-    }
-    close(sv[1]);
-    for (long i = -iters / 10; i < iters; i++) {
-        if (i == 0) {
-            t0 = vusim_wallclock_ns();
-        }
-        if (write(sv[0], &m, sizeof(m)) != sizeof(m) ||
-            read(sv[0], &m, sizeof(m)) != sizeof(m)) {
-            exit(1);
-        }
-    }
-    double r = (double)(vusim_wallclock_ns() - t0) / (double)iters;
-    close(sv[0]);
-    waitpid(pid, NULL, 0);
-    return r;
-}
 
 static void hold(void *o) { vu_loop_hold(o); }
 static void release(void *o) { vu_loop_release(o); }
@@ -116,7 +82,7 @@ int main(int argc, char **argv)
     }
     snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/vusim-ttrtt-%d.sock",
              (int)getpid());
-    double raw = raw_rtt_ns(iters);
+    double raw = bench_pingpong_ns(sizeof(struct sim_tt_msg), iters);
     ctl = start_controller(sa.sun_path);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     for (int i = 0; i < 500 && connect(fd, (struct sockaddr *)&sa,

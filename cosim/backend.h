@@ -140,6 +140,9 @@ void vu_backend_get_stats(const struct vu_backend *be,
 int vu_backend_latency(const struct vu_backend *be, unsigned permille,
                        sim_time_t *out);
 
+/* "inband", "eventfd", "mixed" or "none": the paths the queues used. */
+const char *vu_backend_mode_summary(const struct vu_backend_stats *st);
+
 /* Write the stats as one JSON object. */
 int vu_backend_stats_json(const struct vu_backend *be, FILE *f);
 

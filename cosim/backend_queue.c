@@ -537,7 +537,7 @@ static void vu_lat_json(const struct vu_backend *be, FILE *f)
     fprintf(f, "}, ");
 }
 
-static const char *vu_overall_mode(const struct vu_backend_stats *st)
+const char *vu_backend_mode_summary(const struct vu_backend_stats *st)
 {
     bool inband = false, evfd = false;
 
@@ -568,7 +568,7 @@ int vu_backend_stats_json(const struct vu_backend *be, FILE *f)
             (unsigned long long)st.features,
             (unsigned long long)st.protocol_features,
             (st.protocol_features & VU_BIT(VU_PF_INBAND_NOTIFICATIONS)) ?
-            "true" : "false", vu_overall_mode(&st));
+            "true" : "false", vu_backend_mode_summary(&st));
     for (uint16_t i = 0; i < st.num_queues; i++) {
         const struct vu_queue_stats *q = &st.q[i];
 

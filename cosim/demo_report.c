@@ -97,7 +97,7 @@ static void report_notify(const struct demo_be *b, const struct demo_run *r)
     }
     printf("  notification mode: %s (kicks: %" PRIu64 " in-band, %" PRIu64
            " eventfd; calls: %" PRIu64 " in-band, %" PRIu64 " eventfd)\n",
-           vusim_notify_summary(&st), ki, ke, ci, ce);
+           vu_backend_mode_summary(&st), ki, ke, ci, ce);
 }
 
 static void report_features(const struct demo_be *b,

@@ -7,14 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "cosim/server.h"
 #include "sim/log.h"
+#include "sim/sock.h"
 
 #define SS "server"
 
@@ -84,33 +83,6 @@ static int srv_watch(struct vu_server *srv)
     return 0;
 }
 
-static int srv_bind(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    mode_t old;
-    int fd, rc;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        return -ENAMETOOLONG;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    unlink(path);
-    /* 0600 from the start: no window in which others could connect. */
-    old = umask(0177);
-    rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (rc < 0 || listen(fd, 8) < 0) {
-        rc = -errno;
-        close(fd);
-        return rc;
-    }
-    return fd;
-}
-
 int vu_server_listen(struct vu_loop *loop, struct vu_backend *be,
                      const char *path, struct vu_server **out)
 {
@@ -120,7 +92,7 @@ int vu_server_listen(struct vu_loop *loop, struct vu_backend *be,
     if (!srv) {
         return -ENOMEM;
     }
-    rc = srv_bind(path);
+    rc = vusim_unix_listen(path, 8);
     if (rc < 0) {
         free(srv);
         return rc;

@@ -164,21 +164,6 @@ char *vusim_pfeatures_str(uint64_t bits, char *buf, size_t len)
     return bits_str(0, true, bits, buf, len);
 }
 
-const char *vusim_notify_summary(const struct vu_backend_stats *st)
-{
-    bool inband = false, evfd = false;
-
-    for (uint16_t i = 0; i < st->num_queues && i < VU_MAX_QUEUES; i++) {
-        const struct vu_queue_stats *q = &st->q[i];
-
-        inband |= q->kicks_inband || q->calls_inband;
-        evfd |= q->kicks_eventfd || q->calls_eventfd;
-    }
-    if (inband && evfd) {
-        return "mixed";
-    }
-    return inband ? "inband" : evfd ? "eventfd" : "none";
-}
 
 char *vusim_dur_fmt(sim_time_t t, char *buf, size_t len)
 {

@@ -54,9 +54,6 @@ char *vusim_features_str(uint32_t virtio_id, uint64_t bits, char *buf,
                          size_t len);
 char *vusim_pfeatures_str(uint64_t bits, char *buf, size_t len);
 
-/* "eventfd", "inband", "mixed" or "none", from what the queues used. */
-const char *vusim_notify_summary(const struct vu_backend_stats *st);
-
 /* A duration for people: "850 ns", "12.345 us", "3.500 ms", "1.250 s". */
 char *vusim_dur_fmt(sim_time_t t, char *buf, size_t len);
 

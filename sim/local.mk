@@ -5,6 +5,7 @@ libvusim_la_SOURCES += \
 	%reldir%/cal.c \
 	%reldir%/clock.c \
 	%reldir%/rng.c \
+	%reldir%/sock.c \
 	%reldir%/tt.c
 
 nobase_pkginclude_HEADERS += \
@@ -14,4 +15,5 @@ nobase_pkginclude_HEADERS += \
 	%reldir%/cal.h \
 	%reldir%/clock.h \
 	%reldir%/rng.h \
+	%reldir%/sock.h \
 	%reldir%/tt.h

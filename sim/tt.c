@@ -10,13 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "sim/log.h"
+#include "sim/sock.h"
 #include "sim/tt.h"
 
 #define SS "tt"
@@ -447,32 +446,6 @@ static void tt_accept_cb(evutil_socket_t fd, short what, void *arg)
     VUSIM_INFO(SS, "participant %u connected", c->conn);
 }
 
-static int tt_listen(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    mode_t old;
-    int fd, rc;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        return -ENAMETOOLONG;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    unlink(path);
-    old = umask(0177);
-    rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (rc < 0 || listen(fd, TT_MAX_CLIENTS) < 0) {
-        rc = -errno;
-        close(fd);
-        return rc;
-    }
-    return fd;
-}
-
 int sim_tt_new(struct event_base *base, struct sim_cal *cal,
                const struct sim_tt_cfg *cfg, const struct sim_tt_ops *ops,
                struct sim_tt **out)
@@ -491,7 +464,7 @@ int sim_tt_new(struct event_base *base, struct sim_cal *cal,
     if (tt->cfg.participants == 0) {
         tt->cfg.participants = 1;
     }
-    tt->lfd = rc = tt_listen(cfg->path);
+    tt->lfd = rc = vusim_unix_listen(cfg->path, TT_MAX_CLIENTS);
     if (rc >= 0) {
         tt->path = strdup(cfg->path);
         tt->lev = event_new(base, tt->lfd, EV_READ | EV_PERSIST, tt_accept_cb,
