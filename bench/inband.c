@@ -48,6 +48,9 @@ static pid_t start_backend(const char *path, sim_time_t latency)
     }
     struct vu_loop *loop = vu_loop_new(NULL);
     struct echodev *dev = echodev_new(vu_loop_cal(loop), 1, latency);
+
+    dev->event_per_avail = true;    /* every kick puts one event on the
+                                       calendar, even with nothing to pop */
     struct vu_backend_cfg cfg = { .inband = VU_INBAND_ON };
     struct vu_backend *be = vu_backend_new(loop, &dev->dev, &cfg);
     struct vu_server *srv;

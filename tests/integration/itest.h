@@ -41,6 +41,7 @@ void itest_roundtrip(struct vufe *fe, unsigned q, uint32_t len, int seed);
 
 extern CU_TestInfo backend_tests[];
 extern CU_TestInfo badinput_tests[];
+extern CU_TestInfo devices_tests[];
 extern CU_TestInfo trace_itests[];
 extern CU_TestInfo tt_tests[];
 

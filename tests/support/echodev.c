@@ -37,12 +37,21 @@ static void echo_done(struct sim_cal *cal, struct sim_event *ev)
     dev_req_complete(req, n);
 }
 
+static void echo_tick(struct sim_cal *cal, struct sim_event *ev)
+{
+    (void)cal;
+    to_echo(ev->arg)->ticks++;
+}
+
 static void echo_avail(struct dev *d, uint16_t q)
 {
     struct echodev *e = to_echo(d);
     struct dev_req *req;
 
     e->avail_calls++;
+    if (e->event_per_avail) {
+        sim_cal_post(d->cal, e->latency, 0, echo_tick, d);
+    }
     while ((req = dev_pop(d, q)) != NULL) {
         e->popped++;
         sim_event_init(&req->ev, echo_done, req);

@@ -17,7 +17,8 @@
 struct echodev {
     struct dev dev;
     sim_time_t latency;
-    uint64_t popped, completed, cancelled, avail_calls;
+    bool event_per_avail;       /* each avail() also schedules one event */
+    uint64_t popped, completed, cancelled, avail_calls, ticks;
     uint64_t started_mask, stopped_mask, resets;
     uint64_t features_seen;
     uint8_t config[16];
