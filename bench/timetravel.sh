@@ -129,7 +129,7 @@ controller_run()
     shift
     tt_vusim "vusim-$name" "$TTSOCK" "$BLKSOCK" -- blk \
         "--time-travel=$TTSOCK" "--socket-path=$BLKSOCK" --latency=1ms \
-        --size=16M "--stats=$GUEST_RUN/$name.json"
+        --size=16M "--stats=$GUEST_RUN/$name.json" ${VUSIM_EXTRA:-}
     tt_uml_cmd 0 "$TTSOCK" "$TT_ROOT" "virtio_uml.device=$BLKSOCK:2" "$@"
     stamped_run "$GUEST_RUN/$name.log" "${TT_CMD[@]}"
     guest_vusim_stop "$VUSIM_PID" "vusim-$name"
@@ -158,6 +158,9 @@ controller_run io tt_mode=probe tt_disk=vda "tt_reads=$READS"
 IO_RUN_WALL=$RUN_WALL
 grep -q 'TT-STATUS: rc=0' "$GUEST_RUN/io.log" ||
     guest_fail "io: ttprobe failed: $(grep 'ttprobe: error' "$GUEST_RUN/io.log")"
+# The same I/O run without FREE_UNTIL: every advance of guest time asks.
+VUSIM_EXTRA=--free-until=off controller_run io-nofu tt_mode=probe \
+    tt_disk=vda "tt_reads=$READS"
 
 stats_rtt=none
 msgs_per_s=none
@@ -172,8 +175,19 @@ if command -v jq >/dev/null; then
     fi
 fi
 
+fu_saved=none
+if command -v jq >/dev/null; then
+    m_on=$(stats_tt "$GUEST_RUN/io.json" messages_received)
+    m_off=$(stats_tt "$GUEST_RUN/io-nofu.json" messages_received)
+    if [ "$m_on" != none ] && [ "$m_off" != none ]; then
+        fu_saved=$((m_off - m_on))
+        guest_say "io: $m_on controller messages with FREE_UNTIL, $m_off" \
+            "without: $fu_saved saved"
+    fi
+fi
+
 printf '%-11s %12s %10s %8s\n' setup guest-s wall-s speed
-for n in basic-idle idle io; do
+for n in basic-idle idle io io-nofu; do
     printf '%-11s %12s %10s %8s\n' "$n" "${GUEST[$n]}" "${WALL[$n]}" \
         "${SPEED[$n]}"
 done
@@ -193,4 +207,5 @@ echo "idle-speed=${SPEED[idle]} io-speed=${SPEED[io]}" \
     "basic-idle-speed=${SPEED[basic-idle]}" \
     "tt-msg-ratio=$(field tt-msg-ratio) tt-rtt-ns=$(field tt-rtt-ns)" \
     "raw16-rtt-ns=$(field raw16-rtt-ns) stats-rtt-ns=$stats_rtt" \
-    "io-msgs-per-wall-s=$msgs_per_s"
+    "io-msgs-per-wall-s=$msgs_per_s io-nofu-speed=${SPEED[io-nofu]}" \
+    "free-until-saved-msgs=$fu_saved"
