@@ -19,30 +19,9 @@ VUSIM=${VUSIM:-$builddir/vusim}
 JSON=$builddir/tests/jsoncheck
 SOCKFD=$builddir/tests/sockfd
 
-pass=0
-fail=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vusim-cli.XXXXXX") || exit 99
-pids=()
-cleanup()
-{
-    for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok()
-{
-    pass=$((pass + 1))
-    echo "ok - $1"
-}
-
-not_ok()
-{
-    fail=$((fail + 1))
-    echo "FAIL - $1: $2"
-}
+# shellcheck source=tests/check-lib.sh
+. "$srcdir/tests/check-lib.sh"
+check_init cli
 
 # check DESC COMMAND...: the command must succeed.
 check()
@@ -56,12 +35,7 @@ check()
     fi
 }
 
-for f in "$VUSIM" "$JSON" "$SOCKFD"; do
-    if [ ! -x "$f" ]; then
-        echo "cli: $f is not built" >&2
-        exit 99
-    fi
-done
+check_built "$VUSIM" "$JSON" "$SOCKFD"
 
 # ---- help and version ------------------------------------------------------
 

@@ -47,6 +47,7 @@ tests_jsoncheck_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_jsoncheck_LDADD = $(JANSSON_LIBS)
 tests_sockfd_SOURCES = tests/sockfd.c
 dist_check_SCRIPTS += tests/cli.sh
+EXTRA_DIST += tests/check-lib.sh
 TESTS += tests/cli.sh
 # Traces through the program: record, replay, damaged files, tools.
 dist_check_SCRIPTS += tests/trace.sh

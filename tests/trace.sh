@@ -17,30 +17,9 @@ builddir=${builddir:-.}
 VUSIM=${VUSIM:-$builddir/vusim}
 JSON=$builddir/tests/jsoncheck
 
-pass=0
-fail=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vusim-trace.XXXXXX") || exit 99
-pids=()
-cleanup()
-{
-    for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok()
-{
-    pass=$((pass + 1))
-    echo "ok - $1"
-}
-
-not_ok()
-{
-    fail=$((fail + 1))
-    echo "FAIL - $1: $2"
-}
+# shellcheck source=tests/check-lib.sh
+. "${srcdir:-.}/tests/check-lib.sh"
+check_init trace
 
 # expect DESC STATUS COMMAND...: the command exits with STATUS; its output
 # (stdout and stderr) is left in $tmp/out.
@@ -67,12 +46,7 @@ has()
     fi
 }
 
-for f in "$VUSIM" "$JSON"; do
-    if [ ! -x "$f" ]; then
-        echo "trace: $f is not built" >&2
-        exit 99
-    fi
-done
+check_built "$VUSIM" "$JSON"
 
 # Index of the first record of TYPE in TRACE (from the dump).
 first_of()
