@@ -15,6 +15,14 @@
  * the floor for any synchronous message. Exits on failure. */
 double bench_pingpong_ns(size_t size, long iters);
 
+/* Rounds the benchmarks interleave their measurements in: a shared
+ * machine's noise drifts over seconds, and each figure then sees the same
+ * drift; the median of each is reported. */
+#define BENCH_ROUNDS 9
+
+/* The median of @n values (sorts them). */
+double bench_median(double *v, int n);
+
 /* The reference front-end, in-band, like UML: no EVENT_IDX, blocking on
  * each reply alone. Exits with a line naming @who on failure. */
 struct vufe *bench_connect_inband(const char *path, const char *who);

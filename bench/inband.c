@@ -104,21 +104,6 @@ static double cycle_ns(struct vufe *fe, long iters)
     return (double)(vusim_wallclock_ns() - t0) / (double)iters;
 }
 
-#define ROUNDS 9
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v)
-{
-    qsort(v, ROUNDS, sizeof(*v), cmp_double);
-    return v[ROUNDS / 2];
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench-inband [--iters=N]\n"
@@ -145,31 +130,31 @@ int main(int argc, char **argv)
             return c == 'h' ? 0 : 2;
         }
     }
-    if (iters < 100 * ROUNDS) {
+    if (iters < 100 * BENCH_ROUNDS) {
         fprintf(stderr, "bench-inband: --iters must be at least %d\n",
-                100 * ROUNDS);
+                100 * BENCH_ROUNDS);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     snprintf(path, sizeof(path), "/tmp/vusim-bench-%d.sock", (int)getpid());
     pid_t be = start_backend(path, 0);
     struct vufe *fe = bench_connect_inband(path, "bench-inband");
-    double raw[ROUNDS], kick[ROUNDS], cyc[ROUNDS];
+    double raw[BENCH_ROUNDS], kick[BENCH_ROUNDS], cyc[BENCH_ROUNDS];
 
-    /* Interleaved rounds, medians: a shared machine's noise drifts over
-     * seconds, and each figure then sees the same drift. */
-    for (int r = 0; r < ROUNDS; r++) {
-        raw[r] = bench_pingpong_ns(MSG, iters / ROUNDS);
-        kick[r] = kick_rtt_ns(fe, iters / ROUNDS);
-        cyc[r] = cycle_ns(fe, iters / ROUNDS);
+    for (int r = 0; r < BENCH_ROUNDS; r++) {
+        raw[r] = bench_pingpong_ns(MSG, iters / BENCH_ROUNDS);
+        kick[r] = kick_rtt_ns(fe, iters / BENCH_ROUNDS);
+        cyc[r] = cycle_ns(fe, iters / BENCH_ROUNDS);
     }
     vufe_free(fe);
     waitpid(be, NULL, 0);
-    double mr = median(raw), mk = median(kick), mc = median(cyc);
+    double mr = bench_median(raw, BENCH_ROUNDS);
+    double mk = bench_median(kick, BENCH_ROUNDS);
+    double mc = bench_median(cyc, BENCH_ROUNDS);
 
     printf("raw-rtt-ns=%.0f kick-rtt-ns=%.0f cycle-ns=%.0f iters=%ld "
            "(medians of %d interleaved rounds)\n", mr, mk, mc, iters,
-           ROUNDS);
+           BENCH_ROUNDS);
     printf("kick-rtt-ratio=%.3f cycle-ratio=%.3f\n", mk / mr,
            mc / (2 * mr));
     return 0;

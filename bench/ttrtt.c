@@ -67,14 +67,14 @@ static int tt_req(int fd, uint32_t op, uint32_t seq, uint64_t *t)
 
 int main(int argc, char **argv)
 {
-    long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 20000;
+    long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 45000;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     uint64_t t, t0 = 0;
     uint32_t seq = 0;
     pid_t ctl;
     int fd;
 
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || iters < 100)) {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || iters < 100 * BENCH_ROUNDS)) {
         printf("usage: bench-ttrtt [ITERS]\nThe time-travel controller's "
                "GET round trip against a raw ping-pong; last line "
                "key=value.\n");
@@ -82,7 +82,6 @@ int main(int argc, char **argv)
     }
     snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/vusim-ttrtt-%d.sock",
              (int)getpid());
-    double raw = bench_pingpong_ns(sizeof(struct sim_tt_msg), iters);
     ctl = start_controller(sa.sun_path);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     for (int i = 0; i < 500 && connect(fd, (struct sockaddr *)&sa,
@@ -93,16 +92,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-ttrtt: the controller did not start us\n");
         return 1;
     }
-    for (long i = -iters / 10; i < iters; i++) {
-        if (i == 0) {
-            t0 = vusim_wallclock_ns();
+    double raws[BENCH_ROUNDS], tts[BENCH_ROUNDS];
+    long per = iters / BENCH_ROUNDS;
+
+    for (int r = 0; r < BENCH_ROUNDS; r++) {
+        raws[r] = bench_pingpong_ns(sizeof(struct sim_tt_msg), per);
+        for (long i = -per / 10; i < per; i++) {
+            if (i == 0) {
+                t0 = vusim_wallclock_ns();
+            }
+            if (tt_req(fd, SIM_TT_GET, ++seq, &t) < 0) {
+                fprintf(stderr, "bench-ttrtt: GET failed\n");
+                return 1;
+            }
         }
-        if (tt_req(fd, SIM_TT_GET, ++seq, &t) < 0) {
-            fprintf(stderr, "bench-ttrtt: GET failed\n");
-            return 1;
-        }
+        tts[r] = (double)(vusim_wallclock_ns() - t0) / (double)per;
     }
-    double tt = (double)(vusim_wallclock_ns() - t0) / (double)iters;
+    double raw = bench_median(raws, BENCH_ROUNDS);
+    double tt = bench_median(tts, BENCH_ROUNDS);
     close(fd);
     kill(ctl, SIGTERM);
     waitpid(ctl, NULL, 0);
