@@ -256,15 +256,6 @@ rng_test()
     virtio_rng*) ;;
     *) fail rng-current "rng_current is '$cur'"; return ;;
     esac
-    # The kernel's own reader (khwrngd) takes blocks until the entropy pool
-    # is seeded, then sleeps for a reseed interval (60 s): read after that,
-    # so the share of the stream it took is the same every boot.
-    n=0
-    while ! dmesg | grep -q 'crng init done' && [ "$n" -lt 100 ]; do
-        usleep 100000
-        n=$((n + 1))
-    done
-    sleep 1
     hex=$(dd if=/dev/hwrng bs="$(param rng 32)" count=1 iflag=fullblock \
           2>/dev/null | hexdump -v -e '/1 "%02x"')
     if [ -n "$hex" ]; then
