@@ -39,7 +39,8 @@
 
 #define MSG 20
 
-static pid_t start_backend(const char *path, sim_time_t latency)
+static pid_t start_backend(const char *path, sim_time_t latency,
+                           uint64_t poll_ns)
 {
     pid_t pid = fork();
 
@@ -47,6 +48,8 @@ static pid_t start_backend(const char *path, sim_time_t latency)
         return pid;
     }
     struct vu_loop *loop = vu_loop_new(NULL);
+
+    vu_loop_set_poll(loop, poll_ns);
     struct echodev *dev = echodev_new(vu_loop_cal(loop), 1, latency);
 
     dev->event_per_avail = true;    /* every kick puts one event on the
@@ -106,7 +109,7 @@ static double cycle_ns(struct vufe *fe, long iters)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench-inband [--iters=N]\n"
+    fprintf(f, "usage: bench-inband [--iters=N] [--poll-ns=NS]\n"
             "Measures in-band kick round trips and request cycles against a\n"
             "raw AF_UNIX ping-pong; the last line is key=value.\n");
 }
@@ -115,16 +118,20 @@ int main(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "iters", required_argument, NULL, 'n' },
+        { "poll-ns", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     long iters = 45000;
+    uint64_t poll_ns = VUSIM_POLL_NS;   /* as the vusim program runs */
     char path[64];
     int c;
 
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         if (c == 'n') {
             iters = strtol(optarg, NULL, 10);
+        } else if (c == 'p') {
+            poll_ns = strtoull(optarg, NULL, 10);
         } else {
             usage(c == 'h' ? stdout : stderr);
             return c == 'h' ? 0 : 2;
@@ -137,7 +144,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     snprintf(path, sizeof(path), "/tmp/vusim-bench-%d.sock", (int)getpid());
-    pid_t be = start_backend(path, 0);
+    pid_t be = start_backend(path, 0, poll_ns);
     struct vufe *fe = bench_connect_inband(path, "bench-inband");
     double raw[BENCH_ROUNDS], kick[BENCH_ROUNDS], cyc[BENCH_ROUNDS];
 

@@ -41,6 +41,9 @@ static pid_t start_controller(const char *path)
                               .free_until = true };
     struct sim_tt *tt;
 
+    if (loop) {
+        vu_loop_set_poll(loop, VUSIM_POLL_NS);   /* as vusim runs it */
+    }
     if (!loop || sim_tt_new(vu_loop_base(loop), vu_loop_cal(loop), &cfg,
                             &ops, &tt) < 0) {
         _exit(1);

@@ -777,9 +777,12 @@ static void vu_drain(struct vu_backend *be)
 
 static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct vu_backend *be = arg;
+
     (void)fd;
     (void)what;
-    vu_drain(arg);
+    vu_loop_touch(be->loop);
+    vu_drain(be);
 }
 
 /* One reply from the back-end channel; false when nothing more to do. */
@@ -824,6 +827,7 @@ static bool vu_bfd_one(struct vu_backend *be, int fd)
 static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
+    vu_loop_touch(((struct vu_backend *)arg)->loop);
     while (vu_bfd_one(arg, (int)fd)) {
     }
 }

@@ -421,6 +421,7 @@ static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
     if (eventfd_read((int)fd, &v) < 0) {
         return;
     }
+    vu_loop_touch(q->be->loop);
     q->be->st.q[q->index].kicks_eventfd++;
     q->be->st.q[q->index].kick_mode = VU_NOTIFY_EVENTFD;
     vu_trace_kick(q, false);

@@ -11,6 +11,7 @@
 
 #include "cosim/loop.h"
 #include "sim/log.h"
+#include "sim/wallclock.h"
 
 struct vu_loop {
     struct event_base *base;
@@ -21,6 +22,8 @@ struct vu_loop {
     int stop_pipe[2];
     int holds;
     bool stop;
+    uint64_t activity;       /* fd callbacks seen (vu_loop_touch) */
+    uint64_t poll_ns, poll_max_ns;
     struct vu_defer *defers; /* sorted by key */
     void (*tick)(void *opaque);
     void *tick_opaque;
@@ -100,9 +103,12 @@ struct event_base *vu_loop_base(struct vu_loop *loop) { return loop->base; }
 struct sim_cal *vu_loop_cal(struct vu_loop *loop) { return loop->cal; }
 struct sim_clock *vu_loop_clock(struct vu_loop *loop) { return loop->clk; }
 
+/* Holds, releases and deferred work change what the next turn may do, so
+ * they count as activity: polling must hand back to the turn at once. */
 void vu_loop_hold(struct vu_loop *loop)
 {
     loop->holds++;
+    loop->activity++;
 }
 
 void vu_loop_release(struct vu_loop *loop)
@@ -110,6 +116,7 @@ void vu_loop_release(struct vu_loop *loop)
     if (loop->holds > 0) {
         loop->holds--;
     }
+    loop->activity++;
 }
 
 bool vu_loop_held(const struct vu_loop *loop)
@@ -124,6 +131,7 @@ void vu_loop_defer(struct vu_loop *loop, struct vu_defer *d)
     if (d->queued) {
         return;
     }
+    loop->activity++;
     /* Equal keys keep their queueing order, like the calendar's FIFO. */
     while (*pp && (*pp)->key <= d->key) {
         pp = &(*pp)->next;
@@ -178,9 +186,62 @@ static long run_calendar(struct vu_loop *loop, uint64_t *wait)
     return n;
 }
 
+/*
+ * Adaptive polling, as QEMU's AioContext does (poll-max-ns): before
+ * sleeping, look at the fds without blocking for a while, since a
+ * synchronous peer (an in-band kick, a call's ack) often answers within
+ * microseconds and a sleep costs a wake-up. The window doubles up to
+ * poll_max_ns when polling caught something and halves when it did not,
+ * so an idle loop soon stops spinning. It changes only when fds are
+ * served, never their order or what reaches the calendar.
+ */
+static bool poll_fds(struct vu_loop *loop)
+{
+    uint64_t a0 = loop->activity, t0;
+
+    if (loop->poll_ns == 0) {
+        return false;
+    }
+    t0 = vusim_wallclock_ns();
+    do {
+        if (event_base_loop(loop->base, EVLOOP_NONBLOCK) < 0) {
+            return false;
+        }
+        if (loop->activity != a0 || loop->stop) {
+            if (loop->poll_ns < loop->poll_max_ns) {
+                loop->poll_ns *= 2;
+            }
+            return true;
+        }
+    } while (vusim_wallclock_ns() - t0 < loop->poll_ns);
+    loop->poll_ns /= 2;
+    if (loop->poll_ns < 1000 && loop->poll_max_ns) {
+        loop->poll_ns = 1000;
+    }
+    return false;
+}
+
+/* A sleep that ended soon after polling gave up: poll that long next
+ * time (twice, for margin), within the maximum. */
+static void poll_learn(struct vu_loop *loop, uint64_t slept_ns)
+{
+    if (slept_ns < loop->poll_max_ns) {
+        uint64_t want = 2 * slept_ns;
+
+        loop->poll_ns = want < loop->poll_max_ns ? want : loop->poll_max_ns;
+        if (loop->poll_ns < 1000) {
+            loop->poll_ns = 1000;
+        }
+    }
+}
+
 static int wait_fds(struct vu_loop *loop, uint64_t wait_ns, bool block)
 {
     int flags = EVLOOP_ONCE;
+
+    if (block && wait_ns != 0 && poll_fds(loop)) {
+        return 0;
+    }
 
     if (!block || wait_ns == 0) {
         flags = EVLOOP_NONBLOCK;
@@ -191,8 +252,12 @@ static int wait_fds(struct vu_loop *loop, uint64_t wait_ns, bool block)
         };
         evtimer_add(loop->timer, &tv);
     }
+    uint64_t t0 = loop->poll_max_ns ? vusim_wallclock_ns() : 0;
     int rc = event_base_loop(loop->base, flags);
     evtimer_del(loop->timer);
+    if (loop->poll_max_ns && flags == EVLOOP_ONCE) {
+        poll_learn(loop, vusim_wallclock_ns() - t0);
+    }
     return rc < 0 ? -EIO : 0;
 }
 
@@ -243,6 +308,17 @@ void vu_loop_stop(struct vu_loop *loop)
 int vu_loop_stop_fd(struct vu_loop *loop)
 {
     return loop->stop_pipe[1];
+}
+
+void vu_loop_touch(struct vu_loop *loop)
+{
+    loop->activity++;
+}
+
+void vu_loop_set_poll(struct vu_loop *loop, uint64_t max_ns)
+{
+    loop->poll_max_ns = max_ns;
+    loop->poll_ns = max_ns;
 }
 
 void vu_loop_set_tick(struct vu_loop *loop, void (*fn)(void *opaque),

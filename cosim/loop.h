@@ -78,6 +78,14 @@ long vu_loop_poll(struct vu_loop *loop);
 void vu_loop_stop(struct vu_loop *loop);
 int vu_loop_stop_fd(struct vu_loop *loop);
 
+/* An fd callback says it did something (polling uses it). */
+void vu_loop_touch(struct vu_loop *loop);
+
+/* Poll fds for up to @max_ns before sleeping (0: never; see loop.c). The
+ * vusim program uses VUSIM_POLL_NS. */
+#define VUSIM_POLL_NS 50000u
+void vu_loop_set_poll(struct vu_loop *loop, uint64_t max_ns);
+
 /* A callback run once per turn, e.g. for a live status line. */
 void vu_loop_set_tick(struct vu_loop *loop, void (*fn)(void *opaque),
                       void *opaque);

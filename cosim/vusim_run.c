@@ -474,6 +474,8 @@ int vusim_serve_many(const struct vusim_cli *const *cs, size_t n)
     if (!r.loop) {
         fprintf(stderr, PROG ": out of memory\n");
         rc = 1;
+    } else {
+        vu_loop_set_poll(r.loop, VUSIM_POLL_NS);
     }
     if (rc == 0 && (rc = run_time_travel(&r)) == 0 &&
         (rc = run_slots(&r)) == 0) {
