@@ -33,6 +33,7 @@ struct vu_queue {
     struct vu_vq vq;
     int kick_fd, call_fd, err_fd;
     struct event *kick_ev;
+    struct event *poll_ev;        /* NOFD kick: look at the ring on a timer */
     bool started, enabled;
     bool call_pending;            /* a call is owed and waits its turn */
     struct vu_defer kick_defer;   /* eventfd kicks, run in queue order */
@@ -93,6 +94,7 @@ void vu_queue_init(struct vu_backend *be, struct vu_queue *q, uint16_t idx);
 void vu_queue_reset(struct vu_queue *q);      /* back to stopped, fds closed */
 void vu_queue_free_reqs(struct vu_queue *q);
 int vu_queue_set_kick_fd(struct vu_queue *q, int fd);
+int vu_queue_poll_kicks(struct vu_queue *q);
 void vu_queue_kick(struct vu_queue *q, bool inband);
 void vu_queue_start(struct vu_queue *q);
 void vu_queue_stop(struct vu_queue *q);

@@ -362,6 +362,11 @@ static int vu_h_set_vring_kick(struct vu_backend *be, struct vu_msg *m,
     if (rc < 0) {
         return rc;
     }
+    /* NOFD: "polling should be used instead of waiting for the kick",
+     * unless kicks come in-band. */
+    if (fd < 0 && !vu_has_pf(be, VU_PF_INBAND_NOTIFICATIONS)) {
+        return vu_queue_poll_kicks(q);
+    }
     return vu_queue_set_kick_fd(q, fd);
 }
 

@@ -429,10 +429,45 @@ static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
     vu_loop_defer(q->be->loop, &q->kick_defer);
 }
 
+/* A kick set with NOFD: the spec says the back-end polls the ring. */
+#define VU_KICK_POLL_US 100
+
+static void vu_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct vu_queue *q = arg;
+
+    (void)fd;
+    (void)what;
+    if (q->enabled && vu_vq_ready(&q->vq, &q->be->mem) &&
+        vu_vq_avail_count(&q->vq) > 0) {
+        vu_loop_defer(q->be->loop, &q->kick_defer);
+    }
+}
+
+int vu_queue_poll_kicks(struct vu_queue *q)
+{
+    static const struct timeval every = { 0, VU_KICK_POLL_US };
+    struct vu_backend *be = q->be;
+
+    vu_queue_set_kick_fd(q, -1);
+    q->poll_ev = event_new(vu_loop_base(be->loop), -1, EV_PERSIST,
+                           vu_poll_cb, q);
+    if (!q->poll_ev || event_add(q->poll_ev, &every) < 0) {
+        return -ENOMEM;
+    }
+    vu_queue_start(q);
+    vu_loop_defer(be->loop, &q->kick_defer);
+    return 0;
+}
+
 int vu_queue_set_kick_fd(struct vu_queue *q, int fd)
 {
     struct vu_backend *be = q->be;
 
+    if (q->poll_ev) {
+        event_free(q->poll_ev);
+        q->poll_ev = NULL;
+    }
     if (q->kick_ev) {
         event_free(q->kick_ev);
         q->kick_ev = NULL;

@@ -395,6 +395,35 @@ static void test_qemu_like_frontend(void)
     itest_free(&t);
 }
 
+/* A kick set with the NOFD bit: the back-end polls the ring, so a chain
+ * the front-end never kicks still completes (eventfd mode; in-band, kicks
+ * come as messages and nothing is polled). */
+static void test_nofd_kick_polling(void)
+{
+    struct itest t;
+    struct vufe *fe;
+    struct vu_msg r;
+    uint64_t v = VU_VRING_NOFD, a;
+    uint32_t id, used;
+
+    if (inband()) {
+        return;
+    }
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    CU_ASSERT_EQUAL(vufe_request(fe, VU_REQ_SET_VRING_KICK, &v, sizeof(v),
+                                 NULL, 0, VU_FLAG_NEED_REPLY, &r), 0);
+    CU_ASSERT_EQUAL(r.p.u64, 0);
+    a = vufe_alloc(fe, 64, 16);
+    struct vufe_buf b = { a, 64, true };
+    CU_ASSERT(vufe_add(fe, 0, &b, 1, false) >= 0);
+    CU_ASSERT_EQUAL(vufe_reap_wait(fe, 0, &id, &used, 5000), 1);
+    vufe_free(fe);
+    itest_stop(&t);
+    itest_free(&t);
+}
+
 /* --inband=off does not offer it; --inband=on refuses a front-end that
  * declines it. */
 static void test_inband_option(void)
@@ -442,5 +471,6 @@ CU_TestInfo backend_tests[] = {
     { "kick_crossing_call", test_kick_crossing_call },
     { "qemu_like_frontend", test_qemu_like_frontend },
     { "inband_option", test_inband_option },
+    { "nofd_kick_polling", test_nofd_kick_polling },
     CU_TEST_INFO_NULL,
 };
