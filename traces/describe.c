@@ -15,6 +15,25 @@
 #include "devices/blk.h"
 #include "traces/reader.h"
 
+bool trace_rec_is_device(const struct trace_rec *rec)
+{
+    switch (rec->type) {
+    case TRACE_AVAIL:
+    case TRACE_CHAIN:
+    case TRACE_COMPLETE:
+    case TRACE_CANCEL:
+    case TRACE_QUEUE:
+    case TRACE_RESET:
+    case TRACE_CONFIG:
+    case TRACE_CAL:
+        return true;
+    case TRACE_NEG:
+        return rec->u.neg.what == TRACE_NEG_FEATURES;
+    default:
+        return false;
+    }
+}
+
 const char *trace_type_name(uint16_t type)
 {
     switch (type) {

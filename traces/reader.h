@@ -125,6 +125,11 @@ const uint8_t *trace_reader_frame(const struct trace_reader *r, size_t i,
 
 const char *trace_type_name(uint16_t type);
 
+/* What the device saw and did: the records replay applies or checks
+ * (AVAIL, CHAIN, COMPLETE, CANCEL, QUEUE, RESET, CONFIG, CAL, and the
+ * negotiated features); the rest is the transport's context. */
+bool trace_rec_is_device(const struct trace_rec *rec);
+
 /* One line for @rec without index and time, e.g. "CHAIN q0 req=3 ... blk
  * IN sector=8 len=4096". Returns @buf. */
 char *trace_rec_describe(const struct trace_reader *r,

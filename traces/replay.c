@@ -129,26 +129,15 @@ static void diverge_soft(struct rp *rp, size_t i, const char *actual,
 
 /* ---- the record stream ---- */
 
-/* Records replay does not need: messages, modes, kicks, calls, calendar
- * records other than fires, the protocol features, END and TRAILER. */
+/* Records replay does not need: everything but the device's records, and
+ * of the calendar's only the fires (schedules and cancels follow from the
+ * model). */
 static bool is_context(const struct trace_rec *rec)
 {
-    switch (rec->type) {
-    case TRACE_AVAIL:
-    case TRACE_CHAIN:
-    case TRACE_COMPLETE:
-    case TRACE_CANCEL:
-    case TRACE_QUEUE:
-    case TRACE_RESET:
-    case TRACE_CONFIG:
-        return false;
-    case TRACE_NEG:
-        return rec->u.neg.what != TRACE_NEG_FEATURES;
-    case TRACE_CAL:
+    if (rec->type == TRACE_CAL) {
         return rec->u.cal.kind != TRACE_CAL_FIRE;
-    default:
-        return true;
     }
+    return !trace_rec_is_device(rec);
 }
 
 /* The first record at or after @i that replay acts on, or n. */

@@ -368,26 +368,6 @@ static bool diff_headers(const struct trace_header *a,
     return d;
 }
 
-/* What the device saw and did: the records replay applies or checks. */
-static bool device_rec(const struct trace_rec *rec)
-{
-    switch (rec->type) {
-    case TRACE_AVAIL:
-    case TRACE_CHAIN:
-    case TRACE_COMPLETE:
-    case TRACE_CANCEL:
-    case TRACE_QUEUE:
-    case TRACE_RESET:
-    case TRACE_CONFIG:
-    case TRACE_CAL:
-        return true;
-    case TRACE_NEG:
-        return rec->u.neg.what == TRACE_NEG_FEATURES;
-    default:
-        return false;
-    }
-}
-
 /* The next record index at or after @i to compare: never a TRAILER; with
  * @device, only the device's records. */
 static size_t next_cmp(const struct trace_reader *r, size_t i, bool device)
@@ -395,7 +375,7 @@ static size_t next_cmp(const struct trace_reader *r, size_t i, bool device)
     struct trace_rec rec;
 
     while (i < trace_reader_count(r) && trace_reader_get(r, i, &rec) == 0 &&
-           (rec.type == TRACE_TRAILER || (device && !device_rec(&rec)))) {
+           (rec.type == TRACE_TRAILER || (device && !trace_rec_is_device(&rec)))) {
         i++;
     }
     return i;
