@@ -441,6 +441,9 @@ static int vu_h_set_backend_req_fd(struct vu_backend *be, struct vu_msg *m,
     fd = vu_msg_take_fd(m, 0);
     ev = event_new(vu_loop_base(be->loop), fd, EV_READ | EV_PERSIST,
                    vu_bfd_cb, be);
+    if (ev) {
+        event_priority_set(ev, VU_LOOP_PRIO_REPLY);
+    }
     if (!ev || event_add(ev, NULL) < 0) {
         if (ev) {
             event_free(ev);

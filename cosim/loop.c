@@ -57,6 +57,11 @@ struct vu_loop *vu_loop_new(const struct sim_clock_cfg *clk)
     }
     loop->stop_pipe[0] = loop->stop_pipe[1] = -1;
     loop->base = event_base_new();
+    /* Two priorities: replies to our own requests (VU_LOOP_PRIO_REPLY)
+     * are served before new requests ready in the same batch. */
+    if (loop->base && event_base_priority_init(loop->base, 2) < 0) {
+        goto fail;
+    }
     loop->cal = sim_cal_new();
     loop->clk = sim_clock_new(clk ? clk : &afap, NULL);
     if (!loop->base || !loop->cal || !loop->clk ||

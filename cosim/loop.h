@@ -36,6 +36,12 @@
 struct event_base;
 struct vu_loop;
 
+/* Event priority for fds that carry replies to our own requests (a call's
+ * ack): when a front-end acks a call and then kicks, both may be ready in
+ * one batch, and the ack must be handled first whichever the kernel lists
+ * first, or the order of records in a trace would vary. Others get 1. */
+#define VU_LOOP_PRIO_REPLY 0
+
 struct vu_defer {
     uint64_t key;                       /* run order within a batch */
     void (*fn)(struct vu_defer *d);
