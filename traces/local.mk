@@ -2,6 +2,7 @@
 libvusim_la_SOURCES += \
 	%reldir%/writer.c \
 	%reldir%/digest.c \
+	%reldir%/crc32c.c \
 	%reldir%/reader.c \
 	%reldir%/describe.c \
 	%reldir%/replay.c \
