@@ -269,7 +269,8 @@ void vu_trace_complete(struct vu_request *r, uint32_t used_len)
     if (!be->trace) {
         return;
     }
-    trace_done_compute(&r->trace_wb, r->dreq.wr_len, used_len, &d);
+    trace_done_compute(trace_writer_digest(be->trace), &r->trace_wb,
+                       r->dreq.wr_len, used_len, &d);
     trace_write_complete(be->trace, r->trace_id, r->q->index,
                          r->chain.head, &d);
 }
@@ -353,6 +354,7 @@ int vu_trace_open(struct vu_backend *be, const struct vu_trace_cfg *cfg,
         .conn_id = be->cfg.conn_id,
         .opts = opts,
         .nopts = cfg->nopts,
+        .digest = cfg->digest,
     };
     int rc = opts ? 0 : -ENOMEM;
 

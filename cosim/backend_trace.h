@@ -47,6 +47,7 @@ struct vu_trace_cfg {
     const char *clock;            /* "afap", "realtime:2", ...; NULL afap */
     uint64_t seed;
     bool wallclock;               /* add a TRAILER with wall-clock facts */
+    enum trace_digest digest;     /* completions' digest; 0: the default */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "cosim/server.h"
 #include "cosim/vufe.h"
 #include "devices/dev.h"
+#include "traces/trace.h"
 
 #define DEMO_MAX_INFLIGHT 64u
 #define DEMO_MIN_DISK     (64ull << 10)   /* one largest request */
@@ -30,6 +31,7 @@ struct demo_cfg {
     const char *connect;        /* --connect=PATH: an outside back-end */
     const char *stats;          /* --stats=FILE or NULL */
     const char *trace;          /* --trace=FILE or NULL */
+    enum trace_digest trace_digest;     /* --trace-digest; 0: default */
     bool verbose;
     int log_level;              /* -1: default */
     struct dev_opt blk[4];      /* latency, bandwidth, channels, size */

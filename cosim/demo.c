@@ -43,6 +43,8 @@ static const struct dev_optdesc demo_opts[] = {
     { "stats", "FILE", "write a JSON summary at exit" },
     { "trace", "FILE", "record the back-end side as a trace (vusim trace, "
       "vusim replay)" },
+    { "trace-digest", "ALG", "digest of what each completion wrote: xxh128 "
+      "(default) or sha256" },
     { "log-level", "LEVEL", "err, warn (default), info, debug or trace" },
     { "verbose", NULL, "log every vhost-user message decoded" },
     { "help", NULL, "show this help and exit" },
@@ -101,6 +103,15 @@ static int set_level(const char *v, int *out)
     return 0;
 }
 
+static int set_digest(const char *v, enum trace_digest *out)
+{
+    if (trace_digest_parse(v, out) < 0) {
+        return vusim_cli_bad("--trace-digest=%s: expected xxh128 or sha256",
+                             v);
+    }
+    return 0;
+}
+
 /* Option @k of demo_opts with value @v. */
 static int demo_opt(struct demo_cfg *c, size_t k, const struct dev_opt *o)
 {
@@ -127,6 +138,8 @@ static int demo_opt(struct demo_cfg *c, size_t k, const struct dev_opt *o)
         c->stats = o->value;
     } else if (!strcmp(n, "trace")) {
         c->trace = o->value;
+    } else if (!strcmp(n, "trace-digest")) {
+        return set_digest(o->value, &c->trace_digest);
     } else if (!strcmp(n, "verbose")) {
         c->verbose = true;
     }
@@ -258,7 +271,8 @@ static int demo_trace_open(struct demo_be *b, const struct demo_cfg *c)
 {
     struct vu_trace_cfg tc = { .path = c->trace, .device = "blk",
                                .opts = c->blk, .nopts = c->nblk,
-                               .clock = "afap", .seed = c->seed };
+                               .clock = "afap", .seed = c->seed,
+                               .digest = c->trace_digest };
     char err[256] = "";
 
     if (vu_trace_open(b->be, &tc, &b->trace, err, sizeof(err)) < 0) {

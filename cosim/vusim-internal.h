@@ -12,6 +12,7 @@
 #include "cosim/backend.h"
 #include "devices/dev.h"
 #include "sim/clock.h"
+#include "traces/trace.h"
 
 /* The parsed command line of `vusim DEVICE`. */
 struct vusim_cli {
@@ -27,6 +28,7 @@ struct vusim_cli {
     unsigned guests;            /* --guests=N; 0: one per device */
     const char *stats;          /* --stats=FILE or NULL */
     const char *trace;          /* --trace=FILE or NULL */
+    enum trace_digest trace_digest;     /* --trace-digest; 0: default */
     bool verbose;
     int log_level;              /* -1: default */
     unsigned seen;              /* generic options given, one bit each */

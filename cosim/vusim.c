@@ -96,6 +96,7 @@ enum gopt {
     GOPT_CLOCK,
     GOPT_STATS,
     GOPT_TRACE,
+    GOPT_TRACE_DIGEST,
     GOPT_VERBOSE,
     GOPT_LOG_LEVEL,
     GOPT_TIME_TRAVEL,
@@ -122,6 +123,9 @@ static const struct dev_optdesc gopts[GOPT_N] = {
     [GOPT_STATS] = {"stats", "FILE", "write a JSON summary at exit"},
     [GOPT_TRACE] = {"trace", "FILE", "record the run as a deterministic "
                     "trace (vusim trace, vusim replay)"},
+    [GOPT_TRACE_DIGEST] = {"trace-digest", "ALG",
+                           "digest of what each completion wrote: xxh128 "
+                           "(default) or sha256"},
     [GOPT_VERBOSE] = {"verbose", NULL,
                       "log every vhost-user message decoded"},
     [GOPT_LOG_LEVEL] = {"log-level", "LEVEL",
@@ -275,6 +279,12 @@ static int generic_opt(struct vusim_cli *c, enum gopt id, const char *v)
         return 0;
     case GOPT_TRACE:
         c->trace = v;
+        return 0;
+    case GOPT_TRACE_DIGEST:
+        if (trace_digest_parse(v, &c->trace_digest) < 0) {
+            return vusim_cli_bad("--trace-digest=%s: expected xxh128 or "
+                                 "sha256", v);
+        }
         return 0;
     case GOPT_VERBOSE:
         c->verbose = true;

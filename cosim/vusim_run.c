@@ -276,6 +276,7 @@ static int run_open_trace(struct run *r, struct slot *sl)
     const struct dev_opt *seed = dev_opt_find(c->dopts, c->ndopts, "seed");
     struct vu_trace_cfg tc = {
         .path = c->trace, .opts = c->dopts, .nopts = c->ndopts,
+        .digest = c->trace_digest,
         .seed = seed && seed->value ? strtoull(seed->value, NULL, 0) : 0,
     };
     char clock[64], err[512] = "";

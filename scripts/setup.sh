@@ -21,7 +21,7 @@
 VUSIM_BUILD_PKGS=(
     build-essential autoconf automake libtool pkg-config
     libevent-dev libcunit1-dev libsystemc-dev libjansson-dev
-    nettle-dev
+    nettle-dev libxxhash-dev
 )
 
 # Real guests for the guest test tier: UML, QEMU, a kernel, a static busybox;

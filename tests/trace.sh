@@ -83,6 +83,28 @@ expect "replay with a bad option is refused" 2 \
     "$VUSIM" replay "$a" --latency=5
 expect "replay of a file that is not a trace" 2 "$VUSIM" replay "$VUSIM"
 
+# ---- the completions' digest ----------------------------------------------
+
+s=$tmp/sha.trace
+expect "demo records with --trace-digest=sha256" 0 \
+    "$VUSIM" demo --requests=200 --trace-digest=sha256 --trace="$s"
+expect "info of a SHA-256 trace" 0 "$VUSIM" trace info "$s"
+has "info names the digest" "^digest: +sha256 of what each completion wrote"
+expect "a SHA-256 trace replays" 0 "$VUSIM" replay "$s"
+expect "...and diverges at a changed latency" 1 \
+    "$VUSIM" replay "$s" --latency=21us
+"$VUSIM" demo --requests=200 --trace="$tmp/xxh.trace" >/dev/null 2>&1
+expect "diff: the digest differs in the header" 1 \
+    "$VUSIM" trace diff "$s" "$tmp/xxh.trace"
+has "...and diff says so" "header: digest sha256 / xxh128"
+expect "dump names the default digest" 0 "$VUSIM" trace dump "$tmp/xxh.trace"
+has "...xxh128 on completions" "COMPLETE .* written=[0-9]+ xxh128=[0-9a-f]+"
+expect "an unknown digest is refused" 2 \
+    "$VUSIM" demo --requests=10 --trace-digest=md5 --trace="$tmp/x.trace"
+has "...with one line naming it" "--trace-digest=md5: expected xxh128 or sha256"
+expect "vusim blk refuses it too" 2 \
+    "$VUSIM" blk --socket-path="$tmp/x.sock" --trace-digest=crc
+
 # ---- the tools --------------------------------------------------------------
 
 expect "info" 0 "$VUSIM" trace info "$a"

@@ -283,6 +283,13 @@ static const char *blk_status(uint8_t s)
     }
 }
 
+static const char *digest_name(const struct trace_reader *r)
+{
+    const struct trace_header *h = trace_reader_header(r);
+
+    return h ? trace_digest_name(h->digest) : "digest";
+}
+
 static void describe_done(struct line *l, const struct trace_reader *r,
                           const struct trace_rec *rec)
 {
@@ -299,8 +306,8 @@ static void describe_done(struct line *l, const struct trace_reader *r,
     } else {
         add(l, "-");
     }
-    add(l, " written=%u sha256=", d->extent);
-    add_hex(l, d->sha256, TRACE_SHA256_SIZE, 8);
+    add(l, " written=%u %s=", d->extent, digest_name(r));
+    add_hex(l, d->digest, TRACE_DIGEST_SIZE, 8);
     if (trace_blk_describe(r, rec->u.done.id, blk, sizeof(blk))[0]) {
         add(l, " %s", blk);
     }
@@ -336,7 +343,7 @@ static void describe_header(struct line *l, const struct trace_header *h)
             h->opts[i].value ? "=" : "",
             h->opts[i].value ? h->opts[i].value : "");
     }
-    add(l, "]");
+    add(l, "] digest=%s", trace_digest_name(h->digest));
     if (h->image == TRACE_IMAGE_RAM) {
         add(l, " image=ram size=%" PRIu64, h->image_size);
     } else if (h->image == TRACE_IMAGE_FILE) {

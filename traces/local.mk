@@ -14,9 +14,9 @@ nobase_pkginclude_HEADERS += \
 	%reldir%/reader.h \
 	%reldir%/replay.h \
 	%reldir%/export.h
-# nettle's SHA-256 hashes images and what a device wrote (traces/digest.c).
-libvusim_la_CFLAGS += $(NETTLE_CFLAGS)
-libvusim_la_LIBADD += $(NETTLE_LIBS)
+# nettle's SHA-256 and libxxhash's XXH3-128 (traces/digest.c).
+libvusim_la_CFLAGS += $(NETTLE_CFLAGS) $(XXHASH_CFLAGS)
+libvusim_la_LIBADD += $(NETTLE_LIBS) $(XXHASH_LIBS)
 EXTRA_DIST += %reldir%/FORMAT.md
 # the trace commands of the program (vusim trace ..., vusim replay)
 vusim_SOURCES += %reldir%/tool.c %reldir%/tool.h

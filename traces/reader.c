@@ -136,9 +136,9 @@ static void dec_done(struct cur *c, struct trace_rec *r)
     r->u.done.d.flags = c_u8(c);
     r->u.done.d.status = c_u8(c);
     r->u.done.d.extent = c_u32(c);
-    h = c_take(c, TRACE_SHA256_SIZE);
+    h = c_take(c, TRACE_DIGEST_SIZE);
     if (h) {
-        memcpy(r->u.done.d.sha256, h, TRACE_SHA256_SIZE);
+        memcpy(r->u.done.d.digest, h, TRACE_DIGEST_SIZE);
     }
 }
 
@@ -256,8 +256,9 @@ static const char *hdr_str(struct cur *c, char **arena, size_t *bytes)
 }
 
 /* Pass 1 (@opts NULL, *arena NULL) checks the layout and counts the string
- * bytes; pass 2 fills @h and @opts, copying the strings. */
-static void hdr_walk(struct cur *c, struct trace_header *h,
+ * bytes; pass 2 fills @h and @opts, copying the strings. Version 1 has no
+ * digest field: its completions are SHA-256. */
+static void hdr_walk(struct cur *c, uint16_t major, struct trace_header *h,
                      struct trace_opt *opts, char **arena, size_t *bytes)
 {
     const uint8_t *p;
@@ -289,6 +290,10 @@ static void hdr_walk(struct cur *c, struct trace_header *h,
     if (p) {
         memcpy(h->image_sha256, p, TRACE_SHA256_SIZE);
     }
+    h->digest = major < 2 ? TRACE_DIGEST_SHA256 : (enum trace_digest)c_u8(c);
+    if (!trace_digest_name(h->digest)) {
+        c->bad = true;
+    }
 }
 
 static int header_copy(struct trace_reader *r, const uint8_t *frame)
@@ -300,7 +305,7 @@ static int header_copy(struct trace_reader *r, const uint8_t *frame)
     char *arena = NULL;
     size_t bytes = 0;
 
-    hdr_walk(&c, &tmp, NULL, &arena, &bytes);
+    hdr_walk(&c, r->st.major, &tmp, NULL, &arena, &bytes);
     if (c.bad || c.left) {
         return -EBADMSG;
     }
@@ -311,7 +316,7 @@ static int header_copy(struct trace_reader *r, const uint8_t *frame)
     }
     arena = r->strs;
     bytes = 0;
-    hdr_walk(&c2, &r->hdr, r->opts, &arena, &bytes);
+    hdr_walk(&c2, r->st.major, &r->hdr, r->opts, &arena, &bytes);
     r->hdr.opts = r->opts;
     r->have_hdr = true;
     return 0;
@@ -468,9 +473,9 @@ static int preamble(struct trace_reader *r, char *err, size_t errlen)
     }
     r->st.major = (uint16_t)(p[8] | p[9] << 8);
     r->st.minor = (uint16_t)(p[10] | p[11] << 8);
-    if (r->st.major != TRACE_VERSION_MAJOR) {
+    if (r->st.major < 1 || r->st.major > TRACE_VERSION_MAJOR) {
         snprintf(err, errlen, "trace format version %u.%u; this vusim reads "
-                 "%u.x", p[8] | p[9] << 8, p[10] | p[11] << 8,
+                 "1.x to %u.x", p[8] | p[9] << 8, p[10] | p[11] << 8,
                  TRACE_VERSION_MAJOR);
         return -EBADMSG;
     }

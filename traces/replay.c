@@ -318,7 +318,7 @@ static bool done_equal(const struct trace_rec *rec, const struct rp_req *q,
     return rec->time == now && rec->u.done.queue == q->dreq.queue &&
            e->used_len == d->used_len && e->flags == d->flags &&
            e->status == d->status && e->extent == d->extent &&
-           memcmp(e->sha256, d->sha256, TRACE_SHA256_SIZE) == 0;
+           memcmp(e->digest, d->digest, TRACE_DIGEST_SIZE) == 0;
 }
 
 /* Name what differs between the recorded and the replayed completion. */
@@ -344,7 +344,7 @@ static void done_what(const struct trace_rec *rec,
         n += snprintf(buf + n, len - n, " status");
     }
     if ((e->extent != d->extent ||
-         memcmp(e->sha256, d->sha256, TRACE_SHA256_SIZE)) && n >= 0 &&
+         memcmp(e->digest, d->digest, TRACE_DIGEST_SIZE)) && n >= 0 &&
         (size_t)n < len) {
         snprintf(buf + n, len - n, " written bytes");
     }
@@ -407,7 +407,8 @@ static void rp_complete(struct dev_req *dreq, uint32_t used_len)
     struct rp *rp = host_rp(dreq->dev);
     struct trace_done d;
 
-    trace_done_compute(&q->wb, q->wr_len, used_len, &d);
+    trace_done_compute(trace_reader_header(rp->r)->digest, &q->wb,
+                       q->wr_len, used_len, &d);
     rq_unlink(rp, q);
     if (!rp->hard) {
         check_done(rp, q, &d);

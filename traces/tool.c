@@ -174,6 +174,8 @@ static void print_header(const struct trace_header *h)
     printf("%s\n", h->nopts ? "" : " (none)");
     printf("timing:        clock %s, in-band %s, seed %" PRIu64
            ", connection %u\n", h->clock, h->inband, h->seed, h->conn_id);
+    printf("digest:        %s of what each completion wrote\n",
+           trace_digest_name(h->digest));
     if (h->image == TRACE_IMAGE_FILE) {
         printf("image:         file (--%s), %" PRIu64 " bytes, sha256 ",
                h->image_opt, h->image_size);
@@ -350,6 +352,8 @@ static bool diff_headers(const struct trace_header *a,
           b->inband);
     HDIFF(a->seed != b->seed, "seed %" PRIu64 " / %" PRIu64 "\n", a->seed,
           b->seed);
+    HDIFF(a->digest != b->digest, "digest %s / %s\n",
+          trace_digest_name(a->digest), trace_digest_name(b->digest));
     HDIFF(a->features != b->features || a->protocol_features !=
           b->protocol_features, "offered features differ\n");
     HDIFF(a->image != b->image || a->image_size != b->image_size ||

@@ -5,7 +5,7 @@
  *
  * A trace records what crosses vusim's boundary during one run: vhost-user
  * messages, the chains the device takes (their readable bytes in full),
- * its completions (a SHA-256 of what it wrote), the device hooks the host
+ * its completions (a digest of what it wrote), the device hooks the host
  * called and the device's calendar events. traces/FORMAT.md is the spec;
  * traces/reader.h reads it back, traces/replay.h re-runs the device from it.
  *
@@ -38,13 +38,34 @@
 #include "sim/cal.h"
 
 #define TRACE_MAGIC          "VUSIMTRC"
-#define TRACE_VERSION_MAJOR  1
+#define TRACE_VERSION_MAJOR  2
 #define TRACE_VERSION_MINOR  0
 #define TRACE_PREAMBLE_SIZE  16u
 #define TRACE_REC_HDR_SIZE   16u
 #define TRACE_REC_CRC_SIZE   4u
 #define TRACE_REC_MAX        (256u << 20)   /* largest payload accepted */
 #define TRACE_SHA256_SIZE    32u
+#define TRACE_DIGEST_SIZE    32u    /* a COMPLETE's digest field */
+
+/*
+ * How completions digest what the device wrote (FORMAT.md, HEADER).
+ * XXH3-128 is the default: 128 bits make an accidental match of two
+ * different outputs vanishingly unlikely (2^-128 per completion), which is
+ * what a divergence check needs, at ~12 times SHA-256's speed (with the
+ * SHA extensions) on this hardware; replay must recompute it for every
+ * byte the device wrote. SHA-256 is there for users who want a
+ * cryptographic digest, for example to attest a recording.
+ */
+enum trace_digest {
+    TRACE_DIGEST_SHA256 = 1,    /* FIPS 180-4; version 1 traces' only one */
+    TRACE_DIGEST_XXH128 = 2,    /* XXH3-128, canonical (big-endian) form */
+};
+#define TRACE_DIGEST_DEFAULT TRACE_DIGEST_XXH128
+
+/* "sha256", "xxh128"; NULL for an unknown value. */
+const char *trace_digest_name(enum trace_digest d);
+/* The inverse: 0, or -EINVAL for anything else. */
+int trace_digest_parse(const char *s, enum trace_digest *d);
 
 /* Record types (FORMAT.md, "Record types"). */
 enum trace_type {
@@ -114,6 +135,7 @@ struct trace_header {
     const char *image_opt;    /* the option naming the image: "backing" */
     uint64_t image_size;      /* bytes */
     uint8_t image_sha256[TRACE_SHA256_SIZE];    /* FILE only, else zero */
+    enum trace_digest digest; /* completions' digest; 0 means the default */
 };
 
 /* SHA-256 and size of a file or block device's whole content. */
@@ -142,11 +164,12 @@ struct trace_done {
     uint8_t flags;            /* TRACE_DONE_STATUS */
     uint8_t status;           /* the last writable byte, if flagged */
     uint32_t extent;          /* end of the furthest write */
-    uint8_t sha256[TRACE_SHA256_SIZE];
+    uint8_t digest[TRACE_DIGEST_SIZE];  /* @alg's digest, zero padded */
 };
 
-void trace_done_compute(const struct trace_wbuf *wb, uint32_t wr_len,
-                        uint32_t used_len, struct trace_done *d);
+void trace_done_compute(enum trace_digest alg, const struct trace_wbuf *wb,
+                        uint32_t wr_len, uint32_t used_len,
+                        struct trace_done *d);
 
 /* ---- the writer ---- */
 
@@ -161,6 +184,9 @@ struct trace_writer_cfg {
 int trace_writer_open(const char *path, const struct trace_header *h,
                       const struct trace_writer_cfg *cfg,
                       struct trace_writer **out);
+
+/* The digest its completions must use (the HEADER's). */
+enum trace_digest trace_writer_digest(const struct trace_writer *w);
 
 /* Write END (and TRAILER), flush, close and free. Returns the first error
  * seen over the writer's life, or 0. NULL is fine. */

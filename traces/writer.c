@@ -42,6 +42,7 @@ struct trace_writer {
     struct sim_cal *cal;
     sim_time_t last_time;
     int err;
+    enum trace_digest digest;     /* the completions' (HEADER) */
     bool wallclock;
     uint64_t wall_start;
     uint64_t records, chains, completions, next_id;
@@ -288,6 +289,7 @@ static void put_header(struct trace_writer *w, const struct trace_header *h)
     put_str(w, h->image_opt);
     put_u64(w, h->image_size);
     put_raw(w, h->image_sha256, TRACE_SHA256_SIZE);
+    put_u8(w, (uint8_t)w->digest);
     rec_end(w);
 }
 
@@ -303,6 +305,11 @@ static void put_preamble(struct trace_writer *w)
     }
 }
 
+enum trace_digest trace_writer_digest(const struct trace_writer *w)
+{
+    return w->digest;
+}
+
 int trace_writer_open(const char *path, const struct trace_header *h,
                       const struct trace_writer_cfg *cfg,
                       struct trace_writer **out)
@@ -310,7 +317,8 @@ int trace_writer_open(const char *path, const struct trace_header *h,
     struct trace_writer *w;
     int rc;
 
-    if (!path || !h || !h->device || h->nopts > UINT16_MAX || !out) {
+    if (!path || !h || !h->device || h->nopts > UINT16_MAX || !out ||
+        (h->digest && !trace_digest_name(h->digest))) {
         return -EINVAL;
     }
     w = calloc(1, sizeof(*w));
@@ -318,6 +326,7 @@ int trace_writer_open(const char *path, const struct trace_header *h,
         return -ENOMEM;
     }
     w->rec = NO_REC;
+    w->digest = h->digest ? h->digest : TRACE_DIGEST_DEFAULT;
     w->flush_bytes = cfg && cfg->flush_bytes ? cfg->flush_bytes
                                              : TRACE_DEFAULT_FLUSH;
     w->wallclock = cfg && cfg->wallclock;
@@ -657,7 +666,7 @@ int trace_write_complete(struct trace_writer *w, uint64_t id,
     put_u8(w, d->flags);
     put_u8(w, d->status);
     put_u32(w, d->extent);
-    put_raw(w, d->sha256, TRACE_SHA256_SIZE);
+    put_raw(w, d->digest, TRACE_DIGEST_SIZE);
     w->completions++;
     return rec_end(w);
 }

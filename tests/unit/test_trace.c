@@ -136,7 +136,7 @@ static void write_sample(const char *path)
     memset(data, 0xab, sizeof(data));
     trace_wbuf_write(&wb, 4096, &status, 1);
     trace_wbuf_write(&wb, 0, data, sizeof(data));
-    trace_done_compute(&wb, 4097, 4097, &d);
+    trace_done_compute(TRACE_DIGEST_DEFAULT, &wb, 4097, 4097, &d);
     CU_ASSERT_EQUAL(trace_write_complete(w, id, 0, 5, &d), 0);
     CU_ASSERT_EQUAL(trace_write_call(w, 0, TRACE_NOTIFY_INBAND), 0);
     CU_ASSERT_EQUAL(trace_write_cancel(w, 1, 0), 0);
@@ -158,9 +158,15 @@ static const uint16_t sample_types[] = {
 
 /* ---- tests ---- */
 
-/* CRC-32C and SHA-256 known answers. */
+/* CRC-32C, SHA-256 and XXH3-128 known answers (the last from xxHash's
+ * published vectors: xxh128sum of an empty file). */
 static void test_known_answers(void)
 {
+    static const uint8_t empty_xxh[16] = {
+        0x99, 0xaa, 0x06, 0xd3, 0x01, 0x47, 0x98, 0xd8, 0x60, 0x01, 0xc3,
+        0x24, 0x46, 0x8d, 0x49, 0x7f,
+    };
+    static const uint8_t zero[16] = { 0 };
     static const uint8_t abc_sha[32] = {
         0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
         0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
@@ -172,11 +178,17 @@ static void test_known_answers(void)
     CU_ASSERT_EQUAL(trace_crc32c("123456789", 9), 0xE3069283u);
     CU_ASSERT_EQUAL(trace_crc32c("", 0), 0);
     trace_wbuf_write(&wb, 0, "abc", 3);
-    trace_done_compute(&wb, 3, 3, &d);
-    CU_ASSERT(memcmp(d.sha256, abc_sha, 32) == 0);
+    trace_done_compute(TRACE_DIGEST_SHA256, &wb, 3, 3, &d);
+    CU_ASSERT(memcmp(d.digest, abc_sha, 32) == 0);
     CU_ASSERT_EQUAL(d.extent, 3);
     CU_ASSERT(d.flags & TRACE_DONE_STATUS);
     CU_ASSERT_EQUAL(d.status, 'c');
+    trace_wbuf_clear(&wb);
+    trace_done_compute(TRACE_DIGEST_XXH128, &wb, 3, 0, &d);
+    CU_ASSERT(memcmp(d.digest, empty_xxh, 16) == 0);
+    CU_ASSERT(memcmp(d.digest + 16, zero, 16) == 0);
+    CU_ASSERT_EQUAL(d.extent, 0);
+    CU_ASSERT_FALSE(d.flags & TRACE_DONE_STATUS);
     trace_wbuf_fini(&wb);
 }
 
@@ -198,8 +210,8 @@ static void test_wbuf_order(void)
         off -= n;
         trace_wbuf_write(&b, off, buf + off, n);
     }
-    trace_done_compute(&a, 20000, 10000, &da);
-    trace_done_compute(&b, 20000, 10000, &db);
+    trace_done_compute(TRACE_DIGEST_DEFAULT, &a, 20000, 10000, &da);
+    trace_done_compute(TRACE_DIGEST_DEFAULT, &b, 20000, 10000, &db);
     CU_ASSERT(memcmp(&da, &db, sizeof(da)) == 0);
     CU_ASSERT_FALSE(da.flags & TRACE_DONE_STATUS);
     /* A gap written explicitly as zeros is the same as a gap. */
@@ -208,8 +220,8 @@ static void test_wbuf_order(void)
     trace_wbuf_clear(&b);
     trace_wbuf_write(&b, 0, zero, 100);
     trace_wbuf_write(&b, 100, buf + 100, 50);
-    trace_done_compute(&b, 150, 150, &db);
-    trace_done_compute(&c, 150, 150, &dc);
+    trace_done_compute(TRACE_DIGEST_DEFAULT, &b, 150, 150, &db);
+    trace_done_compute(TRACE_DIGEST_DEFAULT, &c, 150, 150, &dc);
     CU_ASSERT(memcmp(&db, &dc, sizeof(db)) == 0);
     CU_ASSERT_EQUAL(dc.extent, 150);
     CU_ASSERT_EQUAL(trace_wbuf_write(&c, UINT32_MAX, buf, 2), -ERANGE);
@@ -231,7 +243,7 @@ static void test_roundtrip(void)
     CU_ASSERT_EQUAL_FATAL(trace_reader_open(path, &r, err, sizeof(err)), 0);
     trace_reader_status(r, &st);
     CU_ASSERT_EQUAL(st.status, TRACE_ST_COMPLETE);
-    CU_ASSERT_EQUAL(st.major, 1);
+    CU_ASSERT_EQUAL(st.major, TRACE_VERSION_MAJOR);
     CU_ASSERT_EQUAL(trace_reader_count(r), NSAMPLE);
     for (size_t i = 0; i < NSAMPLE && i < trace_reader_count(r); i++) {
         CU_ASSERT_EQUAL(trace_reader_get(r, i, &rec), 0);
@@ -392,6 +404,53 @@ static void test_every_corruption(void)
     free(path);
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* A version 1 trace (HEADER without its last byte, the digest field)
+ * still reads, and its completions are SHA-256. Made from a version 2 one
+ * by dropping that byte and fixing the lengths and checksums. */
+static void test_version1(void)
+{
+    char *path = tmp_path(), err[256];
+    struct trace_reader *r = NULL;
+    struct trace_status_info st;
+    size_t len = 0, hlen;
+    uint8_t *buf;
+
+    write_sample(path);
+    buf = slurp(path, &len);
+    CU_ASSERT_FATAL(buf != NULL && len > 40);
+    hlen = trace_le32(buf + TRACE_PREAMBLE_SIZE + 4);
+    CU_ASSERT_EQUAL(buf[TRACE_PREAMBLE_SIZE + TRACE_REC_HDR_SIZE + hlen - 1],
+                    TRACE_DIGEST_DEFAULT);
+    buf[8] = 1;
+    put_le32(buf + 12, trace_crc32c(buf, 12));
+    put_le32(buf + TRACE_PREAMBLE_SIZE + 4, (uint32_t)(hlen - 1));
+    memmove(buf + TRACE_PREAMBLE_SIZE + TRACE_REC_HDR_SIZE + hlen - 1,
+            buf + TRACE_PREAMBLE_SIZE + TRACE_REC_HDR_SIZE + hlen,
+            len - (TRACE_PREAMBLE_SIZE + TRACE_REC_HDR_SIZE + hlen));
+    len--;
+    put_le32(buf + TRACE_PREAMBLE_SIZE + TRACE_REC_HDR_SIZE + hlen - 1,
+             trace_crc32c(buf + TRACE_PREAMBLE_SIZE,
+                          TRACE_REC_HDR_SIZE + hlen - 1));
+    CU_ASSERT_EQUAL_FATAL(trace_reader_open_mem(buf, len, &r, err,
+                                                sizeof(err)), 0);
+    trace_reader_status(r, &st);
+    CU_ASSERT_EQUAL(st.status, TRACE_ST_COMPLETE);
+    CU_ASSERT_EQUAL(st.major, 1);
+    CU_ASSERT_EQUAL(trace_reader_count(r), NSAMPLE);
+    CU_ASSERT_EQUAL(trace_reader_header(r)->digest, TRACE_DIGEST_SHA256);
+    trace_reader_free(r);
+    free(buf);
+    unlink(path);
+    free(path);
+}
+
 /* Not a trace, or a version this reader does not know: refused. A damaged
  * preamble: zero records. */
 static void test_preamble(void)
@@ -409,7 +468,7 @@ static void test_preamble(void)
     CU_ASSERT_EQUAL(trace_reader_open_mem(buf, len, &r, err, sizeof(err)),
                     -EBADMSG);
     buf[0] = 'V';
-    buf[8] = 2;
+    buf[8] = TRACE_VERSION_MAJOR + 1;
     buf[12] ^= 1;
     CU_ASSERT_EQUAL(trace_reader_open_mem(buf, len, &r, err, sizeof(err)),
                     0);
@@ -417,7 +476,7 @@ static void test_preamble(void)
     CU_ASSERT_EQUAL(st.status, TRACE_ST_CORRUPT);
     CU_ASSERT_EQUAL(st.records, 0);
     trace_reader_free(r);
-    /* A correct CRC over version 2: refused as unknown. */
+    /* A correct CRC over a newer major version: refused as unknown. */
     {
         uint32_t c = trace_crc32c(buf, 12);
 
@@ -515,6 +574,7 @@ CU_TestInfo trace_tests[] = {
     { "every_truncation", test_every_truncation },
     { "every_corruption", test_every_corruption },
     { "preamble", test_preamble },
+    { "version1", test_version1 },
     { "stream_rules", test_stream_rules },
     { "describe", test_describe },
     CU_TEST_INFO_NULL,

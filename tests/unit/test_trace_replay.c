@@ -114,7 +114,8 @@ static void rh_complete(struct dev_req *d, uint32_t used)
     struct rh *h = host_of(d->dev);
     struct trace_done done;
 
-    trace_done_compute(&q->wb, q->wr_len, used, &done);
+    trace_done_compute(trace_writer_digest(h->w), &q->wb, q->wr_len, used,
+                       &done);
     trace_write_complete(h->w, q->id, d->queue, q->head, &done);
     trace_write_call(h->w, d->queue, TRACE_NOTIFY_INBAND);
     q->done = true;
