@@ -176,7 +176,7 @@ static uint64_t replay_ns(const char *path, uint64_t *completions)
         char err[512] = "";
         uint64_t t0 = vusim_wallclock_ns(), dt;
 
-        if (trace_reader_open(path, &r, err, sizeof(err)) < 0 ||
+        if (trace_reader_open_lazy(path, &r, err, sizeof(err)) < 0 ||
             trace_replay(r, NULL, &res, err, sizeof(err)) < 0) {
             fprintf(stderr, "bench-trace: replay %s: %s\n", path, err);
             exit(1);

@@ -34,6 +34,14 @@ struct trace_reader {
     struct trace_opt *opts;
     char *strs;                   /* the header's strings, NUL-terminated */
     struct trace_status_info st;
+    /* Where the scan is: it validates records as they are asked for when
+     * the reader is lazy, all of them at open otherwise. */
+    uint64_t scan_off;
+    sim_time_t scan_prev;
+    uint16_t scan_prev_type;
+    bool scan_done;
+    int scan_err;                 /* -ENOMEM: the index could not grow */
+    uint64_t populated;           /* lazy mapping: bytes faulted in */
 };
 
 /* ---- payload decoding ---- */
@@ -482,42 +490,90 @@ static int preamble(struct trace_reader *r, char *err, size_t errlen)
     return 0;
 }
 
-static int scan(struct trace_reader *r, char *err, size_t errlen)
-{
-    uint64_t off = TRACE_PREAMBLE_SIZE;
-    sim_time_t prev = 0;
-    uint16_t prev_type = 0;
-    int rc;
+/* Fault the mapping in ahead of the scan, a few MiB at a time: one
+ * madvise is far cheaper than a page fault per 64 KiB, and the bytes are
+ * still in the cache when the consumer reads the record after the CRC. */
+#define SCAN_AHEAD (4u << 20)
 
-    r->chain_seq = true;
-    r->st.file_bytes = r->size;
-    rc = preamble(r, err, errlen);
-    if (rc != 0) {
-        return rc < 0 ? rc : 0;
+static void populate_to(struct trace_reader *r, uint64_t end)
+{
+#ifdef MADV_POPULATE_READ
+    uint64_t from = r->populated, to;
+
+    if (!r->mapped || end <= from) {
+        return;
     }
-    r->st.status = TRACE_ST_NO_END;
-    while (off < r->size) {
-        rc = scan_one(r, off, &prev, &prev_type, &off);
-        if (rc < 0) {
-            snprintf(err, errlen, "out of memory");
-            return rc;
-        }
-        if (rc > 0) {
+    to = r->size - end > SCAN_AHEAD ? end + SCAN_AHEAD : r->size;
+    from &= ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+    /* Only a hint: a kernel without it faults the pages in on access. */
+    (void)madvise(r->data + from, (size_t)(to - from), MADV_POPULATE_READ);
+    r->populated = to;
+#else
+    (void)r;
+    (void)end;
+#endif
+}
+
+/* Validate records until record @want is in the index or the prefix
+ * ends; the status is final once the scan is done. */
+static int scan_more(struct trace_reader *r, size_t want)
+{
+    int rc = 0;
+
+    while (!r->scan_done && r->n <= want) {
+        if (r->scan_off >= r->size) {
+            r->scan_done = true;
             break;
         }
+        populate_to(r, r->scan_off + 1);
+        rc = scan_one(r, r->scan_off, &r->scan_prev, &r->scan_prev_type,
+                      &r->scan_off);
+        if (rc != 0) {
+            r->scan_done = true;
+        }
     }
-    r->st.records = r->n;
-    r->st.valid_bytes = rc > 0 ? r->st.bad_offset : off;
-    if (rc == 0 && (prev_type == TRACE_END || prev_type == TRACE_TRAILER)) {
-        r->st.status = TRACE_ST_COMPLETE;
+    if (rc < 0) {
+        r->scan_err = rc;
+        return rc;
+    }
+    if (r->scan_done) {
+        r->st.records = r->n;
+        r->st.valid_bytes = rc > 0 ? r->st.bad_offset : r->scan_off;
+        if (rc == 0 && r->st.status == TRACE_ST_NO_END &&
+            (r->scan_prev_type == TRACE_END ||
+             r->scan_prev_type == TRACE_TRAILER)) {
+            r->st.status = TRACE_ST_COMPLETE;
+        }
     }
     return 0;
 }
 
+/* The preamble and the HEADER (so the header is known at open); the rest
+ * now, or on demand when @lazy. */
+static int scan(struct trace_reader *r, bool lazy, char *err, size_t errlen)
+{
+    int rc;
+
+    r->chain_seq = true;
+    r->st.file_bytes = r->size;
+    r->scan_off = TRACE_PREAMBLE_SIZE;
+    rc = preamble(r, err, errlen);
+    if (rc != 0) {
+        r->scan_done = true;
+        return rc < 0 ? rc : 0;
+    }
+    r->st.status = TRACE_ST_NO_END;
+    rc = scan_more(r, lazy ? 0 : SIZE_MAX);
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory");
+    }
+    return rc;
+}
+
 /* ---- public ---- */
 
-static int reader_finish(struct trace_reader *r, struct trace_reader **out,
-                         char *err, size_t errlen)
+static int reader_finish(struct trace_reader *r, bool lazy,
+                         struct trace_reader **out, char *err, size_t errlen)
 {
     char spare[1];
     int rc;
@@ -526,7 +582,7 @@ static int reader_finish(struct trace_reader *r, struct trace_reader **out,
         err = spare;
         errlen = sizeof(spare);
     }
-    rc = scan(r, err, errlen);
+    rc = scan(r, lazy, err, errlen);
     if (rc < 0) {
         trace_reader_free(r);
         return rc;
@@ -535,8 +591,8 @@ static int reader_finish(struct trace_reader *r, struct trace_reader **out,
     return 0;
 }
 
-int trace_reader_open(const char *path, struct trace_reader **out,
-                      char *err, size_t errlen)
+static int reader_open(const char *path, bool lazy, struct trace_reader **out,
+                       char *err, size_t errlen)
 {
     struct trace_reader *r = calloc(1, sizeof(*r));
     struct stat st;
@@ -553,9 +609,8 @@ int trace_reader_open(const char *path, struct trace_reader **out,
     }
     r->size = (size_t)st.st_size;
     if (r->size > 0) {
-        /* Every byte is read at once (the scan): fault it all in now. */
-        r->data = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-                       fd, 0);
+        /* Faulted in ahead of the scan (populate_to). */
+        r->data = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (r->data == MAP_FAILED) {
             r->data = NULL;
             rc = -errno;
@@ -565,13 +620,38 @@ int trace_reader_open(const char *path, struct trace_reader **out,
         r->mapped = true;
     }
     close(fd);
-    return reader_finish(r, out, err, errlen);
+    return reader_finish(r, lazy, out, err, errlen);
 fail:
     if (fd >= 0) {
         close(fd);
     }
     free(r);
     return rc;
+}
+
+int trace_reader_open(const char *path, struct trace_reader **out,
+                      char *err, size_t errlen)
+{
+    return reader_open(path, false, out, err, errlen);
+}
+
+int trace_reader_open_lazy(const char *path, struct trace_reader **out,
+                           char *err, size_t errlen)
+{
+    return reader_open(path, true, out, err, errlen);
+}
+
+bool trace_reader_have(struct trace_reader *r, size_t i)
+{
+    if (i < r->n) {
+        return true;
+    }
+    return scan_more(r, i) == 0 && i < r->n;
+}
+
+int trace_reader_finish(struct trace_reader *r)
+{
+    return r->scan_err ? r->scan_err : scan_more(r, SIZE_MAX);
 }
 
 int trace_reader_open_mem(const void *buf, size_t len,
@@ -588,7 +668,7 @@ int trace_reader_open_mem(const void *buf, size_t len,
         memcpy(r->data, buf, len);
     }
     r->size = len;
-    return reader_finish(r, out, err, errlen);
+    return reader_finish(r, false, out, err, errlen);
 }
 
 void trace_reader_free(struct trace_reader *r)

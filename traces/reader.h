@@ -9,10 +9,12 @@
  * fails form the valid prefix; trace_reader_status() says where and why it
  * ends. A torn or corrupted file is not an error to open: its prefix reads.
  *
+ * trace_reader_open_lazy() defers the walk to when records are asked for.
+ *
  * Owns:        the mapping (or a copy of a memory buffer) and the index.
  *              Pointers in a struct trace_rec point into the mapping and
  *              stay valid until trace_reader_free().
- * Threading:   read-only after open; any thread.
+ * Threading:   an eager reader is read-only after open; any thread.
  * Errors:      open: -errno from the file, -ENOMEM, -EBADMSG not a trace
  *              (bad magic, or a newer major version), with a line in @err.
  * Determinism: a pure function of the file's bytes.
@@ -93,6 +95,21 @@ struct trace_reader;
 
 int trace_reader_open(const char *path, struct trace_reader **out,
                       char *err, size_t errlen);
+/*
+ * The same, but lazy: open validates the preamble and the HEADER, and
+ * each later record is validated when trace_reader_have() first asks for
+ * it. A consumer that walks the trace once (replay) then reads each byte
+ * while the CRC has just brought it into the cache, and starts at once.
+ * Until trace_reader_finish(), count and status cover what was validated
+ * so far. Threading: one thread at a time, as a lazy reader changes.
+ */
+int trace_reader_open_lazy(const char *path, struct trace_reader **out,
+                           char *err, size_t errlen);
+/* Whether record @i is in the valid prefix (validating up to it). */
+bool trace_reader_have(struct trace_reader *r, size_t i);
+/* Validate the rest: 0, or -ENOMEM (the index could not grow, then the
+ * prefix seen so far is all there is). A no-op for an eager reader. */
+int trace_reader_finish(struct trace_reader *r);
 /* The same for bytes in memory (copied). */
 int trace_reader_open_mem(const void *buf, size_t len,
                           struct trace_reader **out, char *err,

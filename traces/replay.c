@@ -29,8 +29,8 @@ struct rp_req {
 };
 
 struct rp {
-    const struct trace_reader *r;
-    size_t n, cur, cal_cur;
+    struct trace_reader *r;       /* lazy: validated as the walk goes */
+    size_t cur, cal_cur;
     struct sim_cal *cal;
     struct dev *dev;
     struct rp_req *inflight, *free;
@@ -50,9 +50,15 @@ static struct rp_req *to_rq(struct dev_req *d)
     return container_of(d, struct rp_req, dreq);
 }
 
+/* Whether record @i is in the trace's valid prefix. */
+static bool have(const struct rp *rp, size_t i)
+{
+    return trace_reader_have(rp->r, i);
+}
+
 static void get(const struct rp *rp, size_t i, struct trace_rec *rec)
 {
-    /* The reader validated every record of the prefix at open. */
+    /* Only for records have() accepted. */
     if (trace_reader_get(rp->r, i, rec) != 0) {
         memset(rec, 0, sizeof(*rec));
     }
@@ -80,7 +86,7 @@ static void div_fill(struct rp *rp, struct trace_divergence *dv, size_t i,
     dv->index = i;
     vsnprintf(dv->what, sizeof(dv->what), fmt, ap);
     snprintf(dv->actual, sizeof(dv->actual), "%s", actual);
-    if (i < rp->n) {
+    if (have(rp, i)) {
         get(rp, i, &rec);
         dv->time = rec.time;
         rec_line(rp, &rec, dv->expected, sizeof(dv->expected));
@@ -140,17 +146,18 @@ static bool is_context(const struct trace_rec *rec)
     return !trace_rec_is_device(rec);
 }
 
-/* The first record at or after @i that replay acts on, or n. */
+/* The first record at or after @i that replay acts on, or the end of the
+ * valid prefix. */
 static size_t next_action(const struct rp *rp, size_t i,
                           struct trace_rec *rec)
 {
-    for (; i < rp->n; i++) {
+    for (; have(rp, i); i++) {
         get(rp, i, rec);
         if (!is_context(rec)) {
             return i;
         }
     }
-    return rp->n;
+    return i;
 }
 
 /* ---- the calendar check (soft) ---- */
@@ -178,13 +185,13 @@ static void rp_observe(void *opaque, enum sim_cal_obs what, sim_time_t at,
     if (rp->cal_off) {
         return;
     }
-    for (; i < rp->n; i++) {
+    for (; have(rp, i); i++) {
         get(rp, i, &rec);
         if (rec.type == TRACE_CAL) {
             break;
         }
     }
-    if (i >= rp->n) {
+    if (!have(rp, i)) {
         rp->cal_off = true;       /* the recording ends before this */
         return;
     }
@@ -256,7 +263,7 @@ static struct dev_req *rp_pop(struct dev *dev, uint16_t queue)
     size_t i = next_action(rp, rp->cur, &rec);
     char t[32], line[128];
 
-    if (rp->hard || rp->err || i >= rp->n || rec.type != TRACE_CHAIN ||
+    if (rp->hard || rp->err || !have(rp, i) || rec.type != TRACE_CHAIN ||
         rec.u.chain.queue != queue) {
         return NULL;
     }
@@ -354,13 +361,13 @@ static size_t find_done(const struct rp *rp, size_t i, uint64_t id)
 {
     struct trace_rec rec;
 
-    for (; i < rp->n; i++) {
+    for (; have(rp, i); i++) {
         get(rp, i, &rec);
         if (rec.type == TRACE_COMPLETE && rec.u.done.id == id) {
             return i;
         }
     }
-    return rp->n;
+    return i;
 }
 
 static void check_done(struct rp *rp, struct rp_req *q,
@@ -371,7 +378,7 @@ static void check_done(struct rp *rp, struct rp_req *q,
     size_t i = next_action(rp, rp->cur, &rec), j;
     char line[640], what[192];
 
-    if (i >= rp->n) {
+    if (!have(rp, i)) {
         return;                   /* the recording ends before this */
     }
     if (rec.type == TRACE_COMPLETE && rec.u.done.id == q->id &&
@@ -391,7 +398,7 @@ static void check_done(struct rp *rp, struct rp_req *q,
         return;
     }
     j = find_done(rp, i, q->id);
-    if (j < rp->n) {
+    if (have(rp, j)) {
         get(rp, j, &rec);
         done_what(&rec, d, now, what, sizeof(what));
         diverge(rp, j, line, "%s", what);
@@ -610,12 +617,12 @@ static void rp_finish(struct rp *rp)
     }
 }
 
-int trace_replay(const struct trace_reader *r,
+int trace_replay(struct trace_reader *r,
                  const struct trace_replay_cfg *cfg,
                  struct trace_replay_result *res, char *err, size_t errlen)
 {
     struct trace_replay_cfg none = { 0 };
-    struct rp rp = { .r = r, .n = trace_reader_count(r), .res = res };
+    struct rp rp = { .r = r, .res = res };
     char spare[1];
     int rc;
 
@@ -639,8 +646,11 @@ int trace_replay(const struct trace_reader *r,
     rp.dev->host_ctx = &rp;
     sim_cal_set_observer(rp.cal, rp_observe, &rp);
     rp.cur = 1;                   /* after the HEADER */
-    while (!rp.hard && !rp.err && rp.cur < rp.n) {
+    while (!rp.hard && !rp.err && have(&rp, rp.cur)) {
         rp_step(&rp);
+    }
+    if (!rp.err) {
+        rp.err = trace_reader_finish(r);
     }
     res->records = rp.hard ? res->div.index : rp.cur;
     if (!rp.hard && rp.soft) {

@@ -10,7 +10,7 @@
  * calendar's next event. What the device produces is checked:
  *
  *   hard  every completion against its COMPLETE record (time, used length,
- *         status, written extent, SHA-256 of the written bytes), config
+ *         status, written extent, digest of the written bytes), config
  *         reads, and that the device takes each recorded chain;
  *   soft  every calendar event (scheduled, fired, cancelled) against the
  *         CAL records, in order.
@@ -28,7 +28,9 @@
  * cfg.overrides replace or add device options (a changed --latency).
  *
  * Owns:        the device, calendar and memfd it creates, for the call.
- * Borrows:     the reader, for the call.
+ * Borrows:     the reader, for the call. A lazy one (trace_reader_open_lazy)
+ *              is validated as the walk reaches each record, and to its end
+ *              before this returns.
  * Threading:   single thread.
  * Errors:      -EINVAL the trace cannot be replayed (unknown device,
  *              options refused, missing or wrong image; a line in @err),
@@ -67,7 +69,7 @@ struct trace_replay_result {
     struct trace_divergence div;
 };
 
-int trace_replay(const struct trace_reader *r,
+int trace_replay(struct trace_reader *r,
                  const struct trace_replay_cfg *cfg,
                  struct trace_replay_result *res, char *err, size_t errlen);
 

@@ -36,16 +36,23 @@ static int usage(void)
     return EXIT_USAGE;
 }
 
-static struct trace_reader *open_trace(const char *path)
+/* @lazy: validated as it is read (replay walks it once). */
+static struct trace_reader *open_trace_as(const char *path, bool lazy)
 {
     struct trace_reader *r = NULL;
     char err[256] = "";
 
-    if (trace_reader_open(path, &r, err, sizeof(err)) < 0) {
+    if ((lazy ? trace_reader_open_lazy(path, &r, err, sizeof(err))
+              : trace_reader_open(path, &r, err, sizeof(err))) < 0) {
         fprintf(stderr, PROG ": %s: %s\n", path, err);
         return NULL;
     }
     return r;
+}
+
+static struct trace_reader *open_trace(const char *path)
+{
+    return open_trace_as(path, false);
 }
 
 static const char *fmt_time(sim_time_t t, char *buf)
@@ -596,7 +603,7 @@ int trace_replay_main(int argc, char **argv)
     int rc = EXIT_USAGE;
 
     if (!ov || replay_args(argc, argv, &cfg, ov, &path, &quiet) < 0 ||
-        !(r = open_trace(path))) {
+        !(r = open_trace_as(path, true))) {
         goto out;
     }
     if (trace_replay(r, &cfg, &res, err, sizeof(err)) < 0) {
