@@ -14,7 +14,7 @@ tests_unit_vusim_unit_SOURCES += tests/unit/fakehost.c tests/unit/fakehost.h \
 	tests/unit/test_loop.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_vufe.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_trace.c \
-	tests/unit/test_trace_replay.c
+	tests/unit/test_trace_replay.c tests/unit/test_trace_lazy.c
 tests_unit_vusim_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_vusim_unit_LDADD = libvusim.la $(CUNIT_LIBS) -lpthread
 # test_trace_replay parses the Perfetto export back with jansson.

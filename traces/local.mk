@@ -4,6 +4,8 @@ libvusim_la_SOURCES += \
 	%reldir%/digest.c \
 	%reldir%/crc32c.c \
 	%reldir%/reader.c \
+	%reldir%/reader_scan.c \
+	%reldir%/reader-internal.h \
 	%reldir%/describe.c \
 	%reldir%/replay.c \
 	%reldir%/replay_setup.c \
@@ -17,6 +19,8 @@ nobase_pkginclude_HEADERS += \
 # nettle's SHA-256 and libxxhash's XXH3-128 (traces/digest.c).
 libvusim_la_CFLAGS += $(NETTLE_CFLAGS) $(XXHASH_CFLAGS)
 libvusim_la_LIBADD += $(NETTLE_LIBS) $(XXHASH_LIBS)
+# the lazy reader validates on a thread of its own (traces/reader_scan.c)
+libvusim_la_LIBADD += -lpthread
 EXTRA_DIST += %reldir%/FORMAT.md
 # the trace commands of the program (vusim trace ..., vusim replay)
 vusim_SOURCES += %reldir%/tool.c %reldir%/tool.h

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The trace reader: one pass over the mapped file builds the index of the
- * valid prefix; records are decoded again on demand (decoding is cheap and
- * the index stays at 8 bytes per record).
+ * The trace reader: decoding records and looking them up. Validation and
+ * the index of the valid prefix are reader_scan.c's; records are decoded
+ * again on demand (decoding is cheap and the index stays at 8 bytes per
+ * record).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -17,32 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "traces/reader.h"
-
-struct trace_reader {
-    uint8_t *data;
-    size_t size;
-    bool mapped;
-    uint64_t *off;                /* frame offset of each valid record */
-    size_t n, cap;
-    uint64_t *chain_rec;          /* CHAIN record index by id, if ids run
-                                     0, 1, 2, ... (chain_seq) */
-    size_t nchain, chain_cap;
-    bool chain_seq;
-    bool have_hdr;
-    struct trace_header hdr;
-    struct trace_opt *opts;
-    char *strs;                   /* the header's strings, NUL-terminated */
-    struct trace_status_info st;
-    /* Where the scan is: it validates records as they are asked for when
-     * the reader is lazy, all of them at open otherwise. */
-    uint64_t scan_off;
-    sim_time_t scan_prev;
-    uint16_t scan_prev_type;
-    bool scan_done;
-    int scan_err;                 /* -ENOMEM: the index could not grow */
-    uint64_t populated;           /* lazy mapping: bytes faulted in */
-};
+#include "traces/reader-internal.h"
 
 /* ---- payload decoding ---- */
 
@@ -171,7 +147,7 @@ static void dec_cal(struct cur *c, struct trace_rec *r)
     }
 }
 
-static int decode(const uint8_t *frame, struct trace_rec *r)
+int trace_frame_decode(const uint8_t *frame, struct trace_rec *r)
 {
     struct cur c = { frame + TRACE_REC_HDR_SIZE, trace_le32(frame + 4),
                      false };
@@ -183,7 +159,7 @@ static int decode(const uint8_t *frame, struct trace_rec *r)
     memset(&r->u, 0, sizeof(r->u));
     switch (r->type) {
     case TRACE_HEADER:
-        return 0;                 /* validated once, in header_copy() */
+        return 0;                 /* validated once, at open (header copy) */
     case TRACE_END:
         r->u.end.records = c_u64(&c);
         r->u.end.chains = c_u64(&c);
@@ -304,7 +280,7 @@ static void hdr_walk(struct cur *c, uint16_t major, struct trace_header *h,
     }
 }
 
-static int header_copy(struct trace_reader *r, const uint8_t *frame)
+int trace_reader_header_copy(struct trace_reader *r, const uint8_t *frame)
 {
     struct cur c = { frame + TRACE_REC_HDR_SIZE, trace_le32(frame + 4),
                      false };
@@ -330,246 +306,6 @@ static int header_copy(struct trace_reader *r, const uint8_t *frame)
     return 0;
 }
 
-/* ---- the scan ---- */
-
-static int idx_push(struct trace_reader *r, uint64_t off)
-{
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        uint64_t *n = realloc(r->off, cap * sizeof(*n));
-
-        if (!n) {
-            return -ENOMEM;
-        }
-        r->off = n;
-        r->cap = cap;
-    }
-    r->off[r->n++] = off;
-    return 0;
-}
-
-/* Remember where each request's CHAIN is, for describing completions. */
-static int chain_note(struct trace_reader *r, uint64_t id, size_t index)
-{
-    if (!r->chain_seq || id != r->nchain) {
-        r->chain_seq = false;
-        return 0;
-    }
-    if (r->nchain == r->chain_cap) {
-        size_t cap = r->chain_cap ? r->chain_cap * 2 : 256;
-        uint64_t *n = realloc(r->chain_rec, cap * sizeof(*n));
-
-        if (!n) {
-            return -ENOMEM;
-        }
-        r->chain_rec = n;
-        r->chain_cap = cap;
-    }
-    r->chain_rec[r->nchain++] = index;
-    return 0;
-}
-
-static void scan_stop(struct trace_reader *r, enum trace_status s,
-                      uint64_t off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void scan_stop(struct trace_reader *r, enum trace_status s,
-                      uint64_t off, const char *fmt, ...)
-{
-    va_list ap;
-
-    r->st.status = s;
-    r->st.bad_index = r->n;
-    r->st.bad_offset = off;
-    va_start(ap, fmt);
-    vsnprintf(r->st.why, sizeof(r->st.why), fmt, ap);
-    va_end(ap);
-}
-
-/* The stream rules a record must keep, given the ones before it. */
-static const char *stream_rule(const struct trace_reader *r,
-                               const struct trace_rec *rec,
-                               sim_time_t prev, uint16_t prev_type)
-{
-    if ((r->n == 0) != (rec->type == TRACE_HEADER)) {
-        return r->n == 0 ? "record 0 is not a HEADER"
-                         : "a second HEADER";
-    }
-    if (r->n > 0 && rec->time < prev) {
-        return "simulated time goes backwards";
-    }
-    if (r->n > 0 && prev_type == TRACE_TRAILER) {
-        return "a record after the TRAILER";
-    }
-    if (r->n > 0 && prev_type == TRACE_END && rec->type != TRACE_TRAILER) {
-        return "a record after END other than a TRAILER";
-    }
-    return NULL;
-}
-
-/* Check one record at @off; 0 accepted, 1 the prefix ends, < 0 error. */
-static int scan_one(struct trace_reader *r, uint64_t off, sim_time_t *prev,
-                    uint16_t *prev_type, uint64_t *next)
-{
-    const uint8_t *f = r->data + off;
-    uint64_t left = r->size - off, need;
-    struct trace_rec rec;
-    const char *why;
-    uint32_t len;
-
-    if (left < TRACE_REC_HDR_SIZE) {
-        scan_stop(r, TRACE_ST_TORN, off, "incomplete record header (%llu "
-                  "of %u bytes)", (unsigned long long)left,
-                  TRACE_REC_HDR_SIZE);
-        return 1;
-    }
-    len = trace_le32(f + 4);
-    if (len > TRACE_REC_MAX) {
-        scan_stop(r, TRACE_ST_CORRUPT, off, "payload length %u is beyond "
-                  "the limit", len);
-        return 1;
-    }
-    need = (uint64_t)TRACE_REC_HDR_SIZE + len + TRACE_REC_CRC_SIZE;
-    if (left < need) {
-        scan_stop(r, TRACE_ST_TORN, off, "incomplete record (%llu of %llu "
-                  "bytes)", (unsigned long long)left,
-                  (unsigned long long)need);
-        return 1;
-    }
-    if (trace_crc32c(f, need - 4) != trace_le32(f + need - 4)) {
-        scan_stop(r, TRACE_ST_CORRUPT, off, "checksum mismatch");
-        return 1;
-    }
-    if (decode(f, &rec) < 0 ||
-        (rec.type == TRACE_HEADER && r->n == 0 && header_copy(r, f) < 0)) {
-        scan_stop(r, TRACE_ST_CORRUPT, off, "payload does not match its "
-                  "type (%s)", trace_type_name(rec.type));
-        return 1;
-    }
-    why = stream_rule(r, &rec, *prev, *prev_type);
-    if (why) {
-        scan_stop(r, TRACE_ST_CORRUPT, off, "%s", why);
-        return 1;
-    }
-    if ((rec.type == TRACE_CHAIN && chain_note(r, rec.u.chain.id, r->n)) ||
-        idx_push(r, off)) {
-        return -ENOMEM;
-    }
-    *prev = rec.time;
-    *prev_type = rec.type;
-    *next = off + need;
-    return 0;
-}
-
-static int preamble(struct trace_reader *r, char *err, size_t errlen)
-{
-    const uint8_t *p = r->data;
-    size_t n = r->size < 8 ? r->size : 8;
-
-    if (n > 0 && memcmp(p, TRACE_MAGIC, n) != 0) {
-        snprintf(err, errlen, "not a vusim trace (bad magic)");
-        return -EBADMSG;
-    }
-    if (r->size < TRACE_PREAMBLE_SIZE) {
-        scan_stop(r, TRACE_ST_TORN, 0, "incomplete preamble (%zu of %u "
-                  "bytes)", r->size, TRACE_PREAMBLE_SIZE);
-        return 1;
-    }
-    if (trace_crc32c(p, 12) != trace_le32(p + 12)) {
-        scan_stop(r, TRACE_ST_CORRUPT, 0, "preamble checksum mismatch");
-        return 1;
-    }
-    r->st.major = (uint16_t)(p[8] | p[9] << 8);
-    r->st.minor = (uint16_t)(p[10] | p[11] << 8);
-    if (r->st.major < 1 || r->st.major > TRACE_VERSION_MAJOR) {
-        snprintf(err, errlen, "trace format version %u.%u; this vusim reads "
-                 "1.x to %u.x", p[8] | p[9] << 8, p[10] | p[11] << 8,
-                 TRACE_VERSION_MAJOR);
-        return -EBADMSG;
-    }
-    return 0;
-}
-
-/* Fault the mapping in ahead of the scan, a few MiB at a time: one
- * madvise is far cheaper than a page fault per 64 KiB, and the bytes are
- * still in the cache when the consumer reads the record after the CRC. */
-#define SCAN_AHEAD (4u << 20)
-
-static void populate_to(struct trace_reader *r, uint64_t end)
-{
-#ifdef MADV_POPULATE_READ
-    uint64_t from = r->populated, to;
-
-    if (!r->mapped || end <= from) {
-        return;
-    }
-    to = r->size - end > SCAN_AHEAD ? end + SCAN_AHEAD : r->size;
-    from &= ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
-    /* Only a hint: a kernel without it faults the pages in on access. */
-    (void)madvise(r->data + from, (size_t)(to - from), MADV_POPULATE_READ);
-    r->populated = to;
-#else
-    (void)r;
-    (void)end;
-#endif
-}
-
-/* Validate records until record @want is in the index or the prefix
- * ends; the status is final once the scan is done. */
-static int scan_more(struct trace_reader *r, size_t want)
-{
-    int rc = 0;
-
-    while (!r->scan_done && r->n <= want) {
-        if (r->scan_off >= r->size) {
-            r->scan_done = true;
-            break;
-        }
-        populate_to(r, r->scan_off + 1);
-        rc = scan_one(r, r->scan_off, &r->scan_prev, &r->scan_prev_type,
-                      &r->scan_off);
-        if (rc != 0) {
-            r->scan_done = true;
-        }
-    }
-    if (rc < 0) {
-        r->scan_err = rc;
-        return rc;
-    }
-    if (r->scan_done) {
-        r->st.records = r->n;
-        r->st.valid_bytes = rc > 0 ? r->st.bad_offset : r->scan_off;
-        if (rc == 0 && r->st.status == TRACE_ST_NO_END &&
-            (r->scan_prev_type == TRACE_END ||
-             r->scan_prev_type == TRACE_TRAILER)) {
-            r->st.status = TRACE_ST_COMPLETE;
-        }
-    }
-    return 0;
-}
-
-/* The preamble and the HEADER (so the header is known at open); the rest
- * now, or on demand when @lazy. */
-static int scan(struct trace_reader *r, bool lazy, char *err, size_t errlen)
-{
-    int rc;
-
-    r->chain_seq = true;
-    r->st.file_bytes = r->size;
-    r->scan_off = TRACE_PREAMBLE_SIZE;
-    rc = preamble(r, err, errlen);
-    if (rc != 0) {
-        r->scan_done = true;
-        return rc < 0 ? rc : 0;
-    }
-    r->st.status = TRACE_ST_NO_END;
-    rc = scan_more(r, lazy ? 0 : SIZE_MAX);
-    if (rc < 0) {
-        snprintf(err, errlen, "out of memory");
-    }
-    return rc;
-}
-
 /* ---- public ---- */
 
 static int reader_finish(struct trace_reader *r, bool lazy,
@@ -582,7 +318,7 @@ static int reader_finish(struct trace_reader *r, bool lazy,
         err = spare;
         errlen = sizeof(spare);
     }
-    rc = scan(r, lazy, err, errlen);
+    rc = trace_reader_scan(r, lazy, err, errlen);
     if (rc < 0) {
         trace_reader_free(r);
         return rc;
@@ -641,19 +377,6 @@ int trace_reader_open_lazy(const char *path, struct trace_reader **out,
     return reader_open(path, true, out, err, errlen);
 }
 
-bool trace_reader_have(struct trace_reader *r, size_t i)
-{
-    if (i < r->n) {
-        return true;
-    }
-    return scan_more(r, i) == 0 && i < r->n;
-}
-
-int trace_reader_finish(struct trace_reader *r)
-{
-    return r->scan_err ? r->scan_err : scan_more(r, SIZE_MAX);
-}
-
 int trace_reader_open_mem(const void *buf, size_t len,
                           struct trace_reader **out, char *err,
                           size_t errlen)
@@ -676,6 +399,7 @@ void trace_reader_free(struct trace_reader *r)
     if (!r) {
         return;
     }
+    trace_reader_scan_cancel(r);
     if (r->mapped) {
         munmap(r->data, r->size);
     } else {
@@ -701,7 +425,7 @@ int trace_reader_get(const struct trace_reader *r, size_t i,
     }
     rec->index = i;
     rec->offset = r->off[i];
-    return decode(r->data + r->off[i], rec);
+    return trace_frame_decode(r->data + r->off[i], rec);
 }
 
 const struct trace_header *trace_reader_header(const struct trace_reader *r)

@@ -9,7 +9,7 @@
  * fails form the valid prefix; trace_reader_status() says where and why it
  * ends. A torn or corrupted file is not an error to open: its prefix reads.
  *
- * trace_reader_open_lazy() defers the walk to when records are asked for.
+ * trace_reader_open_lazy() validates on a thread of its own instead.
  *
  * Owns:        the mapping (or a copy of a memory buffer) and the index.
  *              Pointers in a struct trace_rec point into the mapping and
@@ -96,12 +96,14 @@ struct trace_reader;
 int trace_reader_open(const char *path, struct trace_reader **out,
                       char *err, size_t errlen);
 /*
- * The same, but lazy: open validates the preamble and the HEADER, and
- * each later record is validated when trace_reader_have() first asks for
- * it. A consumer that walks the trace once (replay) then reads each byte
- * while the CRC has just brought it into the cache, and starts at once.
- * Until trace_reader_finish(), count and status cover what was validated
- * so far. Threading: one thread at a time, as a lazy reader changes.
+ * The same, but lazy: open validates the preamble and the HEADER and
+ * starts a thread that validates the rest; trace_reader_have() waits for
+ * it only if the consumer catches up. A consumer that walks the trace once
+ * (replay) starts at once and runs while its input is checked on another
+ * core; it never sees a record the eager reader would refuse. Until
+ * trace_reader_finish(), count and status cover what the consumer has
+ * reached. Threading: the reader's calls from one thread at a time (the
+ * validator is internal).
  */
 int trace_reader_open_lazy(const char *path, struct trace_reader **out,
                            char *err, size_t errlen);

@@ -19,6 +19,7 @@ static CU_SuiteInfo suites[] = {
     { "vufe", NULL, NULL, NULL, NULL, vufe_tests },
     { "trace", NULL, NULL, NULL, NULL, trace_tests },
     { "trace_replay", NULL, NULL, NULL, NULL, trace_replay_tests },
+    { "trace_lazy", NULL, NULL, NULL, NULL, trace_lazy_tests },
     CU_SUITE_INFO_NULL,
 };
 

@@ -18,5 +18,6 @@ extern CU_TestInfo loop_tests[];
 extern CU_TestInfo vufe_tests[];
 extern CU_TestInfo trace_tests[];
 extern CU_TestInfo trace_replay_tests[];
+extern CU_TestInfo trace_lazy_tests[];
 
 #endif

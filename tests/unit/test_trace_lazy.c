@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lazy reader (validation on a thread of its own) against the eager
+ * one: for whole, cut and damaged traces it must index the same records
+ * and end the valid prefix at the same record, for the same reason.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "tests/unit/suites.h"
+#include "traces/reader.h"
+#include "traces/trace.h"
+
+#define LZ_CHAINS 300
+#define LZ_DATA 4000        /* bytes per chain: the trace passes 1 MiB */
+
+static char *lz_tmp(void)
+{
+    char *p = strdup("/tmp/vusim-lazy-test-XXXXXX");
+    int fd = p ? mkstemp(p) : -1;
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    return p;
+}
+
+/* A trace of LZ_CHAINS chains with data and their completions. */
+static void lz_write(const char *path)
+{
+    struct trace_header h = { .device = "blk", .virtio_id = 2,
+                              .num_queues = 1, .clock = "afap",
+                              .inband = "auto", .image = TRACE_IMAGE_RAM,
+                              .image_opt = "", .image_size = 1 << 20 };
+    struct trace_chain c = { .ndesc = 2, .nrd = 1, .nwr = 1,
+                             .rd_len = LZ_DATA, .wr_len = 1 };
+    struct trace_writer *w = NULL;
+    struct trace_done d = { .used_len = 1, .extent = 1 };
+    uint64_t id;
+
+    CU_ASSERT_EQUAL_FATAL(trace_writer_open(path, &h, NULL, &w), 0);
+    for (unsigned i = 0; i < LZ_CHAINS; i++) {
+        c.head = (uint16_t)i;
+        trace_write_avail(w, 0);
+        CU_ASSERT_EQUAL(trace_write_chain_begin(w, &c, &id), 0);
+        trace_write_chain_seg(w, LZ_DATA);
+        trace_write_chain_seg(w, 1);
+        memset(trace_write_chain_data(w), (int)(i & 0xff), LZ_DATA);
+        trace_write_chain_end(w, 0);
+        trace_write_complete(w, id, 0, c.head, &d);
+    }
+    CU_ASSERT_EQUAL(trace_writer_close(w), 0);
+}
+
+static uint8_t *lz_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf;
+
+    if (!f) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc(*len ? *len : 1);
+    if (buf && fread(buf, 1, *len, f) != *len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+static void lz_put(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_EQUAL(fwrite(buf, 1, len, f), len);
+    fclose(f);
+}
+
+/* Open @path both ways; walk the lazy one record by record as replay
+ * does, and compare everything the eager one says. */
+static void lz_compare(const char *path, const char *what)
+{
+    struct trace_reader *e = NULL, *l = NULL;
+    struct trace_status_info se, sl;
+    struct trace_rec re, rl;
+    char err[256];
+    size_t i = 0;
+
+    int rc = trace_reader_open(path, &e, err, sizeof(err));
+
+    /* Not a trace (a damaged magic or version): refused both ways. */
+    CU_ASSERT_EQUAL(trace_reader_open_lazy(path, &l, err, sizeof(err)), rc);
+    if (rc != 0) {
+        return;
+    }
+    CU_ASSERT_FATAL(l != NULL);
+    for (; trace_reader_have(l, i); i++) {
+        CU_ASSERT_EQUAL(trace_reader_get(l, i, &rl), 0);
+        CU_ASSERT_EQUAL(trace_reader_get(e, i, &re), 0);
+        CU_ASSERT_EQUAL(rl.offset, re.offset);
+        CU_ASSERT_EQUAL(rl.type, re.type);
+    }
+    CU_ASSERT_EQUAL(trace_reader_finish(l), 0);
+    trace_reader_status(e, &se);
+    trace_reader_status(l, &sl);
+    if (i != trace_reader_count(e) || se.status != sl.status ||
+        se.records != sl.records || se.valid_bytes != sl.valid_bytes ||
+        se.bad_index != sl.bad_index || se.bad_offset != sl.bad_offset ||
+        strcmp(se.why, sl.why) != 0) {
+        fprintf(stderr, "\n  %s: eager %zu records %s '%s', lazy walked "
+                "%zu, %zu records %s '%s'\n", what, trace_reader_count(e),
+                trace_status_name(se.status), se.why, i, sl.records,
+                trace_status_name(sl.status), sl.why);
+        CU_FAIL("the lazy reader differs from the eager one");
+    }
+    CU_ASSERT_EQUAL(trace_reader_count(l), trace_reader_count(e));
+    trace_reader_free(e);
+    trace_reader_free(l);
+}
+
+static void test_lazy_whole_and_cut(void)
+{
+    char *src = lz_tmp(), *dst = lz_tmp(), what[64];
+    size_t len = 0;
+    uint8_t *buf;
+
+    lz_write(src);
+    buf = lz_slurp(src, &len);
+    CU_ASSERT_FATAL(buf != NULL && len > (1u << 20));
+    lz_compare(src, "whole");
+    /* Cuts inside the preamble, the HEADER, early and late records. */
+    for (size_t cut = 0; cut < len; cut = cut < 64 ? cut + 7 : cut * 5 / 4) {
+        lz_put(dst, buf, cut);
+        snprintf(what, sizeof(what), "cut at %zu", cut);
+        lz_compare(dst, what);
+    }
+    free(buf);
+    unlink(src);
+    unlink(dst);
+    free(src);
+    free(dst);
+}
+
+static void test_lazy_damaged(void)
+{
+    char *src = lz_tmp(), *dst = lz_tmp(), what[64];
+    size_t len = 0;
+    uint8_t *buf;
+
+    lz_write(src);
+    buf = lz_slurp(src, &len);
+    CU_ASSERT_FATAL(buf != NULL);
+    for (size_t at = 3; at < len; at = at * 3 / 2 + 11) {
+        buf[at] ^= 0x20;
+        lz_put(dst, buf, len);
+        snprintf(what, sizeof(what), "byte %zu flipped", at);
+        lz_compare(dst, what);
+        buf[at] ^= 0x20;
+    }
+    free(buf);
+    unlink(src);
+    unlink(dst);
+    free(src);
+    free(dst);
+}
+
+/* Freed half way: the validator is stopped, nothing leaks. */
+static void test_lazy_free_early(void)
+{
+    char *src = lz_tmp(), err[256];
+    struct trace_reader *l = NULL;
+
+    lz_write(src);
+    for (int k = 0; k < 20; k++) {
+        CU_ASSERT_EQUAL_FATAL(trace_reader_open_lazy(src, &l, err,
+                                                     sizeof(err)), 0);
+        CU_ASSERT(trace_reader_have(l, (size_t)k * 40));
+        trace_reader_free(l);
+    }
+    unlink(src);
+    free(src);
+}
+
+CU_TestInfo trace_lazy_tests[] = {
+    { "whole_and_cut", test_lazy_whole_and_cut },
+    { "damaged", test_lazy_damaged },
+    { "free_early", test_lazy_free_early },
+    CU_TEST_INFO_NULL,
+};
