@@ -3,6 +3,7 @@ libvusim_la_SOURCES += \
 	%reldir%/writer.c \
 	%reldir%/digest.c \
 	%reldir%/crc32c.c \
+	%reldir%/crc32c-internal.h \
 	%reldir%/reader.c \
 	%reldir%/reader_scan.c \
 	%reldir%/reader-internal.h \
