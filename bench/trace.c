@@ -6,17 +6,17 @@
  *           used ring, BACKEND_VRING_CALL, ack, reap) of a one-sector
  *           (512-byte) virtio-blk read, against the real back-end in a
  *           child process, without and with --trace (every message, the
- *           chain, the completion's SHA-256, the calendar events, a
+ *           chain, the completion's digest, the calendar events, a
  *           write(2) before each call). Rounds alternate the two so drift
  *           hits both; the figure is the median of the per-round ratios.
- *           The same for 4 KiB reads (trace-overhead-4k): the SHA-256 of
+ *           The same for 4 KiB reads (trace-overhead-4k): the digest of
  *           the bytes read grows with the request, the rest does not.
  * replay    With --replay=TRACE --recorded-ns=NS: replay TRACE in-process
  *           (best of three) against NS, the wall time of the run that
  *           recorded it (bench/trace.sh records the demo workload). Also
  *           the last traced cycle run's trace against that run's wall time
  *           (replay-speedup-cycle): a workload bound by round trips, where
- *           the demo's is bound by the bytes every completion must hash.
+ *           the demo's is bound by the bytes it moves and digests.
  *
  * Last line: trace-overhead=R [replay-speedup=S] trace-overhead-4k=R4
  * replay-speedup-cycle=S2
