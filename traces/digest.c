@@ -114,9 +114,8 @@ int trace_wbuf_write(struct trace_wbuf *wb, uint64_t off, const void *p,
     return 0;
 }
 
-void trace_done_compute(enum trace_digest alg, const struct trace_wbuf *wb,
-                        uint32_t wr_len, uint32_t used_len,
-                        struct trace_done *d)
+void trace_done_fields(const struct trace_wbuf *wb, uint32_t wr_len,
+                       uint32_t used_len, struct trace_done *d)
 {
     memset(d, 0, sizeof(*d));
     d->used_len = used_len;
@@ -127,8 +126,21 @@ void trace_done_compute(enum trace_digest alg, const struct trace_wbuf *wb,
         d->flags |= TRACE_DONE_STATUS;
         d->status = wb->buf[wr_len - 1];
     }
+}
+
+void trace_done_digest(enum trace_digest alg, const struct trace_wbuf *wb,
+                       struct trace_done *d)
+{
     digest(alg, wb->end ? wb->buf : (const uint8_t *)"", wb->end,
            d->digest);
+}
+
+void trace_done_compute(enum trace_digest alg, const struct trace_wbuf *wb,
+                        uint32_t wr_len, uint32_t used_len,
+                        struct trace_done *d)
+{
+    trace_done_fields(wb, wr_len, used_len, d);
+    trace_done_digest(alg, wb, d);
 }
 
 int trace_image_hash(const char *path, uint64_t *size,

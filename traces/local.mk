@@ -10,6 +10,7 @@ libvusim_la_SOURCES += \
 	%reldir%/describe.c \
 	%reldir%/replay.c \
 	%reldir%/replay_setup.c \
+	%reldir%/replay_digest.c \
 	%reldir%/replay-internal.h \
 	%reldir%/export.c
 nobase_pkginclude_HEADERS += \
@@ -20,7 +21,8 @@ nobase_pkginclude_HEADERS += \
 # nettle's SHA-256 and libxxhash's XXH3-128 (traces/digest.c).
 libvusim_la_CFLAGS += $(NETTLE_CFLAGS) $(XXHASH_CFLAGS)
 libvusim_la_LIBADD += $(NETTLE_LIBS) $(XXHASH_LIBS)
-# the lazy reader validates on a thread of its own (traces/reader_scan.c)
+# the lazy reader validates on a thread of its own (traces/reader_scan.c),
+# replay checks digests on one (traces/replay_digest.c)
 libvusim_la_LIBADD += -lpthread
 EXTRA_DIST += %reldir%/FORMAT.md
 # the trace commands of the program (vusim trace ..., vusim replay)

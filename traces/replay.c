@@ -4,6 +4,14 @@
  * traces/replay.h). One cursor walks the records; the device's pops and
  * completions consume the records at the cursor (skipping context), and a
  * second cursor follows the CAL records for the calendar check.
+ *
+ * A completion whose other fields match its COMPLETE record goes to the
+ * digest worker (replay-internal.h) with the counts as they stood before
+ * it, and the walk goes on. If the worker finds a digest that differs, the
+ * walk's result is replaced at the end by what a walk that checked that
+ * digest itself would have reported: a hard divergence there, and those
+ * counts. Nothing the walk found after it can win: it is later in the
+ * walk, and a hard divergence beats a soft one.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -16,7 +24,12 @@
 #include <string.h>
 
 #include "devices/dev.h"
+#include "sim/log.h"
 #include "traces/replay-internal.h"
+
+/* Smaller completions are hashed on the walk's thread: handing one over
+ * costs about as much as hashing a page. */
+#define RP_DEFER_MIN 4096u
 
 struct rp_req {
     struct dev_req dreq;          /* first: the device sees only this */
@@ -30,6 +43,8 @@ struct rp_req {
 
 struct rp {
     struct trace_reader *r;       /* lazy: validated as the walk goes */
+    enum trace_digest alg;        /* the HEADER's */
+    struct trace_digest_worker *dw;   /* NULL: digests checked here */
     size_t cur, cal_cur;
     struct sim_cal *cal;
     struct dev *dev;
@@ -317,15 +332,22 @@ static int rp_write(struct dev_req *dreq, uint64_t off, const void *buf,
     return trace_wbuf_write(&q->wb, off, buf, len);
 }
 
-static bool done_equal(const struct trace_rec *rec, const struct rp_req *q,
-                       const struct trace_done *d, sim_time_t now)
+/* Everything but the digest. */
+static bool fields_equal(const struct trace_rec *rec, const struct rp_req *q,
+                         const struct trace_done *d, sim_time_t now)
 {
     const struct trace_done *e = &rec->u.done.d;
 
     return rec->time == now && rec->u.done.queue == q->dreq.queue &&
            e->used_len == d->used_len && e->flags == d->flags &&
-           e->status == d->status && e->extent == d->extent &&
-           memcmp(e->digest, d->digest, TRACE_DIGEST_SIZE) == 0;
+           e->status == d->status && e->extent == d->extent;
+}
+
+static bool done_equal(const struct trace_rec *rec, const struct rp_req *q,
+                       const struct trace_done *d, sim_time_t now)
+{
+    return fields_equal(rec, q, d, now) &&
+           memcmp(rec->u.done.d.digest, d->digest, TRACE_DIGEST_SIZE) == 0;
 }
 
 /* Name what differs between the recorded and the replayed completion. */
@@ -370,42 +392,101 @@ static size_t find_done(const struct rp *rp, size_t i, uint64_t id)
     return i;
 }
 
-static void check_done(struct rp *rp, struct rp_req *q,
-                       const struct trace_done *d)
+/* The divergence of completion @act at its own COMPLETE record @rec,
+ * index @i. The digest worker's mismatch is reported through here too, so
+ * it reads the same as when the walk checks the digest itself. */
+static void diverge_done(struct rp *rp, size_t i, const struct trace_rec *rec,
+                         const struct trace_rec *act)
 {
-    sim_time_t now = sim_cal_now(rp->cal);
-    struct trace_rec rec, act = { .type = TRACE_COMPLETE, .time = now };
-    size_t i = next_action(rp, rp->cur, &rec), j;
     char line[640], what[192];
 
-    if (!have(rp, i)) {
-        return;                   /* the recording ends before this */
-    }
-    if (rec.type == TRACE_COMPLETE && rec.u.done.id == q->id &&
-        done_equal(&rec, q, d, now)) {
-        rp->cur = i + 1;
-        rp->res->completions++;
-        return;
-    }
+    rec_line(rp, act, line, sizeof(line));
+    done_what(rec, &act->u.done.d, act->time, what, sizeof(what));
+    diverge(rp, i, line, "%s", what);
+}
+
+/* A completion that does not match the record @rec at the cursor @i. */
+static void done_unmatched(struct rp *rp, const struct rp_req *q,
+                           const struct trace_done *d, size_t i,
+                           struct trace_rec *rec)
+{
+    struct trace_rec act = { .type = TRACE_COMPLETE,
+                             .time = sim_cal_now(rp->cal) };
+    char line[640];
+    size_t j;
+
     act.u.done.id = q->id;
     act.u.done.queue = q->dreq.queue;
     act.u.done.head = q->head;
     act.u.done.d = *d;
-    rec_line(rp, &act, line, sizeof(line));
-    if (rec.type == TRACE_COMPLETE && rec.u.done.id == q->id) {
-        done_what(&rec, d, now, what, sizeof(what));
-        diverge(rp, i, line, "%s", what);
+    if (rec->type == TRACE_COMPLETE && rec->u.done.id == q->id) {
+        diverge_done(rp, i, rec, &act);
         return;
     }
     j = find_done(rp, i, q->id);
     if (have(rp, j)) {
-        get(rp, j, &rec);
-        done_what(&rec, d, now, what, sizeof(what));
-        diverge(rp, j, line, "%s", what);
+        get(rp, j, rec);
+        diverge_done(rp, j, rec, &act);
         return;
     }
+    rec_line(rp, &act, line, sizeof(line));
     diverge(rp, i, line, "the device completed request %" PRIu64 " here; "
             "the recording never does", q->id);
+}
+
+/* Hand the digest check of a completion that matches record @i in all
+ * else to the worker, with the request's buffer. False if it is checked
+ * here: no worker, a small one, a full queue, or after an error (a walk
+ * that stops on the error reports this digest, so it must know it now). */
+static bool done_defer(struct rp *rp, size_t i, const struct trace_rec *rec,
+                       struct rp_req *q, const struct trace_done *d)
+{
+    const struct trace_replay_result *res = rp->res;
+    struct trace_digest_job job = {
+        .index = i, .time = rec->time, .id = q->id,
+        .queue = q->dreq.queue, .head = q->head, .d = *d,
+        .inputs = res->inputs, .chains = res->chains,
+        .completions = res->completions, .cal_events = res->cal_events,
+        .wb = q->wb,
+    };
+
+    if (!rp->dw || rp->err || q->wb.end < RP_DEFER_MIN) {
+        return false;
+    }
+    memcpy(job.expect, rec->u.done.d.digest, TRACE_DIGEST_SIZE);
+    if (!trace_digest_worker_push(rp->dw, &job)) {
+        return false;
+    }
+    q->wb = job.wb;
+    if (trace_digest_worker_failed(rp->dw)) {
+        rp->hard = true;          /* the worker's; reported at the end */
+    }
+    return true;
+}
+
+/* @d has every field but the digest. */
+static void check_done(struct rp *rp, struct rp_req *q, struct trace_done *d)
+{
+    sim_time_t now = sim_cal_now(rp->cal);
+    struct trace_rec rec;
+    size_t i = next_action(rp, rp->cur, &rec);
+    bool same, deferred;
+
+    if (!have(rp, i)) {
+        return;                   /* the recording ends before this */
+    }
+    same = rec.type == TRACE_COMPLETE && rec.u.done.id == q->id;
+    deferred = same && fields_equal(&rec, q, d, now) &&
+               done_defer(rp, i, &rec, q, d);
+    if (!deferred) {
+        trace_done_digest(rp->alg, &q->wb, d);
+        if (!same || !done_equal(&rec, q, d, now)) {
+            done_unmatched(rp, q, d, i, &rec);
+            return;
+        }
+    }
+    rp->cur = i + 1;
+    rp->res->completions++;
 }
 
 static void rp_complete(struct dev_req *dreq, uint32_t used_len)
@@ -414,8 +495,7 @@ static void rp_complete(struct dev_req *dreq, uint32_t used_len)
     struct rp *rp = host_rp(dreq->dev);
     struct trace_done d;
 
-    trace_done_compute(trace_reader_header(rp->r)->digest, &q->wb,
-                       q->wr_len, used_len, &d);
+    trace_done_fields(&q->wb, q->wr_len, used_len, &d);
     rq_unlink(rp, q);
     if (!rp->hard) {
         check_done(rp, q, &d);
@@ -617,6 +697,53 @@ static void rp_finish(struct rp *rp)
     }
 }
 
+/* Wait for the digest worker and take its result. A digest that differed
+ * at record k is where a walk checking every digest itself would have
+ * stopped: the result becomes that walk's, counts and all. */
+static void rp_digest_finish(struct rp *rp)
+{
+    struct trace_replay_result *res = rp->res;
+    struct trace_digest_worker *dw = rp->dw;
+    struct trace_digest_job bad;
+    struct trace_rec rec, act = { .type = TRACE_COMPLETE };
+
+    rp->dw = NULL;
+    if (!dw || !trace_digest_worker_finish(dw, &bad)) {
+        return;
+    }
+    res->inputs = bad.inputs;
+    res->chains = bad.chains;
+    res->completions = bad.completions;
+    res->cal_events = bad.cal_events;
+    rp->hard = false;             /* whatever the walk found came later, */
+    rp->err = 0;                  /* and so did any error it met */
+    act.time = bad.time;
+    act.u.done.id = bad.id;
+    act.u.done.queue = bad.queue;
+    act.u.done.head = bad.head;
+    act.u.done.d = bad.d;
+    get(rp, bad.index, &rec);
+    diverge_done(rp, bad.index, &rec, &act);
+}
+
+static void rp_walk(struct rp *rp, const struct trace_replay_cfg *cfg)
+{
+    rp->alg = trace_reader_header(rp->r)->digest;
+    if (!cfg->sync_digest) {
+        int rc = trace_digest_worker_start(rp->alg, &rp->dw);
+
+        if (rc < 0) {             /* slower, the same result */
+            VUSIM_DEBUG("replay", "no digest worker (%s): digests checked "
+                        "on the caller's thread", strerror(-rc));
+        }
+    }
+    rp->cur = 1;                  /* after the HEADER */
+    while (!rp->hard && !rp->err && have(rp, rp->cur)) {
+        rp_step(rp);
+    }
+    rp_digest_finish(rp);
+}
+
 int trace_replay(struct trace_reader *r,
                  const struct trace_replay_cfg *cfg,
                  struct trace_replay_result *res, char *err, size_t errlen)
@@ -636,8 +763,8 @@ int trace_replay(struct trace_reader *r,
     if (!rp.cal) {
         return -ENOMEM;
     }
-    rc = trace_replay_device(r, cfg ? cfg : &none, rp.cal, &rp.dev, err,
-                             errlen);
+    cfg = cfg ? cfg : &none;
+    rc = trace_replay_device(r, cfg, rp.cal, &rp.dev, err, errlen);
     if (rc < 0) {
         sim_cal_free(rp.cal);
         return rc;
@@ -645,10 +772,7 @@ int trace_replay(struct trace_reader *r,
     rp.dev->host = &rp_ops;
     rp.dev->host_ctx = &rp;
     sim_cal_set_observer(rp.cal, rp_observe, &rp);
-    rp.cur = 1;                   /* after the HEADER */
-    while (!rp.hard && !rp.err && have(&rp, rp.cur)) {
-        rp_step(&rp);
-    }
+    rp_walk(&rp, cfg);
     if (!rp.err) {
         rp.err = trace_reader_finish(r);
     }

@@ -31,12 +31,19 @@
  * Borrows:     the reader, for the call. A lazy one (trace_reader_open_lazy)
  *              is validated as the walk reaches each record, and to its end
  *              before this returns.
- * Threading:   single thread.
+ * Threading:   trace_replay() walks on the caller's thread and checks
+ *              the digests of completions whose other fields matched on
+ *              one worker thread of its own, in order, joined before it
+ *              returns (cfg.sync_digest: all on the caller's thread). The
+ *              result is the same either way, to the byte.
  * Errors:      -EINVAL the trace cannot be replayed (unknown device,
  *              options refused, missing or wrong image; a line in @err),
  *              -ENOMEM, -errno reading the image.
  * Determinism: no wall clock, no sleeping: a pure function of the trace,
- *              the image and the device code.
+ *              the image and the device code, however the worker's timing
+ *              falls. Only the device's log lines can differ: after a
+ *              digest that differs the walk may go on a little before it
+ *              learns of it, and the device may log on the way.
  */
 #ifndef VUSIM_TRACES_REPLAY_H
 #define VUSIM_TRACES_REPLAY_H
@@ -51,6 +58,7 @@ struct trace_replay_cfg {
     const char *backing;              /* starting image of a file disk */
     const struct trace_opt *overrides;
     size_t noverrides;
+    bool sync_digest;                 /* no worker thread (tests, debugging) */
 };
 
 struct trace_divergence {

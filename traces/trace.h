@@ -170,6 +170,12 @@ struct trace_done {
 void trace_done_compute(enum trace_digest alg, const struct trace_wbuf *wb,
                         uint32_t wr_len, uint32_t used_len,
                         struct trace_done *d);
+/* The same in two steps, so replay can check the digest on another thread:
+ * every field but the digest (left zero), then the digest of @wb. */
+void trace_done_fields(const struct trace_wbuf *wb, uint32_t wr_len,
+                       uint32_t used_len, struct trace_done *d);
+void trace_done_digest(enum trace_digest alg, const struct trace_wbuf *wb,
+                       struct trace_done *d);
 
 /* ---- the writer ---- */
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "traces/export.h"
 #include "traces/reader.h"
 #include "traces/replay.h"
+#include "traces/replay-internal.h"
 #include "traces/trace.h"
 
 /* ---- a recording host ---- */
@@ -165,9 +167,9 @@ static const struct trace_opt blk_opts[] = {
     { "bandwidth", "100M" }, { "serial", "rec-serial" },
 };
 
-/* Record a blk run into @path: two batches of mixed requests. With
- * @backing, the disk is that file (options: backing instead of size). */
-static void record_blk(const char *path, const char *backing)
+/* A recording host for blk on @path, features negotiated. With @backing,
+ * the disk is that file (options: backing instead of size). */
+static struct rh *rh_open_blk(const char *path, const char *backing)
 {
     struct dev_opt o[5];
     struct trace_opt to[5];
@@ -178,10 +180,8 @@ static void record_blk(const char *path, const char *backing)
                                .image_size = 1u << 20 };
     struct rh *h = calloc(1, sizeof(*h));
     char err[256] = "";
-    int level = g_vusim_log_level;
 
     CU_ASSERT_FATAL(h != NULL);
-    g_vusim_log_level = VUSIM_LOG_ERR;  /* request 99 is refused */
     for (int i = 0; i < 5; i++) {
         to[i] = blk_opts[i];
         o[i] = (struct dev_opt){ blk_opts[i].name, blk_opts[i].value };
@@ -202,26 +202,79 @@ static void record_blk(const char *path, const char *backing)
     CU_ASSERT_EQUAL_FATAL(trace_writer_open(path, &th, NULL, &h->w), 0);
     trace_writer_set_cal(h->w, h->cal);
     trace_write_neg(h->w, TRACE_NEG_FEATURES, 1ull << 32);
-    rh_blk(h, DEV_BLK_T_OUT, 0, 4096, 0x11);
-    rh_blk(h, DEV_BLK_T_OUT, 16, 2048, 0x22);
-    rh_blk(h, DEV_BLK_T_IN, 0, 4096, 0);
-    rh_kick(h);
-    sim_cal_run_all(h->cal);
-    rh_blk(h, DEV_BLK_T_IN, 16, 2048, 0);
-    rh_blk(h, DEV_BLK_T_FLUSH, 0, 0, 0);
-    rh_blk(h, DEV_BLK_T_GET_ID, 0, 20, 0);
-    rh_blk(h, 99, 0, 0, 0);
+    return h;
+}
+
+/* Kick, run to idle; every request must be done. */
+static void rh_run(struct rh *h)
+{
     rh_kick(h);
     sim_cal_run_all(h->cal);
     for (int i = 0; i < h->n; i++) {
         CU_ASSERT(h->req[i].done);
+    }
+}
+
+/* Free the requests' buffers and start over at req[0]. */
+static void rh_recycle(struct rh *h)
+{
+    for (int i = 0; i < h->n; i++) {
         trace_wbuf_fini(&h->req[i].wb);
     }
+    h->n = h->next = 0;
+}
+
+static void rh_close(struct rh *h)
+{
+    rh_recycle(h);
     CU_ASSERT_EQUAL(trace_writer_close(h->w), 0);
     h->dev->ops->destroy(h->dev);
     sim_cal_free(h->cal);
     free(h);
+}
+
+/* Record a blk run into @path: two batches of mixed requests. */
+static void record_blk(const char *path, const char *backing)
+{
+    int level = g_vusim_log_level;
+    struct rh *h;
+
+    g_vusim_log_level = VUSIM_LOG_ERR;  /* request 99 is refused */
+    h = rh_open_blk(path, backing);
+    rh_blk(h, DEV_BLK_T_OUT, 0, 4096, 0x11);
+    rh_blk(h, DEV_BLK_T_OUT, 16, 2048, 0x22);
+    rh_blk(h, DEV_BLK_T_IN, 0, 4096, 0);
+    rh_run(h);
+    rh_blk(h, DEV_BLK_T_IN, 16, 2048, 0);
+    rh_blk(h, DEV_BLK_T_FLUSH, 0, 0, 0);
+    rh_blk(h, DEV_BLK_T_GET_ID, 0, 20, 0);
+    rh_blk(h, 99, 0, 0, 0);
+    rh_run(h);
+    rh_close(h);
     g_vusim_log_level = level;
+}
+
+/* Record @batches kicks of blk requests: each writes two 4 KiB blocks,
+ * reads them back in one 8 KiB read and in two 4 KiB ones, and reads the
+ * serial. Reads of 4 KiB and more are big enough for replay to hand their
+ * digests to its worker; the status and serial it checks itself. */
+static void record_blk_long(const char *path, int batches)
+{
+    struct rh *h = rh_open_blk(path, NULL);
+
+    for (int b = 0; b < batches; b++) {
+        uint64_t sec = (uint64_t)(b % 64) * 16;
+
+        rh_blk(h, DEV_BLK_T_OUT, sec, 4096, (uint8_t)(b * 2 + 1));
+        rh_blk(h, DEV_BLK_T_OUT, sec + 8, 4096, (uint8_t)(b * 2 + 2));
+        rh_blk(h, DEV_BLK_T_IN, sec, 8192, 0);
+        rh_blk(h, DEV_BLK_T_IN, sec, 4096, 0);
+        rh_blk(h, DEV_BLK_T_IN, sec + 8, 4096, 0);
+        rh_blk(h, DEV_BLK_T_GET_ID, 0, 20, 0);
+        rh_run(h);
+        rh_recycle(h);
+    }
+    rh_close(h);
 }
 
 /* ---- helpers ---- */
@@ -246,24 +299,39 @@ static struct trace_reader *open_r(const char *path)
     return r;
 }
 
+/* Replay @path with @cfg, through a lazy reader (as `vusim replay` does)
+ * or an eager one. */
+static int replay_cfg(const char *path, const struct trace_replay_cfg *cfg,
+                      bool lazy, struct trace_replay_result *res)
+{
+    struct trace_reader *r = NULL;
+    char err[512] = "";
+    int rc, level = g_vusim_log_level;
+
+    if (lazy) {
+        CU_ASSERT_EQUAL(trace_reader_open_lazy(path, &r, err, sizeof(err)),
+                        0);
+    } else {
+        r = open_r(path);
+    }
+    if (!r) {
+        return -EIO;
+    }
+    g_vusim_log_level = VUSIM_LOG_ERR;
+    rc = trace_replay(r, cfg, res, err, sizeof(err));
+    g_vusim_log_level = level;
+    trace_reader_free(r);
+    return rc;
+}
+
 static int replay(const char *path, const char *backing,
                   const struct trace_opt *ov, size_t nov,
                   struct trace_replay_result *res)
 {
     struct trace_replay_cfg cfg = { .backing = backing, .overrides = ov,
                                     .noverrides = nov };
-    struct trace_reader *r = open_r(path);
-    char err[512] = "";
-    int rc, level = g_vusim_log_level;
 
-    if (!r) {
-        return -EIO;
-    }
-    g_vusim_log_level = VUSIM_LOG_ERR;
-    rc = trace_replay(r, &cfg, res, err, sizeof(err));
-    g_vusim_log_level = level;
-    trace_reader_free(r);
-    return rc;
+    return replay_cfg(path, &cfg, false, res);
 }
 
 /* Index of the @k-th record of @type, or -1. */
@@ -539,6 +607,270 @@ static void test_replay_rng(void)
     free(path);
 }
 
+/* ---- the digest worker ---- */
+
+static void flip(const char *path, size_t index, size_t at)
+{
+    struct trace_reader *r = open_r(path);
+    size_t len = 0;
+    const uint8_t *frame = r ? trace_reader_frame(r, index, &len) : NULL;
+    uint8_t v;
+
+    CU_ASSERT_FATAL(frame && TRACE_REC_HDR_SIZE + at < len);
+    v = frame[TRACE_REC_HDR_SIZE + at] ^ 0x5a;
+    trace_reader_free(r);
+    patch(path, index, at, v);
+}
+
+/* COMPLETE payload: id, queue, head, used_len at 12, flags, status,
+ * written, digest at 22. CAL: kind, then at (1..8). */
+#define DONE_USED_AT   12
+#define DONE_DIGEST_AT 22
+#define CAL_AT_AT      1
+
+/* Index of the @k-th COMPLETE whose written extent is at least @min, and
+ * in *ordinal how many COMPLETE records come before it; -1 if none. */
+static long big_done(const char *path, uint32_t min, int k, long *ordinal)
+{
+    struct trace_reader *r = open_r(path);
+    struct trace_rec rec;
+    long found = -1, n = 0;
+
+    for (size_t i = 0; r && i < trace_reader_count(r); i++) {
+        if (trace_reader_get(r, i, &rec) != 0 ||
+            rec.type != TRACE_COMPLETE) {
+            continue;
+        }
+        if (rec.u.done.d.extent >= min && k-- == 0) {
+            found = (long)i;
+            break;
+        }
+        n++;
+    }
+    trace_reader_free(r);
+    *ordinal = n;
+    return found;
+}
+
+static void same_result(const struct trace_replay_result *a,
+                        const struct trace_replay_result *b)
+{
+    CU_ASSERT_EQUAL(a->records, b->records);
+    CU_ASSERT_EQUAL(a->inputs, b->inputs);
+    CU_ASSERT_EQUAL(a->chains, b->chains);
+    CU_ASSERT_EQUAL(a->completions, b->completions);
+    CU_ASSERT_EQUAL(a->cal_events, b->cal_events);
+    CU_ASSERT_EQUAL(a->diverged, b->diverged);
+    CU_ASSERT_EQUAL(a->soft, b->soft);
+    CU_ASSERT_EQUAL(a->div.index, b->div.index);
+    CU_ASSERT_EQUAL(a->div.time, b->div.time);
+    CU_ASSERT_STRING_EQUAL(a->div.what, b->div.what);
+    CU_ASSERT_STRING_EQUAL(a->div.expected, b->div.expected);
+    CU_ASSERT_STRING_EQUAL(a->div.actual, b->div.actual);
+}
+
+/* Replay @path checking digests on the caller's thread (the reference),
+ * then a few times with the worker, through eager and lazy readers:
+ * every result must be the reference's. *res gets the reference. */
+static void replay_both(const char *path, struct trace_replay_result *res)
+{
+    struct trace_replay_cfg sync = { .sync_digest = true };
+    struct trace_replay_cfg async = { 0 };
+
+    CU_ASSERT_EQUAL(replay_cfg(path, &sync, false, res), 0);
+    for (int i = 0; i < 6; i++) {
+        struct trace_replay_result w;
+
+        CU_ASSERT_EQUAL(replay_cfg(path, &async, i & 1, &w), 0);
+        same_result(&w, res);
+    }
+}
+
+/* A long faithful replay: every digest checked, half on the worker. */
+static void test_replay_worker_clean(void)
+{
+    char *path = tmp_path();
+    struct trace_replay_result res;
+
+    record_blk_long(path, 40);
+    replay_both(path, &res);
+    CU_ASSERT_FALSE(res.diverged);
+    CU_ASSERT_EQUAL(res.completions, 40 * 6);
+    CU_ASSERT_EQUAL(res.chains, 40 * 6);
+    CU_ASSERT_EQUAL(res.records, (size_t)nth(path, TRACE_END, 0) + 1);
+    unlink(path);
+    free(path);
+}
+
+/* Other bytes written by one big completion in the middle of a long
+ * trace, with many completions after it: reported at that completion,
+ * with the counts as they stood there, and the same messages as a replay
+ * that checks every digest itself. A second one later changes nothing. */
+static void test_replay_worker_digest(void)
+{
+    char *path = tmp_path();
+    struct trace_replay_result res;
+    long before, later, k;
+
+    record_blk_long(path, 40);
+    k = big_done(path, 4096, 80, &before);
+    CU_ASSERT_FATAL(k > 0 && before >= 80);
+    flip(path, (size_t)k, DONE_DIGEST_AT);
+    replay_both(path, &res);
+    CU_ASSERT(res.diverged);
+    CU_ASSERT_FALSE(res.soft);
+    CU_ASSERT_EQUAL((long)res.div.index, k);
+    CU_ASSERT_EQUAL((long)res.records, k);
+    CU_ASSERT_EQUAL((long)res.completions, before);
+    CU_ASSERT(strstr(res.div.what, "written bytes") != NULL);
+    CU_ASSERT(strstr(res.div.what, "used length") == NULL);
+    CU_ASSERT(strstr(res.div.expected, "COMPLETE") != NULL);
+    CU_ASSERT(strstr(res.div.actual, "COMPLETE") != NULL);
+    CU_ASSERT(strcmp(res.div.expected, res.div.actual) != 0);
+    later = big_done(path, 4096, 100, &before);
+    CU_ASSERT_FATAL(later > k);
+    flip(path, (size_t)later, DONE_DIGEST_AT);
+    {
+        struct trace_replay_result two;
+
+        replay_both(path, &two);
+        same_result(&two, &res);
+    }
+    unlink(path);
+    free(path);
+}
+
+/* A calendar difference early, then a digest one: the digest one is
+ * hard and wins. The calendar one alone is reported as soft, with every
+ * completion (and digest) checked. */
+static void test_replay_worker_soft(void)
+{
+    char *path = tmp_path(), *cal_only = tmp_path();
+    struct trace_replay_result res;
+    long cal, before, k;
+    char cmd[512];
+
+    record_blk_long(path, 30);
+    cal = nth(path, TRACE_CAL, 20);
+    CU_ASSERT_FATAL(cal > 0);
+    flip(path, (size_t)cal, CAL_AT_AT);
+    snprintf(cmd, sizeof(cmd), "cp %s %s", path, cal_only);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    replay_both(cal_only, &res);
+    CU_ASSERT(res.diverged);
+    CU_ASSERT(res.soft);
+    CU_ASSERT_EQUAL((long)res.div.index, cal);
+    CU_ASSERT_EQUAL(res.completions, 30 * 6);
+    k = big_done(path, 4096, 60, &before);
+    CU_ASSERT_FATAL(k > cal);
+    flip(path, (size_t)k, DONE_DIGEST_AT);
+    replay_both(path, &res);
+    CU_ASSERT(res.diverged);
+    CU_ASSERT_FALSE(res.soft);
+    CU_ASSERT_EQUAL((long)res.div.index, k);
+    CU_ASSERT_EQUAL((long)res.completions, before);
+    CU_ASSERT(strstr(res.div.what, "written bytes") != NULL);
+    unlink(path);
+    unlink(cal_only);
+    free(path);
+    free(cal_only);
+}
+
+/* A digest difference and a later used-length one (which the walk finds
+ * while the worker still hashes): the digest one is reported. The other
+ * way round, the used-length one. */
+static void test_replay_worker_order(void)
+{
+    char *a = tmp_path(), *b = tmp_path();
+    struct trace_replay_result res;
+    long k1, k2, before1, before2;
+
+    record_blk_long(a, 30);
+    record_blk_long(b, 30);
+    k1 = big_done(a, 4096, 60, &before1);
+    k2 = big_done(a, 4096, 61, &before2);
+    CU_ASSERT_FATAL(k1 > 0 && k2 > k1);
+    flip(a, (size_t)k1, DONE_DIGEST_AT);
+    flip(a, (size_t)k2, DONE_USED_AT);
+    replay_both(a, &res);
+    CU_ASSERT_EQUAL((long)res.div.index, k1);
+    CU_ASSERT_EQUAL((long)res.completions, before1);
+    CU_ASSERT(strstr(res.div.what, "written bytes") != NULL);
+    flip(b, (size_t)k1, DONE_USED_AT);
+    flip(b, (size_t)k2, DONE_DIGEST_AT);
+    replay_both(b, &res);
+    CU_ASSERT_EQUAL((long)res.div.index, k1);
+    CU_ASSERT(strstr(res.div.what, "used length") != NULL);
+    CU_ASSERT(strstr(res.div.what, "written bytes") == NULL);
+    unlink(a);
+    unlink(b);
+    free(a);
+    free(b);
+}
+
+/* The digest of @len bytes of @v, as a completion computes it. */
+static void digest_of(uint8_t v, uint32_t len, uint8_t out[TRACE_DIGEST_SIZE])
+{
+    struct trace_wbuf wb = { 0 };
+    struct trace_done d;
+    uint8_t fill[8192];
+
+    memset(fill, v, sizeof(fill));
+    CU_ASSERT_EQUAL(trace_wbuf_write(&wb, 0, fill, len), 0);
+    trace_done_compute(TRACE_DIGEST_XXH128, &wb, 0, 0, &d);
+    memcpy(out, d.digest, TRACE_DIGEST_SIZE);
+    trace_wbuf_fini(&wb);
+}
+
+/* Push @n jobs of distinct bytes; the digests of @bad1 and @bad2 are
+ * recorded wrong. A refused job (a full queue) is pushed again, where
+ * replay would hash it itself. */
+static void push_jobs(struct trace_digest_worker *w, unsigned n,
+                      unsigned bad1, unsigned bad2)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct trace_digest_job job = { .index = i, .completions = i * 3 };
+        uint8_t fill[8192];
+
+        memset(fill, (int)i, sizeof(fill));
+        CU_ASSERT_EQUAL(trace_wbuf_write(&job.wb, 0, fill, 4096 + i), 0);
+        digest_of((uint8_t)i, 4096 + i, job.expect);
+        job.expect[0] ^= i == bad1 || i == bad2;
+        while (!trace_digest_worker_push(w, &job)) {
+            sched_yield();
+        }
+        CU_ASSERT_EQUAL(job.wb.end, 0);     /* a spare, emptied */
+        trace_wbuf_fini(&job.wb);
+    }
+}
+
+/* The worker on its own: jobs are checked in order; the first mismatch
+ * comes back with its counts and the replayed digest; none, nothing. */
+static void test_digest_worker(void)
+{
+    struct trace_digest_worker *w;
+    struct trace_digest_job bad;
+    uint8_t want[TRACE_DIGEST_SIZE];
+
+    CU_ASSERT_EQUAL_FATAL(trace_digest_worker_start(TRACE_DIGEST_XXH128,
+                                                    &w), 0);
+    CU_ASSERT_FALSE(trace_digest_worker_finish(w, &bad));
+    CU_ASSERT_EQUAL_FATAL(trace_digest_worker_start(TRACE_DIGEST_XXH128,
+                                                    &w), 0);
+    push_jobs(w, 200, 1000, 1000);
+    CU_ASSERT_FALSE(trace_digest_worker_failed(w));
+    CU_ASSERT_FALSE(trace_digest_worker_finish(w, &bad));
+    CU_ASSERT_EQUAL_FATAL(trace_digest_worker_start(TRACE_DIGEST_XXH128,
+                                                    &w), 0);
+    push_jobs(w, 200, 40, 70);
+    CU_ASSERT_FATAL(trace_digest_worker_finish(w, &bad));
+    CU_ASSERT_EQUAL(bad.index, 40);
+    CU_ASSERT_EQUAL(bad.completions, 120);
+    CU_ASSERT_PTR_NULL(bad.wb.buf);
+    digest_of(40, 4096 + 40, want);
+    CU_ASSERT(memcmp(bad.d.digest, want, TRACE_DIGEST_SIZE) == 0);
+}
+
 /* ---- exports, parsed back ---- */
 
 #define VCD_MAX_SIG 16
@@ -801,6 +1133,11 @@ CU_TestInfo trace_replay_tests[] = {
     { "replay_prefixes", test_replay_prefixes },
     { "replay_backing", test_replay_backing },
     { "replay_rng", test_replay_rng },
+    { "replay_worker_clean", test_replay_worker_clean },
+    { "replay_worker_digest", test_replay_worker_digest },
+    { "replay_worker_soft", test_replay_worker_soft },
+    { "replay_worker_order", test_replay_worker_order },
+    { "digest_worker", test_digest_worker },
     { "export_vcd", test_export_vcd },
     { "export_perfetto", test_export_perfetto },
     CU_TEST_INFO_NULL,
