@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,8 +49,7 @@ struct blk_stats {
 struct dev_blk {
     struct dev dev;                 /* first: what the host sees */
     int fd;                         /* backing file, or -1 for RAM */
-    uint8_t *ram;                   /* RAM disk (mmap), or NULL */
-    size_t ram_size;
+    uint8_t *ram;
     uint64_t sectors;
     bool ro;
     char serial[DEV_BLK_ID_BYTES];
@@ -647,30 +645,10 @@ static void blk_destroy(struct dev *d)
     if (b->fd >= 0) {
         close(b->fd);
     }
-    if (b->ram) {
-        munmap(b->ram, b->ram_size);
-    }
+    free(b->ram);
     free(b->buf);
     free(b->chan_free);
     free(b);
-}
-
-/* A RAM disk: zero pages on first touch, in huge pages where the kernel
- * has them (a hint): every request copies in or out of it, and 4 KiB pages
- * cost a TLB miss per page and a fault per page on first touch (measured:
- * 6% of a replay of the demo). */
-static uint8_t *ram_alloc(uint64_t size)
-{
-    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-    if (p == MAP_FAILED) {
-        return NULL;
-    }
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, (size_t)size, MADV_HUGEPAGE);
-#endif
-    return p;
 }
 
 static void blk_setup(struct dev_blk *b, struct sim_cal *cal,
@@ -708,12 +686,11 @@ static int blk_alloc(struct dev_blk *b, const struct blk_cfg *c, char *err,
     if (c->backing) {
         return blk_open_backing(b, c->backing, err, errlen);
     }
-    if (c->size > SIZE_MAX || !(b->ram = ram_alloc(c->size))) {
+    if (c->size > SIZE_MAX || !(b->ram = calloc(1, c->size))) {
         snprintf(err, errlen, "--size=%" PRIu64 ": cannot allocate that "
                  "much RAM", c->size);
         return -ENOMEM;
     }
-    b->ram_size = (size_t)c->size;
     b->sectors = c->size / DEV_BLK_SECTOR_SIZE;
     return 0;
 }
