@@ -53,7 +53,8 @@ static const struct dev_opt blk_opts[] = {
 };
 
 /* The back-end in a child: blk on a RAM disk, recording into @trace if
- * it is not NULL; it exits when the front-end leaves. */
+ * it is not NULL, polling as the vusim program and bench-inband do; it
+ * exits when the front-end leaves. */
 static pid_t start_backend(const char *path, const char *trace)
 {
     struct vu_backend_cfg cfg = { .inband = VU_INBAND_ON, .conn_id = 1 };
@@ -71,6 +72,9 @@ static pid_t start_backend(const char *path, const char *trace)
         return pid;
     }
     loop = vu_loop_new(NULL);
+    if (loop) {
+        vu_loop_set_poll(loop, VUSIM_POLL_NS);  /* as the program runs */
+    }
     if (!loop || dev_blk_ops.create(vu_loop_cal(loop), blk_opts, 2, &dev,
                                     err, sizeof(err)) < 0) {
         _exit(1);
