@@ -428,6 +428,15 @@ int trace_reader_get(const struct trace_reader *r, size_t i,
     return trace_frame_decode(r->data + r->off[i], rec);
 }
 
+uint16_t trace_reader_type(const struct trace_reader *r, size_t i,
+                           uint8_t *sub)
+{
+    const uint8_t *f = r->data + r->off[i];
+
+    *sub = trace_le32(f + 4) ? f[TRACE_REC_HDR_SIZE] : 0;
+    return (uint16_t)(f[0] | f[1] << 8);
+}
+
 const struct trace_header *trace_reader_header(const struct trace_reader *r)
 {
     return r->have_hdr ? &r->hdr : NULL;

@@ -125,6 +125,12 @@ size_t trace_reader_count(const struct trace_reader *r);
 int trace_reader_get(const struct trace_reader *r, size_t i,
                      struct trace_rec *rec);
 
+/* Record @i's type (< count) without decoding it, and in *@sub the first
+ * payload byte (a CAL's kind, a NEG's what; 0 for an empty payload): what
+ * a walk needs to skip records it does not act on. */
+uint16_t trace_reader_type(const struct trace_reader *r, size_t i,
+                           uint8_t *sub);
+
 /* The HEADER's fields; NULL if the prefix is empty. Strings are
  * NUL-terminated copies owned by the reader. */
 const struct trace_header *trace_reader_header(const struct trace_reader *r);

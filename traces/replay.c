@@ -161,18 +161,42 @@ static bool is_context(const struct trace_rec *rec)
     return !trace_rec_is_device(rec);
 }
 
-/* The first record at or after @i that replay acts on, or the end of the
- * valid prefix. */
+/* is_context() of record @i (have() accepted it) from its type and first
+ * byte: most records are context, and the walk passes over each several
+ * times, so it does not decode them to skip them. */
+static bool context_at(const struct rp *rp, size_t i)
+{
+    struct trace_rec rec = { 0 };
+    uint8_t sub;
+
+    rec.type = trace_reader_type(rp->r, i, &sub);
+    if (rec.type == TRACE_CAL) {
+        rec.u.cal.kind = sub;
+    } else if (rec.type == TRACE_NEG) {
+        rec.u.neg.what = sub;
+    }
+    return is_context(&rec);
+}
+
+/* The first record at or after @i that replay acts on (decoded into
+ * @rec), or the end of the valid prefix. */
 static size_t next_action(const struct rp *rp, size_t i,
                           struct trace_rec *rec)
 {
     for (; have(rp, i); i++) {
-        get(rp, i, rec);
-        if (!is_context(rec)) {
+        if (!context_at(rp, i)) {
+            get(rp, i, rec);
             return i;
         }
     }
     return i;
+}
+
+static bool type_at(const struct rp *rp, size_t i, uint16_t type)
+{
+    uint8_t sub;
+
+    return trace_reader_type(rp->r, i, &sub) == type;
 }
 
 /* ---- the calendar check (soft) ---- */
@@ -200,16 +224,14 @@ static void rp_observe(void *opaque, enum sim_cal_obs what, sim_time_t at,
     if (rp->cal_off) {
         return;
     }
-    for (; have(rp, i); i++) {
-        get(rp, i, &rec);
-        if (rec.type == TRACE_CAL) {
-            break;
-        }
+    while (have(rp, i) && !type_at(rp, i, TRACE_CAL)) {
+        i++;
     }
     if (!have(rp, i)) {
         rp->cal_off = true;       /* the recording ends before this */
         return;
     }
+    get(rp, i, &rec);
     act.time = sim_cal_now(rp->cal);
     act.u.cal.kind = cal_kind(what);
     act.u.cal.at = at;
@@ -650,11 +672,11 @@ static void rp_step(struct rp *rp)
     struct trace_rec rec;
     size_t i = rp->cur;
 
-    get(rp, i, &rec);
-    if (is_context(&rec)) {
+    if (context_at(rp, i)) {
         rp->cur++;
         return;
     }
+    get(rp, i, &rec);
     switch (rec.type) {
     case TRACE_CAL:
         rp->cur++;
