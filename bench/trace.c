@@ -46,7 +46,7 @@
 #include "traces/reader.h"
 #include "traces/replay.h"
 
-#define ROUNDS 15
+#define ROUNDS 25
 
 static const struct dev_opt blk_opts[] = {
     { "size", "16M" }, { "latency", "20us" },
