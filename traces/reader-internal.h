@@ -14,12 +14,15 @@ struct trace_reader {
     uint8_t *data;
     size_t size;
     bool mapped;
-    uint64_t *off;                /* frame offset of each indexed record */
+    /* The index (reader_scan.c): room for cap records, filled by the walk
+     * that validates them; n of them are the consumer's to read. */
+    uint64_t *off;                /* frame offset of each record */
+    uint32_t *kind;               /* type | first payload byte << 16 */
     size_t n, cap;
-    uint64_t next_off;            /* frame offset of record n */
     uint64_t *chain_rec;          /* CHAIN record index by id, if ids run
-                                     0, 1, 2, ... (chain_seq) */
-    size_t nchain, chain_cap;
+                                     0, 1, 2, ... (chain_seq); the
+                                     validator's until it is joined */
+    size_t nchain;
     bool chain_seq;
     bool have_hdr;
     struct trace_header hdr;
@@ -44,5 +47,7 @@ int trace_reader_scan(struct trace_reader *r, bool lazy, char *err,
 
 /* Stop and join the validator, if any (trace_reader_free). */
 void trace_reader_scan_cancel(struct trace_reader *r);
+/* Release the index (trace_reader_free). */
+void trace_reader_index_free(struct trace_reader *r);
 
 #endif

@@ -405,8 +405,7 @@ void trace_reader_free(struct trace_reader *r)
     } else {
         free(r->data);
     }
-    free(r->off);
-    free(r->chain_rec);
+    trace_reader_index_free(r);
     free(r->opts);
     free(r->strs);
     free(r);
@@ -431,10 +430,8 @@ int trace_reader_get(const struct trace_reader *r, size_t i,
 uint16_t trace_reader_type(const struct trace_reader *r, size_t i,
                            uint8_t *sub)
 {
-    const uint8_t *f = r->data + r->off[i];
-
-    *sub = trace_le32(f + 4) ? f[TRACE_REC_HDR_SIZE] : 0;
-    return (uint16_t)(f[0] | f[1] << 8);
+    *sub = (uint8_t)(r->kind[i] >> 16);
+    return (uint16_t)r->kind[i];
 }
 
 const struct trace_header *trace_reader_header(const struct trace_reader *r)
@@ -466,12 +463,14 @@ long trace_reader_chain(const struct trace_reader *r, uint64_t id)
 {
     struct trace_rec rec;
 
-    if (r->chain_seq) {
+    if (!r->scan && r->chain_seq) {
         return id < r->nchain ? (long)r->chain_rec[id] : -1;
     }
+    /* The validator may still be filling chain_rec: look among the
+     * records it has published. */
     for (size_t i = 0; i < r->n; i++) {
-        if (trace_reader_get(r, i, &rec) == 0 && rec.type == TRACE_CHAIN &&
-            rec.u.chain.id == id) {
+        if ((uint16_t)r->kind[i] == TRACE_CHAIN &&
+            trace_reader_get(r, i, &rec) == 0 && rec.u.chain.id == id) {
             return (long)i;
         }
     }

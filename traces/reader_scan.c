@@ -191,86 +191,92 @@ static void populate(const struct trace_reader *r, struct walk *w)
 
 /* ---- the index ---- */
 
-static int idx_push(struct trace_reader *r, uint64_t off)
+/* The index has room for as many records as the file could hold (a record
+ * is at least 20 bytes), reserved but not committed: only the pages the
+ * records use take memory. It never moves, so the validator can fill it
+ * while the consumer reads the part the validator has published. */
+static void *idx_reserve(size_t bytes)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        uint64_t *n = realloc(r->off, cap * sizeof(*n));
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-        if (!n) {
-            return -ENOMEM;
-        }
-        r->off = n;
-        r->cap = cap;
-    }
-    r->off[r->n++] = off;
-    return 0;
+    return p == MAP_FAILED ? NULL : p;
 }
 
-/* Remember where each request's CHAIN is, for describing completions. */
-static int chain_note(struct trace_reader *r, uint64_t id, size_t index)
+static int idx_init(struct trace_reader *r)
 {
-    if (!r->chain_seq || id != r->nchain) {
-        r->chain_seq = false;
-        return 0;
-    }
-    if (r->nchain == r->chain_cap) {
-        size_t cap = r->chain_cap ? r->chain_cap * 2 : 256;
-        uint64_t *n = realloc(r->chain_rec, cap * sizeof(*n));
+    r->cap = (r->size > TRACE_PREAMBLE_SIZE ?
+              (r->size - TRACE_PREAMBLE_SIZE) /
+              (TRACE_REC_HDR_SIZE + TRACE_REC_CRC_SIZE) : 0) + 1;
+    r->off = idx_reserve(r->cap * sizeof(*r->off));
+    r->kind = idx_reserve(r->cap * sizeof(*r->kind));
+    r->chain_rec = idx_reserve(r->cap * sizeof(*r->chain_rec));
+    return r->off && r->kind && r->chain_rec ? 0 : -ENOMEM;
+}
 
-        if (!n) {
-            return -ENOMEM;
-        }
-        r->chain_rec = n;
-        r->chain_cap = cap;
+void trace_reader_index_free(struct trace_reader *r)
+{
+    if (r->off) {
+        munmap(r->off, r->cap * sizeof(*r->off));
+    }
+    if (r->kind) {
+        munmap(r->kind, r->cap * sizeof(*r->kind));
+    }
+    if (r->chain_rec) {
+        munmap(r->chain_rec, r->cap * sizeof(*r->chain_rec));
+    }
+}
+
+/* Record @index, at @off, checked: where it is, its type and first byte,
+ * and for a CHAIN where the request is (trace_reader_chain). */
+static void idx_put(struct trace_reader *r, size_t index, uint64_t off,
+                    const struct trace_rec *rec)
+{
+    const uint8_t *f = r->data + off;
+
+    r->off[index] = off;
+    r->kind[index] = (uint32_t)rec->type |
+                     (uint32_t)(rec->len ? f[TRACE_REC_HDR_SIZE] : 0) << 16;
+    if (rec->type != TRACE_CHAIN || !r->chain_seq) {
+        return;
+    }
+    if (rec->u.chain.id != r->nchain) {
+        r->chain_seq = false;
+        return;
     }
     r->chain_rec[r->nchain++] = index;
-    return 0;
 }
 
-/* Index the validated record at r->next_off. It reads the frame's type,
- * length and (for a CHAIN) the request id, which come first. */
-static int index_next(struct trace_reader *r)
+/* check_one() and, if the record is good, idx_put(). */
+static int check_index(struct trace_reader *r, struct walk *w,
+                       struct trace_status_info *st)
 {
-    const uint8_t *f = r->data + r->next_off;
-    uint64_t off = r->next_off;
+    struct trace_rec rec;
+    struct walk at = *w;
+    int rc = check_one(r, w, st, &rec);
 
-    if ((f[0] | f[1] << 8) == TRACE_CHAIN &&
-        chain_note(r, trace_le64(f + TRACE_REC_HDR_SIZE), r->n) < 0) {
-        return -ENOMEM;
+    if (rc == 0) {
+        idx_put(r, at.index, at.off, &rec);
     }
-    if (idx_push(r, off) < 0) {
-        return -ENOMEM;
-    }
-    r->next_off = off + TRACE_REC_HDR_SIZE + trace_le32(f + 4) +
-                  TRACE_REC_CRC_SIZE;
-    return 0;
-}
-
-static int index_to(struct trace_reader *r, size_t n)
-{
-    while (!r->err && r->n < n) {
-        r->err = index_next(r);
-    }
-    return r->err;
+    return rc;
 }
 
 /* ---- eager: the whole walk at once ---- */
 
 static int scan_all(struct trace_reader *r, struct walk *w)
 {
-    struct trace_rec rec;
     int rc = 0;
 
     while (w->off < r->size) {
         populate(r, w);
-        rc = check_one(r, w, &r->st, &rec);
+        rc = check_index(r, w, &r->st);
         if (rc != 0) {
             break;
         }
     }
     walk_end(&r->st, w, rc);
-    return index_to(r, w->index);
+    r->n = w->index;
+    return 0;
 }
 
 /* ---- lazy: the validator thread ---- */
@@ -289,12 +295,11 @@ static void *validator(void *arg)
     struct trace_reader *r = arg;
     struct trace_scan *s = r->scan;
     uint64_t mark = s->w.off;
-    struct trace_rec rec;
     int rc = 0;
 
     while (s->w.off < r->size && !atomic_load(&s->cancel)) {
         populate(r, &s->w);
-        rc = check_one(r, &s->w, &s->st, &rec);
+        rc = check_index(r, &s->w, &s->st);
         if (rc != 0) {
             break;
         }
@@ -348,7 +353,7 @@ static void scan_join(struct trace_reader *r)
     scan_free(s);
     r->scan = NULL;
     r->st = s_st;
-    index_to(r, r->st.records);
+    r->n = r->st.records;
 }
 
 /* Start the validator after record 0; if no thread can be had, do the
@@ -428,7 +433,11 @@ static int first_record(struct trace_reader *r, struct walk *w)
         *w = at;
         return 1;
     }
-    return rc < 0 ? rc : index_to(r, 1);
+    if (rc == 0) {
+        idx_put(r, 0, at.off, &rec);
+        r->n = 1;
+    }
+    return rc;
 }
 
 int trace_reader_scan(struct trace_reader *r, bool lazy, char *err,
@@ -439,7 +448,10 @@ int trace_reader_scan(struct trace_reader *r, bool lazy, char *err,
 
     r->chain_seq = true;
     r->st.file_bytes = r->size;
-    r->next_off = TRACE_PREAMBLE_SIZE;
+    if (idx_init(r) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     rc = preamble(r, err, errlen);
     if (rc != 0) {
         return rc < 0 ? rc : 0;   /* a damaged preamble: no records */
@@ -469,7 +481,7 @@ bool trace_reader_have(struct trace_reader *r, size_t i)
     if (!r->scan || r->err) {
         return false;
     }
-    index_to(r, wait_valid(r->scan, i));
+    r->n = wait_valid(r->scan, i);
     if (r->n <= i && atomic_load(&r->scan->done)) {
         scan_join(r);
     }
