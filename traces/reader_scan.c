@@ -159,11 +159,55 @@ static int check_one(const struct trace_reader *r, struct walk *w,
 }
 
 /* After the walk: the prefix's size, and complete if it ends with END. */
-static void walk_end(struct trace_status_info *st, const struct walk *w,
+/* Where the run of zero bytes that ends the file starts. */
+static uint64_t zero_tail(const struct trace_reader *r)
+{
+    uint64_t z = r->size;
+
+    while (z >= 8 && trace_le64(r->data + z - 8) == 0) {
+        z -= 8;
+    }
+    while (z > 0 && r->data[z - 1] == 0) {
+        z--;
+    }
+    return z;
+}
+
+/* A writer that reserves space and was killed leaves zeros after its last
+ * record (FORMAT.md, "The valid prefix"): the prefix ended at a record
+ * boundary, or inside a record the kill cut short, not at damage. */
+static void reserved_tail(const struct trace_reader *r,
+                          struct trace_status_info *st)
+{
+    uint64_t at = st->bad_offset, z = zero_tail(r), end = r->size;
+
+    if (r->size - at >= TRACE_REC_HDR_SIZE &&
+        trace_le32(r->data + at + 4) <= TRACE_REC_MAX) {
+        end = at + TRACE_REC_HDR_SIZE + trace_le32(r->data + at + 4) +
+              TRACE_REC_CRC_SIZE;
+    }
+    if (z <= at) {
+        st->status = TRACE_ST_NO_END;
+        snprintf(st->why, sizeof(st->why), "%llu zero bytes (space the "
+                 "writer reserved) follow the records",
+                 (unsigned long long)(r->size - at));
+    } else if (z < end) {
+        st->status = TRACE_ST_TORN;
+        snprintf(st->why, sizeof(st->why), "incomplete record: zero bytes "
+                 "(space the writer reserved) from offset %llu on",
+                 (unsigned long long)z);
+    }
+}
+
+static void walk_end(const struct trace_reader *r,
+                     struct trace_status_info *st, const struct walk *w,
                      int rc)
 {
     st->records = w->index;
     st->valid_bytes = rc > 0 ? st->bad_offset : w->off;
+    if (rc > 0) {
+        reserved_tail(r, st);
+    }
     if (rc == 0 && st->status == TRACE_ST_NO_END &&
         (w->prev_type == TRACE_END || w->prev_type == TRACE_TRAILER)) {
         st->status = TRACE_ST_COMPLETE;
@@ -274,7 +318,7 @@ static int scan_all(struct trace_reader *r, struct walk *w)
             break;
         }
     }
-    walk_end(&r->st, w, rc);
+    walk_end(r, &r->st, w, rc);
     r->n = w->index;
     return 0;
 }
@@ -309,7 +353,7 @@ static void *validator(void *arg)
             wake(s);
         }
     }
-    walk_end(&s->st, &s->w, rc);
+    walk_end(r, &s->st, &s->w, rc);
     pthread_mutex_lock(&s->lock);
     atomic_store(&s->done, true);
     pthread_cond_broadcast(&s->cond);
@@ -459,7 +503,7 @@ int trace_reader_scan(struct trace_reader *r, bool lazy, char *err,
     r->st.status = TRACE_ST_NO_END;
     rc = w.off < r->size ? first_record(r, &w) : 1;
     if (rc > 0) {
-        walk_end(&r->st, &w, w.off < r->size ? rc : 0);
+        walk_end(r, &r->st, &w, w.off < r->size ? rc : 0);
         return 0;
     }
     if (rc == 0) {

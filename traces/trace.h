@@ -10,18 +10,21 @@
  * traces/reader.h reads it back, traces/replay.h re-runs the device from it.
  *
  * The writer appends framed records (type, length, simulated time, payload,
- * CRC-32C) to a memory buffer and hands them to the file with write(2) on
+ * CRC-32C) to a memory buffer and hands them to the file on
  * trace_writer_flush(), when the buffer passes cfg.flush_bytes, and at
- * close. The back-end flushes before it signals each call, so everything
- * up to that completion is in the kernel before the guest can see it: a
- * process killed with SIGKILL leaves a valid prefix.
+ * close: a copy into a shared mapping of reserved space for a regular file
+ * (cut to size at close), write(2) otherwise (writer.c). The back-end
+ * flushes before it signals each call, so everything up to that completion
+ * is in the kernel before the guest can see it: a process killed with
+ * SIGKILL leaves a valid prefix (and the reserved zeros after it).
  *
  * Owns:        the file, the buffer, per-queue notification modes.
  * Borrows:     the calendar (time source, observed for CAL records) from
  *              trace_writer_set_cal() until close.
  * Threading:   single thread (the loop's).
  * Errors:      open: -errno from the file, -EINVAL bad header, -ENOMEM.
- *              Record calls return -EIO once a write failed, -ENOMEM: the
+ *              Record calls return the write's -errno once one failed
+ *              (-ENOSPC when no more space can be reserved), -ENOMEM: the
  *              error is sticky, logged once, and later records are dropped
  *              so the file stays a valid prefix.
  * Determinism: the bytes depend only on the calls made and simulated time;

@@ -176,6 +176,65 @@ static void test_lazy_damaged(void)
     free(dst);
 }
 
+/* @buf's first @len bytes, then @zeros zero bytes, as a writer that
+ * reserves space leaves a file when it is killed; the eager reader's
+ * status of it, checked against the lazy one's. */
+static void lz_padded(const char *path, const uint8_t *buf, size_t len,
+                      size_t zeros, struct trace_status_info *st)
+{
+    uint8_t *p = calloc(1, len + zeros);
+    struct trace_reader *e = NULL;
+    char err[256];
+
+    CU_ASSERT_FATAL(p != NULL);
+    memcpy(p, buf, len);
+    lz_put(path, p, len + zeros);
+    free(p);
+    lz_compare(path, "zero tail");
+    CU_ASSERT_EQUAL_FATAL(trace_reader_open(path, &e, err, sizeof(err)), 0);
+    trace_reader_status(e, st);
+    trace_reader_free(e);
+}
+
+/* Zeros after the records end the prefix cleanly; a record cut into them
+ * is torn; damage before them stays damage. */
+static void test_lazy_zero_tail(void)
+{
+    char *src = lz_tmp(), *dst = lz_tmp();
+    struct trace_status_info whole, st;
+    struct trace_reader *e = NULL;
+    size_t len = 0;
+    uint8_t *buf;
+    char err[256];
+
+    lz_write(src);
+    buf = lz_slurp(src, &len);
+    CU_ASSERT_FATAL(buf != NULL && len > 4096);
+    CU_ASSERT_EQUAL_FATAL(trace_reader_open(src, &e, err, sizeof(err)), 0);
+    trace_reader_status(e, &whole);
+    trace_reader_free(e);
+    /* Cut after the record before END, then zeros. */
+    lz_padded(dst, buf, len - 44, 1u << 20, &st);
+    CU_ASSERT_EQUAL(st.status, TRACE_ST_NO_END);
+    CU_ASSERT_EQUAL(st.records, whole.records - 1);
+    CU_ASSERT_EQUAL(st.valid_bytes, len - 44);
+    CU_ASSERT(strstr(st.why, "zero bytes") != NULL);
+    /* Cut inside the last data record, then zeros. */
+    lz_padded(dst, buf, len - 44 - 4000, 1u << 20, &st);
+    CU_ASSERT_EQUAL(st.status, TRACE_ST_TORN);
+    CU_ASSERT(strstr(st.why, "incomplete record") != NULL);
+    /* A damaged byte well before the zeros. */
+    buf[len / 2] ^= 0x01;
+    lz_padded(dst, buf, len - 44, 1u << 20, &st);
+    CU_ASSERT_EQUAL(st.status, TRACE_ST_CORRUPT);
+    CU_ASSERT_STRING_EQUAL(st.why, "checksum mismatch");
+    free(buf);
+    unlink(src);
+    unlink(dst);
+    free(src);
+    free(dst);
+}
+
 /* Freed half way: the validator is stopped, nothing leaks. */
 static void test_lazy_free_early(void)
 {
@@ -197,5 +256,6 @@ CU_TestInfo trace_lazy_tests[] = {
     { "whole_and_cut", test_lazy_whole_and_cut },
     { "damaged", test_lazy_damaged },
     { "free_early", test_lazy_free_early },
+    { "zero_tail", test_lazy_zero_tail },
     CU_TEST_INFO_NULL,
 };
