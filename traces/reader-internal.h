@@ -30,7 +30,6 @@ struct trace_reader {
     char *strs;                   /* the header's strings, NUL-terminated */
     struct trace_status_info st;  /* final once the scan is done */
     struct trace_scan *scan;      /* lazy: the validator, until it ends */
-    int err;                      /* -ENOMEM once the index could not grow */
 };
 
 /* Decode one frame whose length and CRC were checked: 0, or -EBADMSG if

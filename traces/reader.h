@@ -109,8 +109,8 @@ int trace_reader_open_lazy(const char *path, struct trace_reader **out,
                            char *err, size_t errlen);
 /* Whether record @i is in the valid prefix (validating up to it). */
 bool trace_reader_have(struct trace_reader *r, size_t i);
-/* Validate the rest: 0, or -ENOMEM (the index could not grow, then the
- * prefix seen so far is all there is). A no-op for an eager reader. */
+/* Validate the rest; 0 (the index is reserved at open, so nothing here
+ * can fail). A no-op for an eager reader. */
 int trace_reader_finish(struct trace_reader *r);
 /* The same for bytes in memory (copied). */
 int trace_reader_open_mem(const void *buf, size_t len,

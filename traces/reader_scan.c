@@ -3,16 +3,17 @@
  * Validating a trace and indexing its valid prefix.
  *
  * Validation (length in bounds, CRC, payload layout, stream rules) reads
- * every byte; the index needs only each frame's length. An eager reader
- * does both at open. A lazy one checks the preamble and the HEADER at
- * open and hands the rest to a validator thread, while the consumer's
- * thread indexes records only once the validator has passed them: replay
- * then runs on one core while its input is checked on the other, and it
- * never sees a record the eager reader would have refused.
+ * every byte, and the walk that validates a record also indexes it. An
+ * eager reader does both at open. A lazy one checks the preamble and the
+ * HEADER at open and hands the rest to a validator thread; the consumer
+ * reads only the records the validator has published: replay then runs
+ * on one core while its input is checked on the other, and it never sees
+ * a record the eager reader would have refused.
  *
- * The two threads share the mapping (read only), the validator's count of
- * records checked (an atomic, released after each record) and, once it
- * is done, its final status. The consumer sleeps on a condition variable
+ * The two threads share the mapping (read only), the index (reserved at
+ * open, so it never moves; the validator writes it), the count of records
+ * published (an atomic, released after each record) and, once the
+ * validator is done, its final status. The consumer sleeps on a condition variable
  * only when it catches up; the validator wakes it every WAKE_BYTES and at
  * the end, so nothing is signalled per record.
  */
@@ -158,7 +159,6 @@ static int check_one(const struct trace_reader *r, struct walk *w,
     return 0;
 }
 
-/* After the walk: the prefix's size, and complete if it ends with END. */
 /* Where the run of zero bytes that ends the file starts. */
 static uint64_t zero_tail(const struct trace_reader *r)
 {
@@ -199,6 +199,7 @@ static void reserved_tail(const struct trace_reader *r,
     }
 }
 
+/* After the walk: the prefix's size, and complete if it ends with END. */
 static void walk_end(const struct trace_reader *r,
                      struct trace_status_info *st, const struct walk *w,
                      int rc)
@@ -522,7 +523,7 @@ bool trace_reader_have(struct trace_reader *r, size_t i)
     if (i < r->n) {
         return true;
     }
-    if (!r->scan || r->err) {
+    if (!r->scan) {
         return false;
     }
     r->n = wait_valid(r->scan, i);
@@ -538,7 +539,7 @@ int trace_reader_finish(struct trace_reader *r)
         wait_valid(r->scan, SIZE_MAX);
         scan_join(r);
     }
-    return r->err;
+    return 0;
 }
 
 void trace_reader_scan_cancel(struct trace_reader *r)
