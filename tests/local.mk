@@ -14,7 +14,8 @@ tests_unit_vusim_unit_SOURCES += tests/unit/fakehost.c tests/unit/fakehost.h \
 	tests/unit/test_loop.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_vufe.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_trace.c \
-	tests/unit/test_trace_replay.c tests/unit/test_trace_lazy.c
+	tests/unit/test_trace_replay.c tests/unit/test_trace_lazy.c \
+	tests/support/tmpfile.c tests/support/tmpfile.h
 tests_unit_vusim_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_vusim_unit_LDADD = libvusim.la $(CUNIT_LIBS) -lpthread
 # test_trace_replay parses the Perfetto export back with jansson.
@@ -35,7 +36,8 @@ tests_integration_vusim_integ_SOURCES = \
 	tests/integration/test_badinput.c \
 	tests/integration/test_devices.c \
 	tests/integration/test_tt.c
-tests_integration_vusim_integ_SOURCES += tests/integration/test_trace.c
+tests_integration_vusim_integ_SOURCES += tests/integration/test_trace.c \
+	tests/support/tmpfile.c tests/support/tmpfile.h
 tests_integration_vusim_integ_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_integration_vusim_integ_LDADD = libvusim.la $(CUNIT_LIBS) $(LIBEVENT_LIBS) -lpthread
 TESTS += tests/integration/vusim-integ

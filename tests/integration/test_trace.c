@@ -22,6 +22,7 @@
 #include "cosim/backend_trace.h"
 #include "devices/blk.h"
 #include "tests/integration/itest.h"
+#include "tests/support/tmpfile.h"
 #include "traces/reader.h"
 #include "traces/replay.h"
 
@@ -185,28 +186,6 @@ static void tr_workload(struct tr *t, bool event_idx, bool sync)
     vufe_free(fe);
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf;
-    long n;
-
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* The trace a recorded run leaves is complete, holds the negotiation and
  * the notification mode, and replays without divergence. */
 static void test_record_replay(void)
@@ -290,8 +269,8 @@ static void test_same_bytes(void)
     CU_ASSERT_EQUAL_FATAL(tr_start(&b), 0);
     tr_workload(&b, false, true);
     tr_finish(&b);
-    ba = slurp(a.trace, &la);
-    bb = slurp(b.trace, &lb);
+    ba = ut_slurp(a.trace, &la);
+    bb = ut_slurp(b.trace, &lb);
     CU_ASSERT_FATAL(ba && bb);
     CU_ASSERT_EQUAL(la, lb);
     CU_ASSERT(la == lb && memcmp(ba, bb, la) == 0);

@@ -18,44 +18,12 @@
 #include "sim/rng.h"
 #include "tests/cu_run.h"
 #include "tests/unit/suites.h"
+#include "tests/support/tmpfile.h"
 #include "traces/crc32c-internal.h"
 #include "traces/reader.h"
 #include "traces/trace.h"
 
 /* ---- fixtures ---- */
-
-static char *tmp_path(void)
-{
-    char *p = strdup("/tmp/vusim-trace-test-XXXXXX");
-    int fd = p ? mkstemp(p) : -1;
-
-    if (fd >= 0) {
-        close(fd);
-    }
-    return p;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long n;
-
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static const struct trace_opt t_opts[] = {
     { "size", "1M" }, { "latency", "10us" }, { "read-only", NULL },
@@ -235,7 +203,7 @@ static void test_wbuf_order(void)
 /* Every record reads back as written. */
 static void test_roundtrip(void)
 {
-    char *path = tmp_path(), err[256];
+    char *path = ut_tmp_path("trace"), err[256];
     struct trace_reader *r = NULL;
     const struct trace_header *h;
     struct trace_status_info st;
@@ -292,14 +260,14 @@ static void test_roundtrip(void)
 /* The same calls give the same bytes. */
 static void test_same_bytes(void)
 {
-    char *a = tmp_path(), *b = tmp_path();
+    char *a = ut_tmp_path("trace"), *b = ut_tmp_path("trace");
     size_t la = 0, lb = 0;
     uint8_t *ba, *bb;
 
     write_sample(a);
     write_sample(b);
-    ba = slurp(a, &la);
-    bb = slurp(b, &lb);
+    ba = ut_slurp(a, &la);
+    bb = ut_slurp(b, &lb);
     CU_ASSERT_FATAL(ba && bb);
     CU_ASSERT_EQUAL(la, lb);
     CU_ASSERT(la == lb && memcmp(ba, bb, la) == 0);
@@ -314,12 +282,12 @@ static void test_same_bytes(void)
 /* Cut at every length: the prefix holds exactly the whole records. */
 static void test_every_truncation(void)
 {
-    char *path = tmp_path(), err[256];
+    char *path = ut_tmp_path("trace"), err[256];
     size_t len = 0, bound[NSAMPLE + 1], nb = 0;
     uint8_t *buf;
 
     write_sample(path);
-    buf = slurp(path, &len);
+    buf = ut_slurp(path, &len);
     CU_ASSERT_FATAL(buf != NULL);
     for (size_t off = TRACE_PREAMBLE_SIZE; off < len && nb <= NSAMPLE;) {
         off += TRACE_REC_HDR_SIZE + trace_le32(buf + off + 4) +
@@ -364,12 +332,12 @@ static void test_every_truncation(void)
  * holds it, which is reported. */
 static void test_every_corruption(void)
 {
-    char *path = tmp_path(), err[256];
+    char *path = ut_tmp_path("trace"), err[256];
     size_t len = 0, rec = 0, start = TRACE_PREAMBLE_SIZE, end;
     uint8_t *buf;
 
     write_sample(path);
-    buf = slurp(path, &len);
+    buf = ut_slurp(path, &len);
     CU_ASSERT_FATAL(buf != NULL);
     end = start + TRACE_REC_HDR_SIZE + trace_le32(buf + start + 4) +
           TRACE_REC_CRC_SIZE;
@@ -418,14 +386,14 @@ static void put_le32(uint8_t *p, uint32_t v)
  * by dropping that byte and fixing the lengths and checksums. */
 static void test_version1(void)
 {
-    char *path = tmp_path(), err[256];
+    char *path = ut_tmp_path("trace"), err[256];
     struct trace_reader *r = NULL;
     struct trace_status_info st;
     size_t len = 0, hlen;
     uint8_t *buf;
 
     write_sample(path);
-    buf = slurp(path, &len);
+    buf = ut_slurp(path, &len);
     CU_ASSERT_FATAL(buf != NULL && len > 40);
     hlen = trace_le32(buf + TRACE_PREAMBLE_SIZE + 4);
     CU_ASSERT_EQUAL(buf[TRACE_PREAMBLE_SIZE + TRACE_REC_HDR_SIZE + hlen - 1],
@@ -457,14 +425,14 @@ static void test_version1(void)
  * preamble: zero records. */
 static void test_preamble(void)
 {
-    char *path = tmp_path(), err[256];
+    char *path = ut_tmp_path("trace"), err[256];
     struct trace_reader *r = NULL;
     struct trace_status_info st;
     size_t len = 0;
     uint8_t *buf;
 
     write_sample(path);
-    buf = slurp(path, &len);
+    buf = ut_slurp(path, &len);
     CU_ASSERT_FATAL(buf != NULL);
     buf[0] = 'X';
     CU_ASSERT_EQUAL(trace_reader_open_mem(buf, len, &r, err, sizeof(err)),
@@ -501,7 +469,7 @@ static void test_preamble(void)
  * a second HEADER or time going back ends the prefix. */
 static void test_stream_rules(void)
 {
-    char *path = tmp_path(), err[256];
+    char *path = ut_tmp_path("trace"), err[256];
     struct trace_reader *r = NULL;
     struct trace_status_info st;
     size_t len = 0, off;
@@ -509,7 +477,7 @@ static void test_stream_rules(void)
     uint32_t c, n;
 
     write_sample(path);
-    buf = slurp(path, &len);
+    buf = ut_slurp(path, &len);
     CU_ASSERT_FATAL(buf != NULL);
     /* Record 1 (CONN) becomes type 999, CRC fixed. */
     off = TRACE_PREAMBLE_SIZE + TRACE_REC_HDR_SIZE + trace_le32(buf + 20) +
@@ -543,7 +511,7 @@ static void test_stream_rules(void)
 /* Describing records: one line each, decoded. */
 static void test_describe(void)
 {
-    char *path = tmp_path(), err[256], line[512];
+    char *path = ut_tmp_path("trace"), err[256], line[512];
     struct trace_reader *r = NULL;
     struct trace_rec rec;
 

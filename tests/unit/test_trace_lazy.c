@@ -15,22 +15,12 @@
 #include <CUnit/CUnit.h>
 
 #include "tests/unit/suites.h"
+#include "tests/support/tmpfile.h"
 #include "traces/reader.h"
 #include "traces/trace.h"
 
 #define LZ_CHAINS 300
 #define LZ_DATA 4000        /* bytes per chain: the trace passes 1 MiB */
-
-static char *lz_tmp(void)
-{
-    char *p = strdup("/tmp/vusim-lazy-test-XXXXXX");
-    int fd = p ? mkstemp(p) : -1;
-
-    if (fd >= 0) {
-        close(fd);
-    }
-    return p;
-}
 
 /* A trace of LZ_CHAINS chains with data and their completions. */
 static void lz_write(const char *path)
@@ -57,35 +47,6 @@ static void lz_write(const char *path)
         trace_write_complete(w, id, 0, c.head, &d);
     }
     CU_ASSERT_EQUAL(trace_writer_close(w), 0);
-}
-
-static uint8_t *lz_slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf;
-
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc(*len ? *len : 1);
-    if (buf && fread(buf, 1, *len, f) != *len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
-static void lz_put(const char *path, const uint8_t *buf, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-
-    CU_ASSERT_FATAL(f != NULL);
-    CU_ASSERT_EQUAL(fwrite(buf, 1, len, f), len);
-    fclose(f);
 }
 
 /* Open @path both ways; walk the lazy one record by record as replay
@@ -132,17 +93,17 @@ static void lz_compare(const char *path, const char *what)
 
 static void test_lazy_whole_and_cut(void)
 {
-    char *src = lz_tmp(), *dst = lz_tmp(), what[64];
+    char *src = ut_tmp_path("lazy"), *dst = ut_tmp_path("lazy"), what[64];
     size_t len = 0;
     uint8_t *buf;
 
     lz_write(src);
-    buf = lz_slurp(src, &len);
+    buf = ut_slurp(src, &len);
     CU_ASSERT_FATAL(buf != NULL && len > (1u << 20));
     lz_compare(src, "whole");
     /* Cuts inside the preamble, the HEADER, early and late records. */
     for (size_t cut = 0; cut < len; cut = cut < 64 ? cut + 7 : cut * 5 / 4) {
-        lz_put(dst, buf, cut);
+        CU_ASSERT_EQUAL_FATAL(ut_put(dst, buf, cut), 0);
         snprintf(what, sizeof(what), "cut at %zu", cut);
         lz_compare(dst, what);
     }
@@ -155,16 +116,16 @@ static void test_lazy_whole_and_cut(void)
 
 static void test_lazy_damaged(void)
 {
-    char *src = lz_tmp(), *dst = lz_tmp(), what[64];
+    char *src = ut_tmp_path("lazy"), *dst = ut_tmp_path("lazy"), what[64];
     size_t len = 0;
     uint8_t *buf;
 
     lz_write(src);
-    buf = lz_slurp(src, &len);
+    buf = ut_slurp(src, &len);
     CU_ASSERT_FATAL(buf != NULL);
     for (size_t at = 3; at < len; at = at * 3 / 2 + 11) {
         buf[at] ^= 0x20;
-        lz_put(dst, buf, len);
+        CU_ASSERT_EQUAL_FATAL(ut_put(dst, buf, len), 0);
         snprintf(what, sizeof(what), "byte %zu flipped", at);
         lz_compare(dst, what);
         buf[at] ^= 0x20;
@@ -188,7 +149,7 @@ static void lz_padded(const char *path, const uint8_t *buf, size_t len,
 
     CU_ASSERT_FATAL(p != NULL);
     memcpy(p, buf, len);
-    lz_put(path, p, len + zeros);
+    CU_ASSERT_EQUAL_FATAL(ut_put(path, p, len + zeros), 0);
     free(p);
     lz_compare(path, "zero tail");
     CU_ASSERT_EQUAL_FATAL(trace_reader_open(path, &e, err, sizeof(err)), 0);
@@ -200,7 +161,7 @@ static void lz_padded(const char *path, const uint8_t *buf, size_t len,
  * is torn; damage before them stays damage. */
 static void test_lazy_zero_tail(void)
 {
-    char *src = lz_tmp(), *dst = lz_tmp();
+    char *src = ut_tmp_path("lazy"), *dst = ut_tmp_path("lazy");
     struct trace_status_info whole, st;
     struct trace_reader *e = NULL;
     size_t len = 0;
@@ -208,7 +169,7 @@ static void test_lazy_zero_tail(void)
     char err[256];
 
     lz_write(src);
-    buf = lz_slurp(src, &len);
+    buf = ut_slurp(src, &len);
     CU_ASSERT_FATAL(buf != NULL && len > 4096);
     CU_ASSERT_EQUAL_FATAL(trace_reader_open(src, &e, err, sizeof(err)), 0);
     trace_reader_status(e, &whole);
@@ -238,7 +199,7 @@ static void test_lazy_zero_tail(void)
 /* Freed half way: the validator is stopped, nothing leaks. */
 static void test_lazy_free_early(void)
 {
-    char *src = lz_tmp(), err[256];
+    char *src = ut_tmp_path("lazy"), err[256];
     struct trace_reader *l = NULL;
 
     lz_write(src);

@@ -26,6 +26,7 @@
 #include "sim/log.h"
 #include "tests/cu_run.h"
 #include "tests/unit/suites.h"
+#include "tests/support/tmpfile.h"
 #include "traces/export.h"
 #include "traces/reader.h"
 #include "traces/replay.h"
@@ -279,17 +280,6 @@ static void record_blk_long(const char *path, int batches)
 
 /* ---- helpers ---- */
 
-static char *tmp_path(void)
-{
-    char *p = strdup("/tmp/vusim-replay-test-XXXXXX");
-    int fd = p ? mkstemp(p) : -1;
-
-    if (fd >= 0) {
-        close(fd);
-    }
-    return p;
-}
-
 static struct trace_reader *open_r(const char *path)
 {
     struct trace_reader *r = NULL;
@@ -375,7 +365,7 @@ static long done_of(const char *path, uint64_t id)
 /* A faithful replay checks every completion and finds nothing. */
 static void test_replay_clean(void)
 {
-    char *path = tmp_path();
+    char *path = ut_tmp_path("replay");
     struct trace_replay_result res;
 
     record_blk(path, NULL);
@@ -396,7 +386,7 @@ static void test_replay_clean(void)
 static void test_replay_latency(void)
 {
     static const struct trace_opt ov[] = { { "latency", "11us" } };
-    char *path = tmp_path();
+    char *path = ut_tmp_path("replay");
     struct trace_replay_result res;
 
     record_blk(path, NULL);
@@ -416,7 +406,7 @@ static void test_replay_latency(void)
 static void test_replay_output(void)
 {
     static const struct trace_opt ov[] = { { "serial", "other" } };
-    char *path = tmp_path();
+    char *path = ut_tmp_path("replay");
     struct trace_replay_result res;
 
     record_blk(path, NULL);
@@ -458,7 +448,7 @@ static void patch(const char *path, size_t index, size_t at, uint8_t v)
 /* Other guest input (an OUT's data) shows where it is read back. */
 static void test_replay_input(void)
 {
-    char *path = tmp_path();
+    char *path = ut_tmp_path("replay");
     struct trace_replay_result res;
     long out0;
 
@@ -478,7 +468,7 @@ static void test_replay_input(void)
 /* Every prefix at a record boundary replays without divergence. */
 static void test_replay_prefixes(void)
 {
-    char *path = tmp_path(), *cut = tmp_path();
+    char *path = ut_tmp_path("replay"), *cut = ut_tmp_path("replay");
     struct trace_reader *r;
     size_t n;
 
@@ -528,7 +518,7 @@ static int file_hash(const char *path, uint8_t sha[32])
  * and replay leaves the file as it was. */
 static void test_replay_backing(void)
 {
-    char *path = tmp_path(), *img = tmp_path(), *copy = tmp_path();
+    char *path = ut_tmp_path("replay"), *img = ut_tmp_path("replay"), *copy = ut_tmp_path("replay");
     struct trace_replay_result res;
     uint8_t block[4096], before[32], after[32];
     char cmd[256];
@@ -570,7 +560,7 @@ static void test_replay_rng(void)
                                .inband = "auto", .seed = 7, .opts = to,
                                .nopts = 2 };
     struct rh *h = calloc(1, sizeof(*h));
-    char *path = tmp_path(), err[256] = "";
+    char *path = ut_tmp_path("replay"), err[256] = "";
     struct trace_replay_result res;
 
     CU_ASSERT_FATAL(h != NULL);
@@ -689,7 +679,7 @@ static void replay_both(const char *path, struct trace_replay_result *res)
 /* A long faithful replay: every digest checked, half on the worker. */
 static void test_replay_worker_clean(void)
 {
-    char *path = tmp_path();
+    char *path = ut_tmp_path("replay");
     struct trace_replay_result res;
 
     record_blk_long(path, 40);
@@ -708,7 +698,7 @@ static void test_replay_worker_clean(void)
  * that checks every digest itself. A second one later changes nothing. */
 static void test_replay_worker_digest(void)
 {
-    char *path = tmp_path();
+    char *path = ut_tmp_path("replay");
     struct trace_replay_result res;
     long before, later, k;
 
@@ -745,7 +735,7 @@ static void test_replay_worker_digest(void)
  * completion (and digest) checked. */
 static void test_replay_worker_soft(void)
 {
-    char *path = tmp_path(), *cal_only = tmp_path();
+    char *path = ut_tmp_path("replay"), *cal_only = ut_tmp_path("replay");
     struct trace_replay_result res;
     long cal, before, k;
     char cmd[512];
@@ -781,7 +771,7 @@ static void test_replay_worker_soft(void)
  * way round, the used-length one. */
 static void test_replay_worker_order(void)
 {
-    char *a = tmp_path(), *b = tmp_path();
+    char *a = ut_tmp_path("replay"), *b = ut_tmp_path("replay");
     struct trace_replay_result res;
     long k1, k2, before1, before2;
 
@@ -1031,7 +1021,7 @@ static unsigned vcd_rises(const struct vcd_sig *s)
 /* The VCD parses; its signals say what the trace says. */
 static void test_export_vcd(void)
 {
-    char *path = tmp_path(), *text;
+    char *path = ut_tmp_path("replay"), *text;
     struct vcd_file *f = calloc(1, sizeof(*f));
     struct vcd_sig *infl, *busy, *kick, *call;
 
@@ -1076,7 +1066,7 @@ static void test_export_vcd(void)
 /* The Chrome JSON parses (jansson); one slice per request, b before e. */
 static void test_export_perfetto(void)
 {
-    char *path = tmp_path(), *text;
+    char *path = ut_tmp_path("replay"), *text;
     json_error_t jerr;
     json_t *root, *ev;
     size_t i, nb = 0, ne = 0, ninst = 0;
