@@ -81,10 +81,14 @@ vusim_install_pkgs()
     fi
     # shellcheck disable=SC2086 # one package name per word
     vusim_say "installing:" $missing
-    vusim_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    # Another apt run (a second checkout's setup, unattended upgrades) holds
+    # dpkg's lock for minutes at most: wait for it rather than fail.
+    vusim_as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=1200 update -q
     # shellcheck disable=SC2086
     vusim_as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends $missing
+        apt-get -o DPkg::Lock::Timeout=1200 install -y -q \
+        --no-install-recommends $missing
 }
 
 # True when configure is missing or older than any autotools input.
