@@ -703,6 +703,14 @@ static int vu_process(struct vu_backend *be, struct vu_msg *m)
         event_del(be->sock_ev);
         return 0;
     }
+    if (rc < 0 && vu_req_has_reply(m->hdr.request)) {
+        /* Its reply has no way to say no, and the front-end waits on it. */
+        be->st.rejected++;
+        vu_backend_fail(be, rc, "%s (%u) rejected: %s; its reply cannot "
+                        "carry an error", vu_req_name(m->hdr.request),
+                        m->hdr.request, why);
+        return rc;
+    }
     if (rc < 0) {
         vu_log_reject(be, m, rc, why);
     }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cosim/proto.c - request names for logs and traces (see proto.h) */
+/* cosim/proto.c - request names and reply rules (see proto.h) */
 #include "config.h"
 
 #include "cosim/proto.h"
@@ -73,4 +73,26 @@ const char *vu_breq_name(uint32_t req)
         return breq_names[req];
     }
     return "UNKNOWN";
+}
+
+/* The spec's "reply payload" that is not N/A, outside postcopy and
+ * LOG_SHMFD (never offered): the front-end blocks reading it. */
+int vu_req_has_reply(uint32_t req)
+{
+    switch (req) {
+    case VU_REQ_GET_FEATURES:
+    case VU_REQ_GET_PROTOCOL_FEATURES:
+    case VU_REQ_GET_VRING_BASE:
+    case VU_REQ_GET_QUEUE_NUM:
+    case VU_REQ_GET_CONFIG:
+    case VU_REQ_CREATE_CRYPTO_SESSION:
+    case VU_REQ_POSTCOPY_ADVISE:
+    case VU_REQ_POSTCOPY_END:
+    case VU_REQ_GET_INFLIGHT_FD:
+    case VU_REQ_GET_MAX_MEM_SLOTS:
+    case VU_REQ_GET_STATUS:
+        return 1;
+    default:
+        return 0;
+    }
 }

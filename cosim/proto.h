@@ -209,4 +209,9 @@ static inline int vu_need_event(uint16_t event_idx, uint16_t new_idx,
 const char *vu_req_name(uint32_t req);
 const char *vu_breq_name(uint32_t req);
 
+/* Does the spec define a reply for @req whatever NEED_REPLY says? Such a
+ * request cannot be refused with an ack: the front-end reads the reply
+ * body, so a back-end that cannot answer must close the connection. */
+int vu_req_has_reply(uint32_t req);
+
 #endif

@@ -2,8 +2,10 @@
 /*
  * Hostile input, table-driven: each row sends raw bytes (or posts a hostile
  * chain) and says what must follow: the connection closed, the request
- * rejected with a non-zero ack, or the queue marked broken and the error
- * signalled. After every row a fresh front-end must still be served.
+ * rejected with a non-zero ack, the queue marked broken and the error
+ * signalled, or (a request nobody waits on) the connection going on. A
+ * request with a defined reply is never left unanswered: its rejection
+ * closes the connection. After every row a fresh front-end must still be served.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -21,7 +23,7 @@
 #include "tests/integration/itest.h"
 
 enum level { RAW, NEGOTIATED, SETUP };
-enum outcome { CLOSED, REJECTED, BROKEN };
+enum outcome { CLOSED, REJECTED, BROKEN, GOES_ON };
 
 struct raw {
     uint8_t buf[1024];
@@ -210,6 +212,80 @@ static void m_pf_missing(struct vufe *fe, struct raw *r)
     put_msg(r, VU_REQ_GET_QUEUE_NUM, NR, 0, NULL, 0);
 }
 
+static void m_pf_missing_ack(struct vufe *fe, struct raw *r)
+{
+    put_u64(r, VU_REQ_SET_STATUS, 0);
+}
+
+/* Requests whose reply has no way to say no: refused, they close. */
+static void m_get_with_fd(struct vufe *fe, struct raw *r)
+{
+    put_msg(r, VU_REQ_GET_FEATURES, VU_VERSION, 0, NULL, 0);
+    r->nfds = 1;
+}
+
+static void m_get_with_fd_nr(struct vufe *fe, struct raw *r)
+{
+    put_msg(r, VU_REQ_GET_PROTOCOL_FEATURES, NR, 0, NULL, 0);
+    r->nfds = 2;
+}
+
+static void m_get_sized(struct vufe *fe, struct raw *r)
+{
+    put_u64(r, VU_REQ_GET_FEATURES, 0);
+    ((struct vu_hdr *)r->buf)->flags = VU_VERSION;
+}
+
+static void m_get_base_oob(struct vufe *fe, struct raw *r)
+{
+    put_state(r, VU_REQ_GET_VRING_BASE, 9, 0);
+    ((struct vu_hdr *)r->buf)->flags = VU_VERSION;
+}
+
+static void m_get_slots_early(struct vufe *fe, struct raw *r)
+{
+    put_msg(r, VU_REQ_GET_MAX_MEM_SLOTS, VU_VERSION, 0, NULL, 0);
+}
+
+static void m_get_status_early(struct vufe *fe, struct raw *r)
+{
+    put_msg(r, VU_REQ_GET_STATUS, VU_VERSION, 0, NULL, 0);
+}
+
+static void m_get_config_fd(struct vufe *fe, struct raw *r)
+{
+    struct vu_config c = { .offset = 0, .size = 8 };
+
+    put_msg(r, VU_REQ_GET_CONFIG, VU_VERSION, VU_CONFIG_HDR_SIZE + 8, &c,
+            VU_CONFIG_HDR_SIZE + 8);
+    r->nfds = 1;
+}
+
+static void m_postcopy_advise(struct vufe *fe, struct raw *r)
+{
+    put_msg(r, VU_REQ_POSTCOPY_ADVISE, VU_VERSION, 0, NULL, 0);
+}
+
+static void m_crypto_session(struct vufe *fe, struct raw *r)
+{
+    uint8_t b[64] = { 0 };
+
+    put_msg(r, VU_REQ_CREATE_CRYPTO_SESSION, VU_VERSION, sizeof(b), b,
+            sizeof(b));
+}
+
+/* Refused without NEED_REPLY: nobody waits, the connection goes on. */
+static void m_unknown_noreply(struct vufe *fe, struct raw *r)
+{
+    put_msg(r, 77, VU_VERSION, 0, NULL, 0);
+}
+
+static void m_set_bad_noreply(struct vufe *fe, struct raw *r)
+{
+    put_u64(r, VU_REQ_SET_FEATURES, 1ull << 63);
+    ((struct vu_hdr *)r->buf)->flags = VU_VERSION;
+}
+
 static void m_unoffered_features(struct vufe *fe, struct raw *r)
 {
     put_u64(r, VU_REQ_SET_FEATURES, 1ull << 63);
@@ -320,7 +396,25 @@ static const struct bad_case cases[] = {
     { "unknown request", RAW, m_unknown, REJECTED },
     { "unsupported request", RAW, m_unsupported, REJECTED },
     { "payload size wrong", RAW, m_size_wrong, REJECTED },
-    { "protocol feature not negotiated", RAW, m_pf_missing, REJECTED },
+    { "protocol feature not negotiated", RAW, m_pf_missing_ack, REJECTED },
+    { "GET_QUEUE_NUM without MQ", RAW, m_pf_missing, CLOSED },
+    { "GET_FEATURES with an fd", RAW, m_get_with_fd, CLOSED },
+    { "GET_PROTOCOL_FEATURES, NEED_REPLY, fds", RAW, m_get_with_fd_nr,
+      CLOSED },
+    { "GET_FEATURES with a payload", RAW, m_get_sized, CLOSED },
+    { "GET_VRING_BASE out of range", NEGOTIATED, m_get_base_oob, CLOSED },
+    { "GET_MAX_MEM_SLOTS before negotiation", RAW, m_get_slots_early,
+      CLOSED },
+    { "GET_STATUS before negotiation", RAW, m_get_status_early, CLOSED },
+    { "GET_CONFIG with an fd", NEGOTIATED, m_get_config_fd, CLOSED },
+    { "POSTCOPY_ADVISE (reply, unsupported)", NEGOTIATED, m_postcopy_advise,
+      CLOSED },
+    { "CREATE_CRYPTO_SESSION (reply, unsupported)", NEGOTIATED,
+      m_crypto_session, CLOSED },
+    { "unknown request, no NEED_REPLY", NEGOTIATED, m_unknown_noreply,
+      GOES_ON },
+    { "bad SET_FEATURES, no NEED_REPLY", NEGOTIATED, m_set_bad_noreply,
+      GOES_ON },
     { "features not offered", RAW, m_unoffered_features, REJECTED },
     { "ring index out of range", NEGOTIATED, m_ring_oob, REJECTED },
     { "ring size not a power of two", NEGOTIATED, m_num_not_pow2, REJECTED },
@@ -430,6 +524,27 @@ static bool rejected(int sock)
            (m.hdr.size == 0 || (m.hdr.size == 8 && m.p.u64 != 0));
 }
 
+/* Nothing comes back, and the next request is answered as usual. */
+static bool goes_on(struct vufe *fe, int sock)
+{
+    struct pollfd p = { sock, POLLIN, 0 };
+    struct vu_msg m;
+
+    if (poll(&p, 1, 300) != 0) {
+        return false;
+    }
+    vu_msg_init(&m, VU_REQ_GET_QUEUE_NUM, VU_VERSION, 0);
+    if (vu_msg_send(sock, &m) < 0 || poll(&p, 1, 2000) <= 0 ||
+        vu_msg_recv(sock, &m) < 0) {
+        return false;
+    }
+    vu_msg_close_fds(&m);
+    (void)fe;
+    return (m.hdr.flags & VU_FLAG_REPLY) &&
+           m.hdr.request == VU_REQ_GET_QUEUE_NUM && m.hdr.size == 8 &&
+           m.p.u64 == 1;
+}
+
 static bool broken_signalled(struct vufe *fe, int sock)
 {
     struct pollfd p = { sock, POLLIN, 0 };
@@ -504,6 +619,9 @@ static void run_case(struct itest *t, const struct bad_case *c)
             break;
         case BROKEN:
             ok = broken_signalled(fe, sock);
+            break;
+        case GOES_ON:
+            ok = goes_on(fe, sock);
             break;
         }
     }
