@@ -224,6 +224,20 @@ static int run_time_travel(struct run *r)
     return 0;
 }
 
+/* Every device's trace records the guests' time-travel exchanges: a
+ * divergence shows in the guest's steps before it reaches a device. */
+static void tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
+                       const struct sim_tt_msg *m, uint64_t reply)
+{
+    struct run *r = opaque;
+
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->s[i].trace) {
+            trace_tt_observe(r->s[i].trace, id, dir, m, reply);
+        }
+    }
+}
+
 static void tt_stats_json(const struct sim_tt *tt, char *buf, size_t len)
 {
     struct sim_tt_stats st;
@@ -427,6 +441,9 @@ static void run_free(struct run *r)
         vu_server_free(r->s[i].srv);
         r->s[i].srv = NULL;
     }
+    if (r->tt) {
+        sim_tt_set_observer(r->tt, NULL, NULL);
+    }
     sim_tt_free(r->tt);
     for (size_t i = 0; i < r->n; i++) {
         run_free_slot(&r->s[i]);
@@ -481,6 +498,9 @@ int vusim_serve_many(const struct vusim_cli *const *cs, size_t n)
     if (rc == 0 && (rc = run_time_travel(&r)) == 0 &&
         (rc = run_slots(&r)) == 0) {
         rc = run_open_stats(&r);
+    }
+    if (rc == 0 && r.tt) {
+        sim_tt_set_observer(r.tt, tt_observe, &r);
     }
     if (rc == 0) {
         rc = run_loop(&r);

@@ -64,6 +64,8 @@ struct sim_tt {
     bool held_for_start;        /* the calendar waits for participants */
     struct tt_client *running;
     struct sim_tt_stats st;
+    sim_tt_observer_fn obs;
+    void *obs_opaque;
 };
 
 static const char *const op_names[SIM_TT_NOPS] = {
@@ -127,6 +129,14 @@ static void tt_drop(struct tt_client *c, const char *why)
     tt_close(c);
 }
 
+static void tt_observe(struct tt_client *c, enum sim_tt_dir dir,
+                       const struct sim_tt_msg *m, uint64_t reply)
+{
+    if (c->tt->obs) {
+        c->tt->obs(c->tt->obs_opaque, c->id, dir, m, reply);
+    }
+}
+
 static int tt_send(struct tt_client *c, uint32_t op, uint32_t seq,
                    uint64_t time)
 {
@@ -147,6 +157,7 @@ static int tt_send(struct tt_client *c, uint32_t op, uint32_t seq,
     }
     if (op != SIM_TT_ACK) {
         c->unacked++;
+        tt_observe(c, SIM_TT_TO_GUEST, &m, 0);
     }
     return 0;
 }
@@ -209,8 +220,11 @@ static void tt_run_cb(struct sim_cal *cal, struct sim_event *ev)
 static void tt_start_cb(struct sim_cal *cal, struct sim_event *ev)
 {
     struct tt_client *c = ev->arg;
+    const struct sim_tt_msg start = {
+        .op = SIM_TT_START, .seq = c->start_seq, .time = c->id};
 
     (void)cal;
+    tt_observe(c, SIM_TT_FROM_GUEST, &start, 0);
     if (tt_send(c, SIM_TT_ACK, c->start_seq, 0) < 0) {
         tt_drop(c, "cannot ack START");
         return;
@@ -365,6 +379,7 @@ static int tt_handle(struct tt_client *c, const struct sim_tt_msg *m)
     if (rc < 0) {
         return rc;
     }
+    tt_observe(c, SIM_TT_FROM_GUEST, m, reply);
     return tt_send(c, SIM_TT_ACK, m->seq, reply);
 }
 
@@ -532,6 +547,13 @@ bool sim_tt_kick_sync(struct sim_tt *tt, void (*done)(void *arg), void *arg)
     c->sync_arg = arg;
     c->sync_seq = c->seq;
     return false;
+}
+
+void sim_tt_set_observer(struct sim_tt *tt, sim_tt_observer_fn fn,
+                         void *opaque)
+{
+    tt->obs = fn;
+    tt->obs_opaque = fn ? opaque : NULL;
 }
 
 unsigned sim_tt_active(const struct sim_tt *tt)

@@ -113,4 +113,27 @@ void sim_tt_get_stats(const struct sim_tt *tt, struct sim_tt_stats *st);
 
 const char *sim_tt_op_name(uint32_t op);
 
+/*
+ * An observer sees the protocol as each participant lives it, one call per
+ * exchange: a participant's message (SIM_TT_FROM_GUEST) when the
+ * controller acks it, with the ack's time in @reply (the answer to GET and
+ * GET_TOD, else 0); the controller's RUN and FREE_UNTIL (SIM_TT_TO_GUEST)
+ * when they are sent, @reply 0. START is seen when it is acked (in ID
+ * order, not in connection order), the participants' ACKs are not seen.
+ * @id is the participant's START id. So every call is a step of a guest
+ * that runs alone, and the sequence is as reproducible as the guests are:
+ * traces/ records it so that `vusim trace diff` finds where two runs of a
+ * guest first differ. One per controller; @fn NULL removes it. It must not
+ * touch the controller or the calendar.
+ */
+enum sim_tt_dir { SIM_TT_FROM_GUEST = 0, SIM_TT_TO_GUEST = 1 };
+
+typedef void (*sim_tt_observer_fn)(void *opaque, uint64_t id,
+                                   enum sim_tt_dir dir,
+                                   const struct sim_tt_msg *m,
+                                   uint64_t reply);
+
+void sim_tt_set_observer(struct sim_tt *tt, sim_tt_observer_fn fn,
+                         void *opaque);
+
 #endif

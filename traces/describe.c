@@ -54,6 +54,7 @@ const char *trace_type_name(uint16_t type)
     case TRACE_RESET: return "RESET";
     case TRACE_CONFIG: return "CONFIG";
     case TRACE_CAL: return "CAL";
+    case TRACE_TT: return "TT";
     default: return "UNKNOWN";
     }
 }
@@ -128,6 +129,38 @@ static void add_time(struct line *l, const char *key, sim_time_t t)
     char b[32];
 
     add(l, "%s=%s", key, sim_time_fmt(t, b, sizeof(b)));
+}
+
+/* A time-travel time in ns: WAIT's and GET's are all ones (unused), and
+ * FREE_UNTIL's "no bound" is just below 2^63. */
+static void add_tt_time(struct line *l, const char *key, uint64_t ns)
+{
+    if (ns >= (uint64_t)INT64_MAX - 1) {
+        add(l, " %s=%s", key, ns == UINT64_MAX ? "-1" : "max");
+    } else {
+        add(l, " %s=%" PRIu64 "ns", key, ns);
+    }
+}
+
+/* "guest 0 -> REQUEST seq=5 time=10000000ns": the guest's view of time. */
+static void describe_tt(struct line *l, const struct trace_rec *rec)
+{
+    uint32_t op = rec->u.tt.op;
+
+    if (rec->u.tt.id == UINT64_MAX) {
+        add(l, "guest -");
+    } else {
+        add(l, "guest %" PRIu64, rec->u.tt.id);
+    }
+    add(l, " %s %s seq=%u", rec->u.tt.dir == SIM_TT_FROM_GUEST ? "->" : "<-",
+        sim_tt_op_name(op), rec->u.tt.seq);
+    if (op == SIM_TT_START) {
+        return;                   /* its time is the id */
+    }
+    add_tt_time(l, "time", rec->u.tt.time);
+    if (op == SIM_TT_GET || op == SIM_TT_GET_TOD) {
+        add_tt_time(l, "reply", rec->u.tt.reply);
+    }
 }
 
 static void add_region(struct line *l, const uint8_t *p)
@@ -399,6 +432,9 @@ static void describe_rest(struct line *l, const struct trace_rec *rec)
         add(l, "%s ", cal_kinds[rec->u.cal.kind % 3]);
         add_time(l, "at", rec->u.cal.at);
         add(l, " prio=%d seq=%" PRIu64, rec->u.cal.prio, rec->u.cal.seq);
+        break;
+    case TRACE_TT:
+        describe_tt(l, rec);
         break;
     case TRACE_RESET:
         break;

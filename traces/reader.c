@@ -147,6 +147,19 @@ static void dec_cal(struct cur *c, struct trace_rec *r)
     }
 }
 
+static void dec_tt(struct cur *c, struct trace_rec *r)
+{
+    r->u.tt.id = c_u64(c);
+    r->u.tt.dir = c_u8(c);
+    r->u.tt.op = c_u32(c);
+    r->u.tt.seq = c_u32(c);
+    r->u.tt.time = c_u64(c);
+    r->u.tt.reply = c_u64(c);
+    if (r->u.tt.dir > SIM_TT_TO_GUEST) {
+        c->bad = true;
+    }
+}
+
 int trace_frame_decode(const uint8_t *frame, struct trace_rec *r)
 {
     struct cur c = { frame + TRACE_REC_HDR_SIZE, trace_le32(frame + 4),
@@ -211,6 +224,9 @@ int trace_frame_decode(const uint8_t *frame, struct trace_rec *r)
         break;
     case TRACE_CAL:
         dec_cal(&c, r);
+        break;
+    case TRACE_TT:
+        dec_tt(&c, r);
         break;
     default:
         return 0;                 /* a later minor version's: skipped */

@@ -69,6 +69,12 @@ struct trace_rec {
             const uint8_t *data;
         } config;
         struct { uint8_t kind; sim_time_t at; int32_t prio; uint64_t seq; } cal;
+        struct {                  /* TT: time in ns, as on the wire */
+            uint64_t id;
+            uint8_t dir;          /* enum sim_tt_dir */
+            uint32_t op, seq;
+            uint64_t time, reply;
+        } tt;
     } u;
 };
 

@@ -39,10 +39,11 @@
 #include <stdint.h>
 
 #include "sim/cal.h"
+#include "sim/tt.h"
 
 #define TRACE_MAGIC          "VUSIMTRC"
 #define TRACE_VERSION_MAJOR  2
-#define TRACE_VERSION_MINOR  0
+#define TRACE_VERSION_MINOR  1
 #define TRACE_PREAMBLE_SIZE  16u
 #define TRACE_REC_HDR_SIZE   16u
 #define TRACE_REC_CRC_SIZE   4u
@@ -89,6 +90,7 @@ enum trace_type {
     TRACE_RESET = 49,
     TRACE_CONFIG = 50,
     TRACE_CAL = 64,
+    TRACE_TT = 65,
 };
 
 enum trace_msg_dir {
@@ -228,6 +230,16 @@ int trace_write_call(struct trace_writer *w, uint16_t queue,
                      enum trace_notify mode);
 int trace_write_queue(struct trace_writer *w, uint16_t queue, bool started);
 int trace_write_reset(struct trace_writer *w);
+
+/*
+ * A sim_tt_observer_fn (sim/tt.h) that records each time-travel exchange
+ * as a TT record (FORMAT.md): @opaque is the struct trace_writer. The
+ * program wires it to the controller; the records are context, never
+ * replayed, and let `trace diff` find where a guest first behaved
+ * differently.
+ */
+void trace_tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
+                      const struct sim_tt_msg *m, uint64_t reply);
 int trace_write_config(struct trace_writer *w, bool set, uint32_t off,
                        uint32_t len, int32_t rc, const void *data,
                        uint32_t dlen);

@@ -540,6 +540,22 @@ static void cal_observer(void *opaque, enum sim_cal_obs what, sim_time_t at,
     }
 }
 
+void trace_tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
+                      const struct sim_tt_msg *m, uint64_t reply)
+{
+    struct trace_writer *w = opaque;
+
+    if (rec_begin(w, TRACE_TT) == 0) {
+        put_u64(w, id);
+        put_u8(w, (uint8_t)dir);
+        put_u32(w, m->op);
+        put_u32(w, m->seq);
+        put_u64(w, m->time);
+        put_u64(w, reply);
+        rec_end(w);
+    }
+}
+
 void trace_writer_dev_enter(struct trace_writer *w)
 {
     w->dev_depth++;

@@ -48,6 +48,29 @@ static void dev_cb(struct sim_cal *cal, struct sim_event *ev)
     f->dev_fired_at = sim_cal_now(cal);
 }
 
+/* What an observer saw (test_observer). */
+struct obs_log {
+    unsigned n;
+    struct { uint64_t id; int dir; struct sim_tt_msg m; uint64_t reply; }
+        e[64];
+};
+
+static struct obs_log *g_obs;   /* set: fix_start installs the observer */
+
+static void obs_fn(void *opaque, uint64_t id, enum sim_tt_dir dir,
+                   const struct sim_tt_msg *m, uint64_t reply)
+{
+    struct obs_log *l = opaque;
+
+    if (l->n < 64) {
+        l->e[l->n].id = id;
+        l->e[l->n].dir = dir;
+        l->e[l->n].m = *m;
+        l->e[l->n].reply = reply;
+    }
+    l->n++;
+}
+
 /* A controller expecting @n participants; a device event at @dev_at (0:
  * none) stands for device work on the same calendar. */
 static void fix_start(struct ttfix *f, unsigned n, sim_time_t dev_at)
@@ -67,6 +90,9 @@ static void fix_start(struct ttfix *f, unsigned n, sim_time_t dev_at)
     CU_ASSERT_EQUAL_FATAL(sim_tt_new(vu_loop_base(f->loop),
                                      vu_loop_cal(f->loop), &cfg, &ops,
                                      &f->tt), 0);
+    if (g_obs) {
+        sim_tt_set_observer(f->tt, obs_fn, g_obs);
+    }
     if (dev_at) {
         sim_event_init(&f->dev_ev, dev_cb, f);
         sim_cal_at(vu_loop_cal(f->loop), &f->dev_ev, dev_at, 0);
@@ -289,10 +315,64 @@ static void test_bad_participant_dropped(void)
     CU_ASSERT_EQUAL(st.dropped, 2);
 }
 
+/* The observer sees START when it is acked, in ID order, each guest
+ * message once with its reply, and the controller's RUN and FREE_UNTIL;
+ * never the guests' ACKs. */
+static void test_observer(void)
+{
+    struct obs_log log = { 0 };
+    struct ttfix f;
+    struct uml a, b;
+    struct sim_tt_msg m, s1 = { SIM_TT_START, 1, 1 }, s0 = { SIM_TT_START,
+                                                             1, 0 };
+
+    g_obs = &log;
+    fix_start(&f, 2, 0);
+    g_obs = NULL;
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&b, f.path), 0);   /* id 1 first */
+    CU_ASSERT_EQUAL(write(b.fd, &s1, sizeof(s1)), sizeof(s1));
+    b.seq = 1;
+    CU_ASSERT_EQUAL(uml_recv(&b, &m, 200), -ETIMEDOUT);
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&a, f.path), 0);
+    CU_ASSERT_EQUAL(write(a.fd, &s0, sizeof(s0)), sizeof(s0));
+    a.seq = 1;
+    CU_ASSERT_EQUAL(uml_recv(&a, &m, 2000), 0);          /* id 0 starts */
+    CU_ASSERT_EQUAL(uml_req(&a, SIM_TT_GET_TOD, 0, 2000), 1000000000000ull);
+    CU_ASSERT_EQUAL(uml_req(&a, SIM_TT_REQUEST, 1000, 2000), 0);
+    CU_ASSERT_EQUAL(uml_req(&a, SIM_TT_WAIT, (uint64_t)-1, 2000), 0);
+    CU_ASSERT_EQUAL(uml_recv(&b, &m, 2000), 0);          /* now id 1 */
+    CU_ASSERT_EQUAL(uml_req(&b, SIM_TT_WAIT, (uint64_t)-1, 2000), 0);
+    do {
+        CU_ASSERT_EQUAL_FATAL(uml_recv(&a, &m, 2000), 0);
+        uml_handle(&a, &m);
+    } while (m.op != SIM_TT_RUN);
+    CU_ASSERT_EQUAL(uml_req(&a, SIM_TT_GET, 0, 2000), 1000);
+    close(a.fd);
+    close(b.fd);
+    fix_stop(&f, NULL);
+    /* 0 START, GET_TOD, REQUEST, WAIT; 1 START, WAIT; 0 FREE_UNTIL, RUN,
+     * GET. */
+    CU_ASSERT_EQUAL_FATAL(log.n, 9);
+    CU_ASSERT(log.e[0].id == 0 && log.e[0].m.op == SIM_TT_START &&
+              log.e[0].dir == SIM_TT_FROM_GUEST);
+    CU_ASSERT(log.e[1].m.op == SIM_TT_GET_TOD &&
+              log.e[1].reply == 1000000000000ull);
+    CU_ASSERT(log.e[2].m.op == SIM_TT_REQUEST && log.e[2].m.time == 1000);
+    CU_ASSERT(log.e[3].m.op == SIM_TT_WAIT && log.e[3].id == 0);
+    CU_ASSERT(log.e[4].id == 1 && log.e[4].m.op == SIM_TT_START);
+    CU_ASSERT(log.e[5].id == 1 && log.e[5].m.op == SIM_TT_WAIT);
+    CU_ASSERT(log.e[6].id == 0 && log.e[6].m.op == SIM_TT_FREE_UNTIL &&
+              log.e[6].dir == SIM_TT_TO_GUEST);
+    CU_ASSERT(log.e[7].m.op == SIM_TT_RUN && log.e[7].m.time == 1000 &&
+              log.e[7].dir == SIM_TT_TO_GUEST);
+    CU_ASSERT(log.e[8].m.op == SIM_TT_GET && log.e[8].reply == 1000);
+}
+
 CU_TestInfo tt_tests[] = {
     { "boot_and_clock", test_boot_and_clock },
     { "device_event_and_free_until", test_device_event_and_free_until },
     { "start_order", test_start_order },
+    { "observer", test_observer },
     { "bad_participant_dropped", test_bad_participant_dropped },
     CU_TEST_INFO_NULL,
 };
