@@ -34,6 +34,8 @@ struct vusim_cli {
     unsigned seen;              /* generic options given, one bit each */
     struct dev_opt *dopts;      /* the device's options, in order */
     size_t ndopts;
+    char **scenario;            /* --scenario's rules, as "fault" dopts */
+    size_t nscenario;
 };
 
 /*

@@ -23,6 +23,7 @@
 #include "cosim/demo.h"
 #include "cosim/vusim-internal.h"
 #include "devices/dev.h"
+#include "devices/faults/faults.h"
 #include "sim/clock.h"
 #include "sim/log.h"
 #include "traces/tool.h"
@@ -103,6 +104,7 @@ enum gopt {
     GOPT_START_TIME,
     GOPT_FREE_UNTIL,
     GOPT_GUESTS,
+    GOPT_SCENARIO,
     GOPT_HELP,
     GOPT_N,
 };
@@ -142,6 +144,9 @@ static const struct dev_optdesc gopts[GOPT_N] = {
     [GOPT_GUESTS] = {"guests", "N",
                      "time-travel guests to start together (default: one "
                      "per device)"},
+    [GOPT_SCENARIO] = {"scenario", "FILE",
+                       "fault rules, one per line ('#' comments), as if "
+                       "each were a --fault here"},
     [GOPT_HELP] = {"help", NULL, "show this help and exit"},
 };
 
@@ -368,6 +373,32 @@ static void opt_lookup(const struct dev_ops *ops, const char **name, int *g,
     *d = dev_optdesc(ops, *name);
 }
 
+/* --scenario=FILE: its rules become "fault" options here, so the trace's
+ * HEADER holds the rules themselves and replay needs no file. */
+static int parse_scenario(struct vusim_cli *c, int argc, const char *path)
+{
+    char err[768];
+    struct dev_opt *o;
+
+    if (!c->ops->fault_actions) {
+        return vusim_cli_bad("--scenario=%s: device %s has no fault rules",
+                             path, c->ops->name);
+    }
+    if (faults_scenario_lines(path, c->ops->fault_actions, &c->scenario,
+                              &c->nscenario, err, sizeof(err)) < 0) {
+        return vusim_cli_bad("%s", err);
+    }
+    o = realloc(c->dopts, ((size_t)argc + c->nscenario) * sizeof(*o));
+    if (!o) {
+        return vusim_cli_bad("--scenario=%s: out of memory", path);
+    }
+    c->dopts = o;
+    for (size_t k = 0; k < c->nscenario; k++) {
+        c->dopts[c->ndopts++] = (struct dev_opt){"fault", c->scenario[k]};
+    }
+    return 0;
+}
+
 static int parse_one(struct vusim_cli *c, int argc, char **argv, int *i)
 {
     const char *a = argv[*i], *name, *value;
@@ -402,6 +433,9 @@ static int parse_one(struct vusim_cli *c, int argc, char **argv, int *i)
                              gopts[g].name);
     }
     c->seen |= 1u << g;
+    if (g == GOPT_SCENARIO) {
+        return parse_scenario(c, argc, value);
+    }
     return generic_opt(c, (enum gopt)g, value);
 }
 
@@ -550,6 +584,7 @@ static int device_main(const struct dev_ops *ops, int argc, char **argv)
         rc = vusim_serve(&c);
     }
     free(c.dopts);
+    faults_lines_free(c.scenario, c.nscenario);
     return rc;
 }
 
@@ -639,6 +674,7 @@ static void multi_free(struct multi_dev *md, size_t n)
         }
         free(md[i].argv);
         free(md[i].c.dopts);
+        faults_lines_free(md[i].c.scenario, md[i].c.nscenario);
     }
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "devices/blk.h"
+#include "devices/faults/faults.h"
 #include "sim/log.h"
 
 _Static_assert(offsetof(struct dev_blk_config, blk_size) == 20, "cfg");
@@ -37,8 +38,16 @@ _Static_assert(offsetof(struct dev_blk_config, write_zeroes_may_unmap) == 56,
 #define BLK_PRIO        0
 #define BLK_NO_STATUS   0xffu      /* internal: no byte to write it into */
 
-/* Per-request state kept in dev_req.dev_data between pop and completion. */
-enum { RQ_USED, RQ_STATUS };
+/* Per-request state kept in dev_req.dev_data between pop and completion:
+ * used length, status, RQF_* flags, and the link of the held list. */
+enum { RQ_USED, RQ_STATUS, RQ_FLAGS, RQ_NEXT };
+#define RQF_HUNG    1u      /* do=hang: no completion until released */
+#define RQF_LATE    2u      /* do=late: completes after a later request */
+#define BLK_LATE_DEFAULT    (10 * SIM_MS)
+
+/* Fault actions, in the order of blk_fault_actions[]. */
+enum blk_act { BA_ERROR, BA_DELAY, BA_HANG, BA_LATE, BA_TORN, BA_LOST,
+               BA_MISDIRECT, BA_ROT, BA_RESIZE, BA_TIMING, BA_NONE };
 
 struct blk_stats {
     uint64_t in, out, flush, get_id, discard, write_zeroes, other;
@@ -61,13 +70,19 @@ struct dev_blk {
     uint8_t *buf;                   /* BLK_CHUNK bounce buffer */
     bool warned;                    /* one WARN per device, then DEBUG */
     struct blk_stats st;
+    struct faults_set faults;
+    struct dev_req *held;           /* hung and late requests, newest first */
+    uint64_t fault_fired[BA_NONE];
 };
 
-/* What executing a request produced, before its completion time. */
+/* What executing a request produced, before its completion time; the
+ * fault, if one fired, and where the request's data goes. */
 struct blk_io {
     uint8_t status;
     uint32_t used;          /* bytes written to the guest, status included */
     uint64_t xfer;          /* bytes that cross the channel */
+    enum blk_act act;
+    const struct faults_rule *rule;
 };
 
 static struct dev_blk *to_blk(struct dev *d)
@@ -86,8 +101,31 @@ static const struct dev_optdesc blk_opts[] = {
     { "channels", "N", "requests served in parallel, 1-1024 (default 1)" },
     { "serial", "STRING", "GET_ID answer, up to 20 bytes (default "
       "vusim-blk)" },
+    DEV_FAULT_OPTDESC,
+    DEV_SEED_OPTDESC,
     { NULL, NULL, NULL },
 };
+
+#define K(k) FAULTS_KEY(FAULTS_K_##k)
+#define OP(o) FAULTS_OPS(FAULTS_OP_##o)
+/* What each action does is in devices/blk.h, "Fault actions". */
+static const struct faults_action blk_fault_actions[] = {
+    [BA_ERROR] = { "error", K(STATUS), K(STATUS), false, 0 },
+    [BA_DELAY] = { "delay", K(DELAY), K(DELAY), false, 0 },
+    [BA_HANG] = { "hang", 0, 0, false, 0 },
+    [BA_LATE] = { "late", K(DELAY), 0, false, 0 },
+    [BA_TORN] = { "torn", K(SECTORS), K(SECTORS), false, OP(WRITE) },
+    [BA_LOST] = { "lost", 0, 0, false, OP(WRITE) | OP(WRITE_ZEROES) |
+                  OP(DISCARD) },
+    [BA_MISDIRECT] = { "misdirect", K(TO), K(TO), false,
+                       OP(READ) | OP(WRITE) },
+    [BA_ROT] = { "rot", 0, 0, false, OP(READ) },
+    [BA_RESIZE] = { "resize", K(SIZE), K(SIZE), false, 0 },
+    [BA_TIMING] = { "timing", K(LATENCY) | K(BANDWIDTH), 0, true, 0 },
+    [BA_NONE] = { NULL, 0, 0, false, 0 },
+};
+#undef K
+#undef OP
 
 /* ---- backing store -------------------------------------------------- */
 
@@ -199,6 +237,24 @@ static int blk_copy_in(struct dev_blk *b, struct dev_req *req, uint64_t off,
     return rc;
 }
 
+/* do=rot: one seeded bit of what the guest reads flips; the disk keeps
+ * the good copy. */
+static void blk_rot(struct dev_blk *b, struct dev_req *req, uint64_t sector,
+                    uint32_t len)
+{
+    uint64_t bit = faults_rand_below(&b->faults, (uint64_t)len * 8);
+    uint64_t off = sector * DEV_BLK_SECTOR_SIZE + bit / 8;
+    uint8_t byte = 0;
+
+    if (b->fd < 0) {
+        byte = b->ram[off];
+    } else if (io_full(b, false, &byte, 1, off)) {
+        return;
+    }
+    byte ^= (uint8_t)(1u << (bit % 8));
+    dev_req_write(req, bit / 8, &byte, 1);
+}
+
 static uint8_t blk_do_in(struct dev_blk *b, struct dev_req *req,
                          uint64_t sector, struct blk_io *io)
 {
@@ -212,10 +268,20 @@ static uint8_t blk_do_in(struct dev_blk *b, struct dev_req *req,
         blk_bad(b, req, "IN: beyond the end of the disk", sector);
         return DEV_BLK_S_IOERR;
     }
+    if (io->act == BA_MISDIRECT) {
+        sector = io->rule->p[FAULTS_K_TO];
+        if (!blk_in_range(b, sector, len)) {
+            blk_bad(b, req, "IN: misdirected beyond the end", sector);
+            return DEV_BLK_S_IOERR;
+        }
+    }
     io->used = blk_copy_out(b, req, sector * DEV_BLK_SECTOR_SIZE, len);
     b->st.bytes_read += io->used;
     if (io->used != len) {
         return DEV_BLK_S_IOERR;
+    }
+    if (io->act == BA_ROT && len > 0) {
+        blk_rot(b, req, sector, len);
     }
     io->xfer = len;
     return DEV_BLK_S_OK;
@@ -238,11 +304,23 @@ static uint8_t blk_do_out(struct dev_blk *b, struct dev_req *req,
         blk_bad(b, req, "OUT: beyond the end of the disk", sector);
         return DEV_BLK_S_IOERR;
     }
+    io->xfer = len;     /* the channel moves it all, whatever lands */
+    if (io->act == BA_MISDIRECT) {
+        sector = io->rule->p[FAULTS_K_TO];
+        if (!blk_in_range(b, sector, len)) {
+            blk_bad(b, req, "OUT: misdirected beyond the end", sector);
+            return DEV_BLK_S_IOERR;
+        }
+    } else if (io->act == BA_LOST) {
+        return DEV_BLK_S_OK;
+    } else if (io->act == BA_TORN) {
+        uint64_t k = io->rule->p[FAULTS_K_SECTORS] * DEV_BLK_SECTOR_SIZE;
+        len = k < len ? (uint32_t)k : len;
+    }
     if (blk_copy_in(b, req, sector * DEV_BLK_SECTOR_SIZE, len)) {
         return DEV_BLK_S_IOERR;
     }
     b->st.bytes_written += len;
-    io->xfer = len;
     return DEV_BLK_S_OK;
 }
 
@@ -301,7 +379,7 @@ static uint8_t blk_dwz_check(struct dev_blk *b, struct dev_req *req,
 
 /* Validate every segment before touching the disk: all or nothing. */
 static uint8_t blk_do_dwz(struct dev_blk *b, struct dev_req *req,
-                          bool discard)
+                          bool discard, bool lost)
 {
     struct dev_blk_dwz_seg segs[DEV_BLK_DWZ_MAX_SEG];
     uint32_t len = req->rd_len - BLK_HDR;
@@ -324,7 +402,7 @@ static uint8_t blk_do_dwz(struct dev_blk *b, struct dev_req *req,
     for (uint32_t i = 0; i < nseg && st == DEV_BLK_S_OK; i++) {
         st = blk_dwz_check(b, req, discard, &segs[i]);
     }
-    for (uint32_t i = 0; i < nseg && st == DEV_BLK_S_OK; i++) {
+    for (uint32_t i = 0; i < nseg && st == DEV_BLK_S_OK && !lost; i++) {
         uint64_t off = le64toh(segs[i].sector) * DEV_BLK_SECTOR_SIZE;
         uint64_t n = (uint64_t)le32toh(segs[i].num_sectors) *
                      DEV_BLK_SECTOR_SIZE;
@@ -356,10 +434,10 @@ static uint8_t blk_dispatch(struct dev_blk *b, struct dev_req *req,
         return blk_do_get_id(b, req, io);
     case DEV_BLK_T_DISCARD:
         b->st.discard++;
-        return blk_do_dwz(b, req, true);
+        return blk_do_dwz(b, req, true, io->act == BA_LOST);
     case DEV_BLK_T_WRITE_ZEROES:
         b->st.write_zeroes++;
-        return blk_do_dwz(b, req, false);
+        return blk_do_dwz(b, req, false, io->act == BA_LOST);
     default:
         b->st.other++;
         blk_bad(b, req, "unknown request type", sector);
@@ -367,15 +445,21 @@ static uint8_t blk_dispatch(struct dev_blk *b, struct dev_req *req,
     }
 }
 
+/* Execute @req as io->act (BA_NONE: no fault) says. */
 static void blk_execute(struct dev_blk *b, struct dev_req *req,
                         struct blk_io *io)
 {
     struct dev_blk_req_hdr h;
 
-    *io = (struct blk_io){ .status = DEV_BLK_S_IOERR };
+    io->status = DEV_BLK_S_IOERR;
+    io->used = 0;
+    io->xfer = 0;
     if (req->wr_len == 0) {
         blk_bad(b, req, "no writable byte for the status", 0);
         io->status = BLK_NO_STATUS;
+    } else if (io->act == BA_ERROR) {
+        io->status = io->rule->p[FAULTS_K_STATUS] == FAULTS_STATUS_UNSUPP ?
+                     DEV_BLK_S_UNSUPP : DEV_BLK_S_IOERR;
     } else if (req->rd_len < BLK_HDR) {
         blk_bad(b, req, "header shorter than 16 bytes", 0);
     } else if (dev_req_read(req, 0, &h, sizeof(h)) == 0) {
@@ -390,6 +474,153 @@ static void blk_execute(struct dev_blk *b, struct dev_req *req,
         b->st.errors++;
         b->st.unsupported += io->status == DEV_BLK_S_UNSUPP;
     }
+}
+
+/* ---- fault rules ----------------------------------------------------- */
+
+static enum faults_op blk_op(uint32_t type)
+{
+    switch (type) {
+    case DEV_BLK_T_IN: return FAULTS_OP_READ;
+    case DEV_BLK_T_OUT: return FAULTS_OP_WRITE;
+    case DEV_BLK_T_FLUSH: return FAULTS_OP_FLUSH;
+    case DEV_BLK_T_GET_ID: return FAULTS_OP_GET_ID;
+    case DEV_BLK_T_DISCARD: return FAULTS_OP_DISCARD;
+    case DEV_BLK_T_WRITE_ZEROES: return FAULTS_OP_WRITE_ZEROES;
+    default: return FAULTS_OP_OTHER;
+    }
+}
+
+/* The request as triggers see it: type, and the sectors it covers (a
+ * DISCARD / WRITE_ZEROES by its first segment). */
+static void blk_classify(struct dev_blk *b, struct dev_req *req,
+                         struct faults_req *q)
+{
+    struct dev_blk_req_hdr h = { .type = htole32(0xffffffffu) };
+    struct dev_blk_dwz_seg seg;
+
+    *q = (struct faults_req){ .op = FAULTS_OP_OTHER, .queue = req->queue,
+                              .now = sim_cal_now(b->dev.cal) };
+    if (req->rd_len < BLK_HDR || dev_req_read(req, 0, &h, sizeof(h))) {
+        return;
+    }
+    q->op = blk_op(le32toh(h.type));
+    q->sector = le64toh(h.sector);
+    if (q->op == FAULTS_OP_READ && req->wr_len > 0) {
+        q->nsectors = (req->wr_len - 1) / DEV_BLK_SECTOR_SIZE;
+    } else if (q->op == FAULTS_OP_WRITE) {
+        q->nsectors = (req->rd_len - BLK_HDR) / DEV_BLK_SECTOR_SIZE;
+    } else if ((q->op == FAULTS_OP_DISCARD ||
+                q->op == FAULTS_OP_WRITE_ZEROES) &&
+               req->rd_len >= BLK_HDR + sizeof(seg) &&
+               dev_req_read(req, BLK_HDR, &seg, sizeof(seg)) == 0) {
+        q->sector = le64toh(seg.sector);
+        q->nsectors = le32toh(seg.num_sectors);
+    } else {
+        q->sector = 0;
+    }
+}
+
+/* do=resize: the disk becomes @bytes long (RAM reallocated, a file
+ * extended, never truncated: shrinking only hides its tail), and the
+ * driver is told through a config change. */
+static int blk_resize(struct dev_blk *b, uint64_t bytes)
+{
+    uint64_t sectors = bytes / DEV_BLK_SECTOR_SIZE;
+
+    if (b->fd < 0) {
+        uint8_t *p = bytes <= SIZE_MAX ? realloc(b->ram, bytes) : NULL;
+
+        if (!p) {
+            return -ENOMEM;
+        }
+        if (sectors > b->sectors) {
+            memset(p + b->sectors * DEV_BLK_SECTOR_SIZE, 0,
+                   (sectors - b->sectors) * DEV_BLK_SECTOR_SIZE);
+        }
+        b->ram = p;
+    } else {
+        struct stat st;
+
+        if (fstat(b->fd, &st) != 0) {
+            return -errno;
+        }
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < bytes &&
+            ftruncate(b->fd, (off_t)bytes) != 0) {
+            return -errno;
+        }
+        if (!S_ISREG(st.st_mode) && sectors > b->sectors) {
+            return -ENOSPC;
+        }
+    }
+    b->sectors = sectors;
+    b->cfg.capacity = htole64(sectors);
+    dev_config_changed(&b->dev);
+    return 0;
+}
+
+/* Actions that change the device rather than one request. */
+static void blk_fault_device(struct dev_blk *b, const struct faults_rule *r,
+                             enum blk_act act)
+{
+    int rc;
+
+    if (act == BA_TIMING) {
+        if (r->pset & FAULTS_KEY(FAULTS_K_LATENCY)) {
+            b->latency = r->p[FAULTS_K_LATENCY];
+        }
+        if (r->pset & FAULTS_KEY(FAULTS_K_BANDWIDTH)) {
+            b->bandwidth = r->p[FAULTS_K_BANDWIDTH];
+        }
+    } else if (act == BA_RESIZE &&
+               (rc = blk_resize(b, r->p[FAULTS_K_SIZE])) != 0) {
+        VUSIM_WARN(BLK_SS, "do=resize,size=%" PRIu64 ": %s",
+                   r->p[FAULTS_K_SIZE], strerror(-rc));
+    }
+}
+
+/* Which action applies to @req, reported to the host when one fires. */
+static void blk_fault_match(struct dev_blk *b, struct dev_req *req,
+                            struct blk_io *io)
+{
+    struct faults_req q;
+    struct faults_fire f;
+
+    io->act = BA_NONE;
+    io->rule = NULL;
+    if (b->faults.n == 0) {
+        return;
+    }
+    blk_classify(b, req, &q);
+    if (!faults_match(&b->faults, &q, &f)) {
+        return;
+    }
+    io->act = (enum blk_act)f.rule->action;
+    io->rule = f.rule;
+    b->fault_fired[io->act]++;
+    dev_fault_report(req, &f);
+    blk_fault_device(b, f.rule, io->act);
+}
+
+/* Held requests (hang, late) are a singly linked list through RQ_NEXT. */
+static void blk_hold(struct dev_blk *b, struct dev_req *req, uint64_t flag)
+{
+    req->dev_data[RQ_FLAGS] |= flag;
+    req->dev_data[RQ_NEXT] = (uint64_t)(uintptr_t)b->held;
+    b->held = req;
+}
+
+static void blk_unhold(struct dev_blk *b, struct dev_req *req)
+{
+    struct dev_req **pp = &b->held;
+
+    while (*pp && *pp != req) {
+        pp = (struct dev_req **)&(*pp)->dev_data[RQ_NEXT];
+    }
+    if (*pp) {
+        *pp = (struct dev_req *)(uintptr_t)req->dev_data[RQ_NEXT];
+    }
+    req->dev_data[RQ_FLAGS] &= ~(uint64_t)(RQF_HUNG | RQF_LATE);
 }
 
 /* ---- timing and completion ------------------------------------------ */
@@ -410,23 +641,54 @@ static uint32_t blk_pick_channel(const struct dev_blk *b, sim_time_t now)
     return best;
 }
 
+static void blk_late_release(struct dev_blk *b, uint64_t seq);
+
 static void blk_done(struct sim_cal *cal, struct sim_event *ev)
 {
     struct dev_req *req = container_of(ev, struct dev_req, ev);
     struct dev_blk *b = to_blk(req->dev);
     uint8_t status = (uint8_t)req->dev_data[RQ_STATUS];
     uint32_t used = (uint32_t)req->dev_data[RQ_USED];
+    bool late = req->dev_data[RQ_FLAGS] & RQF_LATE;
 
+    (void)cal;
+    if (req->dev_data[RQ_FLAGS] & (RQF_HUNG | RQF_LATE)) {
+        blk_unhold(b, req);
+    }
     if (req->dev_data[RQ_STATUS] != BLK_NO_STATUS &&
         dev_req_write(req, req->wr_len - 1, &status, 1) != 0) {
         used = 0;
     }
     b->st.completed++;
+    if (!late && b->held) {
+        blk_late_release(b, (uint64_t)(uintptr_t)req);
+    }
     dev_req_complete(req, used);
 }
 
-static void blk_schedule(struct dev_blk *b, struct dev_req *req,
-                         uint64_t xfer)
+/* A later request completed: every late request completes right after
+ * it, at the same time (priority 1 runs after its priority 0). Late ones
+ * are the held ones flagged RQF_LATE; which popped later is not tracked,
+ * so any other completion releases them. */
+static void blk_late_release(struct dev_blk *b, uint64_t seq)
+{
+    sim_time_t now = sim_cal_now(b->dev.cal);
+
+    (void)seq;
+    for (struct dev_req *r = b->held; r;
+         r = (struct dev_req *)(uintptr_t)r->dev_data[RQ_NEXT]) {
+        if ((r->dev_data[RQ_FLAGS] & RQF_LATE) && sim_event_pending(&r->ev) &&
+            sim_event_time(&r->ev) > now) {
+            sim_cal_cancel(b->dev.cal, &r->ev);
+            if (sim_cal_at(b->dev.cal, &r->ev, now, BLK_PRIO + 1) != 0) {
+                VUSIM_ERR(BLK_SS, "cannot reschedule a late completion");
+            }
+        }
+    }
+}
+
+/* The completion time of a request moving @xfer bytes popped now. */
+static sim_time_t blk_done_time(struct dev_blk *b, uint64_t xfer)
 {
     sim_time_t now = sim_cal_now(b->dev.cal), t, done;
     uint32_t c = blk_pick_channel(b, now);
@@ -438,7 +700,30 @@ static void blk_schedule(struct dev_blk *b, struct dev_req *req,
         done = SIM_TIME_MAX;
     }
     b->chan_free[c] = done;
+    return done;
+}
+
+static void blk_schedule(struct dev_blk *b, struct dev_req *req,
+                         const struct blk_io *io)
+{
+    sim_time_t done = blk_done_time(b, io->xfer);
+
     sim_event_init(&req->ev, blk_done, NULL);
+    if (io->act == BA_HANG) {
+        blk_hold(b, req, RQF_HUNG);
+        return;
+    }
+    if (io->act == BA_DELAY || io->act == BA_LATE) {
+        sim_time_t extra = io->act == BA_DELAY ||
+                           (io->rule->pset & FAULTS_KEY(FAULTS_K_DELAY)) ?
+                           io->rule->p[FAULTS_K_DELAY] : BLK_LATE_DEFAULT;
+        if (sim_time_add(done, extra, &done)) {
+            done = SIM_TIME_MAX;
+        }
+        if (io->act == BA_LATE) {
+            blk_hold(b, req, RQF_LATE);
+        }
+    }
     if (sim_cal_at(b->dev.cal, &req->ev, done, BLK_PRIO) != 0) {
         VUSIM_ERR(BLK_SS, "cannot schedule a completion; completing now");
         blk_done(b->dev.cal, &req->ev);
@@ -452,10 +737,12 @@ static void blk_avail(struct dev *d, uint16_t queue)
     struct blk_io io;
 
     while ((req = dev_pop(d, queue)) != NULL) {
+        req->dev_data[RQ_FLAGS] = 0;
+        blk_fault_match(b, req, &io);
         blk_execute(b, req, &io);
         req->dev_data[RQ_USED] = io.used;
         req->dev_data[RQ_STATUS] = io.status;
-        blk_schedule(b, req, io.xfer);
+        blk_schedule(b, req, &io);
     }
 }
 
@@ -463,6 +750,9 @@ static void blk_cancel(struct dev *d, struct dev_req *req)
 {
     struct dev_blk *b = to_blk(d);
 
+    if (req->dev_data[RQ_FLAGS] & (RQF_HUNG | RQF_LATE)) {
+        blk_unhold(b, req);
+    }
     if (sim_event_pending(&req->ev)) {
         sim_cal_cancel(d->cal, &req->ev);
     }
@@ -474,6 +764,39 @@ static void blk_reset(struct dev *d)
     struct dev_blk *b = to_blk(d);
 
     memset(b->chan_free, 0, b->nchan * sizeof(b->chan_free[0]));
+}
+
+/* Release hung request @n (0 = the oldest) with @status: it completes now.
+ * -ENOENT when there is no such request. */
+static int blk_fault_release(struct dev *d, uint64_t n, int status)
+{
+    struct dev_blk *b = to_blk(d);
+    struct dev_req *hung[64], *req = NULL;
+    size_t k = 0;
+
+    for (struct dev_req *r = b->held; r && k < 64;
+         r = (struct dev_req *)(uintptr_t)r->dev_data[RQ_NEXT]) {
+        if (r->dev_data[RQ_FLAGS] & RQF_HUNG) {
+            hung[k++] = r;
+        }
+    }
+    if (n >= k) {
+        return -ENOENT;
+    }
+    req = hung[k - 1 - n];          /* the list is newest first */
+    blk_unhold(b, req);
+    if (status >= 0 && req->dev_data[RQ_STATUS] != BLK_NO_STATUS) {
+        req->dev_data[RQ_STATUS] = (uint64_t)status;
+    }
+    if (sim_cal_at(d->cal, &req->ev, sim_cal_now(d->cal), BLK_PRIO) != 0) {
+        blk_done(d->cal, &req->ev);
+    }
+    return 0;
+}
+
+static struct faults_set *blk_faults(struct dev *d)
+{
+    return &to_blk(d)->faults;
 }
 
 static int blk_get_config(struct dev *d, uint32_t off, void *buf,
@@ -512,6 +835,13 @@ static int blk_stats_json(struct dev *d, char *buf, size_t len)
         s->other, s->bytes_read, s->bytes_written, s->errors,
         s->unsupported, s->completed, s->cancelled);
 
+    if (n >= 0 && (size_t)n < len && to_blk(d)->faults.n) {
+        const struct faults_set *f = &to_blk(d)->faults;
+        int m = snprintf(buf + n, len - (size_t)n, ", \"fault_rules\": %zu, "
+                         "\"fault_firings\": %" PRIu64 ", \"fault_state\": "
+                         "\"%s\"", f->n, f->fired, f->state);
+        n = m < 0 ? m : n + m;
+    }
     return (n < 0 || (size_t)n >= len) ? -ENOSPC : n;
 }
 
@@ -648,6 +978,7 @@ static void blk_destroy(struct dev *d)
     free(b->ram);
     free(b->buf);
     free(b->chan_free);
+    faults_set_fini(&b->faults);
     free(b);
 }
 
@@ -695,6 +1026,37 @@ static int blk_alloc(struct dev_blk *b, const struct blk_cfg *c, char *err,
     return 0;
 }
 
+/* The rules, and the values only this disk can check. */
+static int blk_faults_setup(struct dev_blk *b, const struct dev_opt *opts,
+                            size_t nopts, char *err, size_t errlen)
+{
+    int rc = dev_faults_create(&dev_blk_ops, opts, nopts, &b->faults, err,
+                               errlen);
+
+    for (size_t i = 0; rc == 0 && i < b->faults.n; i++) {
+        const struct faults_rule *r = &b->faults.rules[i];
+
+        if (r->action == BA_MISDIRECT && r->p[FAULTS_K_TO] >= b->sectors) {
+            snprintf(err, errlen, "--fault=%s: to=%" PRIu64 ": beyond the "
+                     "disk's %" PRIu64 " sectors", r->text,
+                     r->p[FAULTS_K_TO], b->sectors);
+            rc = -EINVAL;
+        } else if (r->action == BA_RESIZE &&
+                   (r->p[FAULTS_K_SIZE] < DEV_BLK_SECTOR_SIZE ||
+                    r->p[FAULTS_K_SIZE] % DEV_BLK_SECTOR_SIZE)) {
+            snprintf(err, errlen, "--fault=%s: size=%" PRIu64 ": must be a "
+                     "multiple of 512 bytes, at least 512", r->text,
+                     r->p[FAULTS_K_SIZE]);
+            rc = -EINVAL;
+        } else if (r->action == BA_TORN && r->p[FAULTS_K_SECTORS] == 0) {
+            snprintf(err, errlen, "--fault=%s: sectors=0: a torn write "
+                     "keeps 1 sector or more (do=lost keeps none)", r->text);
+            rc = -EINVAL;
+        }
+    }
+    return rc;
+}
+
 static int blk_create(struct sim_cal *cal, const struct dev_opt *opts,
                       size_t nopts, struct dev **out, char *err,
                       size_t errlen)
@@ -725,6 +1087,11 @@ static int blk_create(struct sim_cal *cal, const struct dev_opt *opts,
         return rc;
     }
     blk_fill_config(b);
+    rc = blk_faults_setup(b, opts, nopts, err, errlen);
+    if (rc) {
+        blk_destroy(&b->dev);
+        return rc;
+    }
     *out = &b->dev;
     return 0;
 }
@@ -741,4 +1108,7 @@ const struct dev_ops dev_blk_ops = {
     .get_config = blk_get_config,
     .set_config = blk_set_config,
     .stats_json = blk_stats_json,
+    .fault_actions = blk_fault_actions,
+    .faults = blk_faults,
+    .fault_release = blk_fault_release,
 };

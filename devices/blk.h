@@ -35,6 +35,27 @@
  * nothing. DISCARD zeroes (punches a hole in a file where it can);
  * WRITE_ZEROES writes zeros, punching a hole if the segment has UNMAP.
  *
+ * Fault actions (--fault, devices/faults/faults.h; the grammar is in
+ * vusim(1)): rules are matched when a request is popped, before it runs,
+ * and the firing is reported to the host (dev_fault_report) first.
+ *   error      status ioerr/unsupp, no data moves, latency alone
+ *   delay      completes delay= after the model's done time
+ *   hang       runs (data moves) but is held: no completion until
+ *              fault_release(), cancel or reset
+ *   late       held; completes right after the next completion of another
+ *              request (priority 1, same time) or at done + delay=
+ *              (default 10 ms), whichever comes first
+ *   torn       a write keeps its first sectors= sectors; status OK, timed
+ *              as the whole write
+ *   lost       a write/discard/write-zeroes changes nothing; status OK
+ *   misdirect  a read/write uses sector to= instead; IOERR past the end
+ *   rot        one bit of a read, drawn from the rules' generator, is
+ *              flipped in the guest's buffer (the disk is unchanged)
+ *   resize     capacity becomes size= (RAM reallocated, a regular file
+ *              extended, never truncated), then dev_config_changed()
+ *   timing     latency= / bandwidth= replace the model's from now on
+ * Rules are not rewound by a device reset: a scenario runs across resets.
+ *
  * Owns:        the backing fd or RAM, and a 64 KiB bounce buffer.
  * Borrows:     the calendar; requests from pop to completion or cancel.
  * Threading:   single thread (dev.h).

@@ -45,6 +45,9 @@
 
 struct dev;
 struct dev_req;
+struct faults_action;           /* devices/faults/faults.h */
+struct faults_fire;
+struct faults_set;
 
 /* One device request: a descriptor chain the guest made available. */
 struct dev_req {
@@ -63,6 +66,12 @@ struct dev_host_ops {
     int (*write)(struct dev_req *req, uint64_t off, const void *buf,
                  size_t len);
     void (*complete)(struct dev_req *req, uint32_t used_len);
+    /* Optional. A fault rule fired on @req (before the device acts on it):
+     * the host records it (traces/, the control socket). */
+    void (*fault)(struct dev_req *req, const struct faults_fire *f);
+    /* Optional. The device's config space changed on its own (a resize):
+     * the host tells the driver (BACKEND_CONFIG_CHANGE_MSG). */
+    void (*config_changed)(struct dev *dev);
 };
 
 /* A device option, for --help and for rejecting unknown options. */
@@ -110,6 +119,19 @@ struct dev_ops {
     /* Optional. Add device stats as JSON members ("key": value, ...) to
      * @buf; returns the length written. */
     int (*stats_json)(struct dev *dev, char *buf, size_t len);
+
+    /* Optional: fault rules (devices/faults/faults.h). The actions this
+     * device implements, NULL-name terminated; a device with a table takes
+     * DEV_FAULT_OPTDESC (--fault=RULE, repeatable) and --seed=N and
+     * builds its rule set with dev_faults_create(). */
+    const struct faults_action *fault_actions;
+    /* Optional, with fault_actions: the device's rule set, for the host
+     * (control socket: fault-add, fault-del, query-faults). */
+    struct faults_set *(*faults)(struct dev *dev);
+    /* Optional: release the @n-th oldest request held by do=hang; it
+     * completes now with @status (device-specific; < 0 keeps the status it
+     * had). 0, or -ENOENT when there is no such request. */
+    int (*fault_release)(struct dev *dev, uint64_t n, int status);
 };
 
 /* The public part of every device; a device embeds it as its first member. */
@@ -156,7 +178,8 @@ static inline void dev_req_complete(struct dev_req *req, uint32_t used_len)
  */
 
 /* Every option is one of ops->opts, a flag (NULL metavar) has no value, a
- * valued option has a non-empty one, and none is given twice. */
+ * valued option has a non-empty one, and none is given twice but "fault"
+ * (DEV_FAULT_OPTDESC), the one option that repeats. */
 int dev_opts_check(const struct dev_ops *ops, const struct dev_opt *opts,
                    size_t nopts, char *err, size_t errlen);
 
@@ -176,6 +199,37 @@ int dev_opt_bytes(const struct dev_opt *opt, uint64_t min, uint64_t max,
 /* A duration, as sim_time_parse() reads it ("250ns", "1.5ms", "0"). */
 int dev_opt_duration(const struct dev_opt *opt, sim_time_t *out, char *err,
                      size_t errlen);
+
+/* The options of a device with fault rules, for its opts table: --fault,
+ * and --seed unless the device has its own (its seed seeds both). */
+#define DEV_FAULT_OPTDESC                                                \
+    { "fault", "RULE", "a fault or timing rule (vusim(1), FAULT RULES); "  \
+      "repeatable, applied in order" }
+#define DEV_SEED_OPTDESC                                                 \
+    { "seed", "N", "seed of the rules' probability= draws (default 0)" }
+
+/* The rule set of @opts: every "fault" option in order, seeded with
+ * "seed" (default 0), checked against @ops->fault_actions. On error one
+ * line in @err naming the rule and the key, and -EINVAL. */
+int dev_faults_create(const struct dev_ops *ops, const struct dev_opt *opts,
+                      size_t nopts, struct faults_set *set, char *err,
+                      size_t errlen);
+
+/* Give a firing to the host, if it wants them. */
+static inline void dev_fault_report(struct dev_req *req,
+                                    const struct faults_fire *f)
+{
+    if (req->dev->host->fault) {
+        req->dev->host->fault(req, f);
+    }
+}
+
+static inline void dev_config_changed(struct dev *dev)
+{
+    if (dev->host->config_changed) {
+        dev->host->config_changed(dev);
+    }
+}
 
 /* Find a device by name in the registry (devices/registry.c). */
 const struct dev_ops *dev_lookup(const char *name);

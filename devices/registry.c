@@ -12,6 +12,7 @@
 
 #include "devices/blk.h"
 #include "devices/dev.h"
+#include "devices/faults/faults.h"
 #include "devices/rng.h"
 
 const struct dev_ops *const dev_registry[] = {
@@ -110,7 +111,8 @@ int dev_opts_check(const struct dev_ops *ops, const struct dev_opt *opts,
         if (rc) {
             return rc;
         }
-        for (size_t j = 0; j < i; j++) {
+        for (size_t j = 0; j < i && strcmp(opts[i].name, "fault") != 0;
+             j++) {
             if (strcmp(opts[j].name, opts[i].name) == 0) {
                 return opt_fail(err, errlen, "--%s: given more than once; "
                                 "allowed once", opts[i].name);
@@ -244,4 +246,39 @@ int dev_opt_duration(const struct dev_opt *opt, sim_time_t *out, char *err,
                         opt->value ? why : "missing");
     }
     return 0;
+}
+
+int dev_faults_create(const struct dev_ops *ops, const struct dev_opt *opts,
+                      size_t nopts, struct faults_set *set, char *err,
+                      size_t errlen)
+{
+    const struct dev_opt *seed = dev_opt_find(opts, nopts, "seed");
+    uint64_t s = 0;
+    char why[512];
+    int rc = 0;
+
+    if (seed) {
+        rc = dev_opt_u64(seed, 0, UINT64_MAX, &s, err, errlen);
+        if (rc) {
+            return rc;
+        }
+    }
+    faults_set_init(set, ops->fault_actions, s);
+    for (size_t i = 0; i < nopts && rc == 0; i++) {
+        if (strcmp(opts[i].name, "fault") != 0 || !opts[i].value) {
+            continue;
+        }
+        rc = faults_set_add(set, opts[i].value, strlen(opts[i].value), NULL,
+                            why, sizeof(why));
+        if (rc == -EINVAL) {
+            opt_fail(err, errlen, "--fault=%s: %s", opts[i].value, why);
+        } else if (rc) {
+            opt_fail(err, errlen, "--fault=%s: %s", opts[i].value,
+                     strerror(-rc));
+        }
+    }
+    if (rc) {
+        faults_set_fini(set);
+    }
+    return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/faults/faults.h"
 #include "devices/rng.h"
 #include "sim/log.h"
 #include "sim/rng.h"
@@ -33,8 +34,24 @@ struct dev_rng {
     struct vusim_rng rng;
     sim_time_t busy_until;
     uint64_t requests, bytes, completed, cancelled, write_errors;
+    struct faults_set faults;
     uint8_t buf[RNG_CHUNK];
 };
+
+/* Fault actions, in the order of rng_fault_actions[]. */
+enum rng_act { RA_SHORT, RA_DELAY, RA_ERROR, RA_NONE };
+
+#define K(k) FAULTS_KEY(FAULTS_K_##k)
+/* short: at most bytes= bytes (fewer than asked); delay: completes
+ * delay= later; error: completes with nothing written (used 0), the only
+ * failure virtio-rng can express. Requests are on=read. */
+static const struct faults_action rng_fault_actions[] = {
+    [RA_SHORT] = { "short", K(BYTES), K(BYTES), false, 0 },
+    [RA_DELAY] = { "delay", K(DELAY), K(DELAY), false, 0 },
+    [RA_ERROR] = { "error", 0, 0, false, 0 },
+    [RA_NONE] = { NULL, 0, 0, false, 0 },
+};
+#undef K
 
 static struct dev_rng *to_rng(struct dev *d)
 {
@@ -46,6 +63,7 @@ static const struct dev_optdesc rng_opts[] = {
     { "rate", "BYTES_PER_SEC", "K/M/G = 2^10.. (default 0 = unlimited)" },
     { "max-request", "BYTES", "fill at most this much of each buffer "
       "(default: all of it)" },
+    DEV_FAULT_OPTDESC,
     { NULL, NULL, NULL },
 };
 
@@ -74,7 +92,8 @@ static void rng_done(struct sim_cal *cal, struct sim_event *ev)
     dev_req_complete(req, (uint32_t)req->dev_data[RQ_USED]);
 }
 
-static void rng_schedule(struct dev_rng *r, struct dev_req *req, uint32_t n)
+static void rng_schedule(struct dev_rng *r, struct dev_req *req, uint32_t n,
+                         sim_time_t extra)
 {
     sim_time_t now = sim_cal_now(r->dev.cal), t, done;
     sim_time_t start = r->busy_until > now ? r->busy_until : now;
@@ -83,11 +102,29 @@ static void rng_schedule(struct dev_rng *r, struct dev_req *req, uint32_t n)
         done = SIM_TIME_MAX;
     }
     r->busy_until = done;
+    if (sim_time_add(done, extra, &done)) {
+        done = SIM_TIME_MAX;
+    }
     sim_event_init(&req->ev, rng_done, NULL);
     if (sim_cal_at(r->dev.cal, &req->ev, done, RNG_PRIO) != 0) {
         VUSIM_ERR("rng", "cannot schedule a completion; completing now");
         rng_done(r->dev.cal, &req->ev);
     }
+}
+
+/* The rule that fires for @req (every request is on=read), or NULL. */
+static const struct faults_rule *rng_fault_match(struct dev_rng *r,
+                                                 struct dev_req *req)
+{
+    struct faults_req q = { .op = FAULTS_OP_READ, .queue = req->queue,
+                            .now = sim_cal_now(r->dev.cal) };
+    struct faults_fire f;
+
+    if (r->faults.n == 0 || !faults_match(&r->faults, &q, &f)) {
+        return NULL;
+    }
+    dev_fault_report(req, &f);
+    return f.rule;
 }
 
 static void rng_avail(struct dev *d, uint16_t queue)
@@ -97,15 +134,24 @@ static void rng_avail(struct dev *d, uint16_t queue)
 
     while ((req = dev_pop(d, queue)) != NULL) {
         uint32_t n = req->wr_len;
+        const struct faults_rule *f = rng_fault_match(r, req);
+        sim_time_t extra = 0;
 
         if (r->max_request && n > r->max_request) {
             n = (uint32_t)r->max_request;
+        }
+        if (f && f->action == RA_SHORT && f->p[FAULTS_K_BYTES] < n) {
+            n = (uint32_t)f->p[FAULTS_K_BYTES];
+        } else if (f && f->action == RA_ERROR) {
+            n = 0;
+        } else if (f && f->action == RA_DELAY) {
+            extra = f->p[FAULTS_K_DELAY];
         }
         n = rng_fill(r, req, n);
         req->dev_data[RQ_USED] = n;
         r->requests++;
         r->bytes += n;
-        rng_schedule(r, req, n);
+        rng_schedule(r, req, n, extra);
     }
 }
 
@@ -123,6 +169,11 @@ static void rng_reset(struct dev *d)
 
     vusim_rng_seed(&r->rng, r->seed);
     r->busy_until = 0;
+}
+
+static struct faults_set *rng_faults(struct dev *d)
+{
+    return &to_rng(d)->faults;
 }
 
 static int rng_stats_json(struct dev *d, char *buf, size_t len)
@@ -159,6 +210,7 @@ static int rng_parse(struct dev_rng *r, const struct dev_opt *opts,
 static void rng_destroy(struct dev *d)
 {
     if (d) {
+        faults_set_fini(&to_rng(d)->faults);
         free(to_rng(d));
     }
 }
@@ -177,6 +229,10 @@ static int rng_create(struct sim_cal *cal, const struct dev_opt *opts,
         return -ENOMEM;
     }
     rc = rng_parse(r, opts, nopts, err, errlen);
+    if (!rc) {
+        rc = dev_faults_create(&dev_rng_ops, opts, nopts, &r->faults, err,
+                               errlen);
+    }
     if (rc) {
         free(r);
         return rc;
@@ -200,4 +256,6 @@ const struct dev_ops dev_rng_ops = {
     .cancel = rng_cancel,
     .reset = rng_reset,
     .stats_json = rng_stats_json,
+    .fault_actions = rng_fault_actions,
+    .faults = rng_faults,
 };

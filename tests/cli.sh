@@ -170,7 +170,17 @@ bad_rows=(
     "--size=1K|demo --size=1K"
     "--latency=5|demo --latency=5"
     "--stats=$tmp/x|demo --connect=$S --stats=$tmp/x"
+    "nth=0: expected a count from 1|blk --socket-path=$S --fault=on=write,nth=0,do=error,status=ioerr"
+    "colour=red: unknown key|blk --socket-path=$S --fault=colour=red,do=hang"
+    "do=short: not an action of this device|blk --socket-path=$S --fault=do=short,bytes=1"
+    "do=torn: applies only to on=write|blk --socket-path=$S --fault=do=torn,sectors=1"
+    "to=999999: beyond the disk|blk --socket-path=$S --size=1M --fault=on=write,do=misdirect,to=999999"
+    "bytes=: do=short needs bytes=|rng --socket-path=$S --fault=do=short"
+    "line 4: do=frob|blk --socket-path=$S --scenario=$tmp/scen.bad"
+    "--scenario=$tmp/nofile|blk --socket-path=$S --scenario=$tmp/nofile"
+    "device multi has no fault rules|multi --scenario=$tmp/scen.bad"
 )
+printf 'on=write,do=hang  # fine\n\n# comment\non=read,do=frob\n' >"$tmp/scen.bad"
 for row in "${bad_rows[@]}"; do
     want=${row%%|*}
     read -r -a args <<<"${row#*|}"

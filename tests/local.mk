@@ -13,6 +13,7 @@ tests_unit_vusim_unit_SOURCES += tests/unit/fakehost.c tests/unit/fakehost.h \
 	tests/unit/test_blk.c tests/unit/test_rng_dev.c \
 	tests/unit/test_loop.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_vufe.c
+tests_unit_vusim_unit_SOURCES += tests/unit/test_faults.c
 tests_unit_vusim_unit_SOURCES += tests/unit/test_trace.c \
 	tests/unit/test_trace_replay.c tests/unit/test_trace_lazy.c \
 	tests/support/tmpfile.c tests/support/tmpfile.h

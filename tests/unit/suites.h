@@ -19,5 +19,6 @@ extern CU_TestInfo vufe_tests[];
 extern CU_TestInfo trace_tests[];
 extern CU_TestInfo trace_replay_tests[];
 extern CU_TestInfo trace_lazy_tests[];
+extern CU_TestInfo faults_tests[];
 
 #endif

@@ -1251,7 +1251,248 @@ static void test_random_against_model(void)
     free(buf);
 }
 
+
+/* ---- fault rules ------------------------------------------------------ */
+
+/* The 3rd write fails with IOERR and writes nothing; others are fine. */
+static void test_fault_error_nth(void)
+{
+    const char *args[] = { "size=64K", "fault=on=write,nth=3,do=error,"
+                           "status=ioerr", NULL };
+    uint8_t data[SS];
+    struct fx f;
+    int id[5];
+
+    fx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    pattern(data, sizeof(data), 3);
+    for (int i = 0; i < 5; i++) {
+        id[i] = add_out(&f, (uint64_t)i, data, SS);
+    }
+    run(&f, 0);
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_EQUAL(status_of(&f, id[i]), i == 2 ? DEV_BLK_S_IOERR
+                                                      : DEV_BLK_S_OK);
+    }
+    id[0] = add_in(&f, 2, 1);
+    run(&f, 0);
+    CU_ASSERT(all_zero(R(&f, id[0])->wr, SS));
+    fx_fini(&f);
+}
+
+/* torn keeps the first K sectors; lost keeps none; both report OK. */
+static void test_fault_torn_lost(void)
+{
+    const char *args[] = { "size=64K", "fault=on=write,nth=1,do=torn,"
+                           "sectors=3", "fault=on=write,nth=2,do=lost",
+                           NULL };
+    uint8_t data[8 * SS];
+    struct fx f;
+    int a, b, r;
+
+    fx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    pattern(data, sizeof(data), 5);
+    a = add_out(&f, 0, data, sizeof(data));
+    b = add_out(&f, 16, data, sizeof(data));
+    run(&f, 0);
+    CU_ASSERT_EQUAL(status_of(&f, a), DEV_BLK_S_OK);
+    CU_ASSERT_EQUAL(status_of(&f, b), DEV_BLK_S_OK);
+    r = add_in(&f, 0, 8);
+    run(&f, 0);
+    CU_ASSERT(memcmp(R(&f, r)->wr, data, 3 * SS) == 0);
+    CU_ASSERT(all_zero(R(&f, r)->wr + 3 * SS, 5 * SS));
+    r = add_in(&f, 16, 8);
+    run(&f, 0);
+    CU_ASSERT(all_zero(R(&f, r)->wr, 8 * SS));
+    fx_fini(&f);
+}
+
+/* misdirect puts a write elsewhere; rot flips exactly one bit of a read
+ * and not of the disk, the same bit for the same seed. */
+static void test_fault_misdirect_rot(void)
+{
+    const char *args[] = { "size=64K", "seed=11", "fault=on=write,nth=1,"
+                           "do=misdirect,to=40", "fault=on=read,nth=2,"
+                           "do=rot", NULL };
+    uint8_t data[2 * SS];
+    struct fx f;
+    int r1, r2, r3, flips = 0;
+
+    fx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    pattern(data, sizeof(data), 9);
+    add_out(&f, 4, data, sizeof(data));
+    run(&f, 0);
+    r1 = add_in(&f, 4, 2);
+    r2 = add_in(&f, 40, 2);
+    r3 = add_in(&f, 40, 2);
+    run(&f, 0);
+    CU_ASSERT(all_zero(R(&f, r1)->wr, 2 * SS));
+    CU_ASSERT(memcmp(R(&f, r3)->wr, data, 2 * SS) == 0);
+    for (size_t i = 0; i < 2 * SS; i++) {
+        flips += __builtin_popcount(R(&f, r2)->wr[i] ^ data[i]);
+    }
+    CU_ASSERT_EQUAL(flips, 1);
+    fx_fini(&f);
+}
+
+/* delay adds to one completion; timing changes the model from then on. */
+static void test_fault_delay_timing(void)
+{
+    const char *args[] = { "size=64K", "latency=10us", "fault=on=read,"
+                           "nth=1,do=delay,delay=1ms", "fault=on=flush,"
+                           "do=timing,latency=2us", NULL };
+    struct fx f;
+    int a, b, c;
+
+    fx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    a = add_in(&f, 0, 1);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(R(&f, a)->done_at, sim_us(10) + sim_ms(1));
+    b = add_req(&f, 0, DEV_BLK_T_FLUSH, 0, NULL, 0, 1);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(R(&f, b)->done_at, R(&f, a)->done_at + sim_us(2));
+    c = add_in(&f, 0, 1);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(R(&f, c)->done_at, R(&f, b)->done_at + sim_us(2));
+    fx_fini(&f);
+}
+
+/* hang: no completion until released (with a status) or cancelled. */
+static void test_fault_hang(void)
+{
+    const char *args[] = { "size=64K", "fault=on=flush,do=hang", NULL };
+    struct fx f;
+    int a, b;
+
+    fx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    a = add_req(&f, 0, DEV_BLK_T_FLUSH, 0, NULL, 0, 1);
+    b = add_req(&f, 0, DEV_BLK_T_FLUSH, 0, NULL, 0, 1);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(fakehost_inflight(f.fh), 2);
+    sim_cal_advance(f.cal, sim_ms(5));
+    CU_ASSERT_EQUAL(f.dev->ops->fault_release(f.dev, 0, DEV_BLK_S_UNSUPP),
+                    0);
+    sim_cal_run_all(f.cal);
+    CU_ASSERT_TRUE(R(&f, a)->completed);
+    CU_ASSERT_EQUAL(R(&f, a)->done_at, sim_ms(5));
+    CU_ASSERT_EQUAL(status_of(&f, a), DEV_BLK_S_UNSUPP);
+    CU_ASSERT_EQUAL(fakehost_cancel(f.fh, b), 0);
+    CU_ASSERT_EQUAL(f.dev->ops->fault_release(f.dev, 0, 0), -ENOENT);
+    fx_fini(&f);
+}
+
+/* late: completes right after the next request, out of order; alone, it
+ * completes delay= after its own time. */
+static void test_fault_late(void)
+{
+    const char *args[] = { "size=64K", "latency=10us", "channels=2",
+                           "fault=on=read,nth=1,do=late,delay=1s",
+                           "fault=on=read,nth=3,do=late,delay=3ms", NULL };
+    struct fx f;
+    int a, b, c;
+
+    fx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    a = add_in(&f, 0, 1);
+    b = add_in(&f, 1, 1);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(fakehost_completed_id(f.fh, 0), b);
+    CU_ASSERT_EQUAL(fakehost_completed_id(f.fh, 1), a);
+    CU_ASSERT_EQUAL(R(&f, a)->done_at, sim_us(10));
+    c = add_in(&f, 2, 1);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(R(&f, c)->done_at, sim_us(20) + sim_ms(3));
+    fx_fini(&f);
+}
+
+/* resize: the capacity in config space changes and the disk grows. */
+static void test_fault_resize(void)
+{
+    const char *args[] = { "size=64K", "fault=on=flush,do=resize,size=1M",
+                           NULL };
+    uint64_t cap;
+    struct fx f;
+    int a;
+
+    fx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    add_req(&f, 0, DEV_BLK_T_FLUSH, 0, NULL, 0, 1);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(f.dev->ops->get_config(f.dev, 0, &cap, 8), 0);
+    CU_ASSERT_EQUAL(le64toh(cap), 2048);
+    a = add_in(&f, 2000, 8);
+    run(&f, 0);
+    CU_ASSERT_EQUAL(status_of(&f, a), DEV_BLK_S_OK);
+    fx_fini(&f);
+}
+
+/* Rules the device refuses at create, one line each. */
+static void test_fault_refused(void)
+{
+    static const struct {
+        const char *rule, *want;
+    } bad[] = {
+        { "fault=on=write,do=misdirect,to=128", "to=128: beyond the disk's 128 "
+          "sectors" },
+        { "fault=do=resize,size=1000", "size=1000: must be a multiple of "
+          "512" },
+        { "fault=on=write,do=torn,sectors=0", "sectors=0" },
+        { "fault=do=short,bytes=1", "--fault=do=short,bytes=1: do=short: "
+          "not an action of this device" },
+        { "fault=on=read,do=lost", "do=lost: applies only to on=write or "
+          "on=discard or on=write-zeroes" },
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *args[] = { "size=64K", bad[i].rule, NULL };
+        struct fx f;
+
+        fx_init(&f, args);
+        VU_ASSERT_MSG(f.rc == -EINVAL, bad[i].rule);
+        VU_ASSERT_MSG(strstr(f.err, bad[i].want) != NULL, f.err);
+        fx_fini(&f);
+    }
+}
+
+/* Same rules and seed: the same firings and bytes, run after run. */
+static void test_fault_deterministic(void)
+{
+    const char *args[] = { "size=64K", "seed=5", "fault=on=read,"
+                           "probability=0.5,do=rot", NULL };
+    uint8_t out[2][32][SS];
+
+    for (int run_no = 0; run_no < 2; run_no++) {
+        struct fx f;
+        int id[32];
+
+        fx_init(&f, args);
+        CU_ASSERT_FATAL(f.rc == 0);
+        for (int i = 0; i < 32; i++) {
+            id[i] = add_in(&f, (uint64_t)i, 1);
+        }
+        run(&f, 0);
+        for (int i = 0; i < 32; i++) {
+            memcpy(out[run_no][i], R(&f, id[i])->wr, SS);
+        }
+        fx_fini(&f);
+    }
+    CU_ASSERT(memcmp(out[0], out[1], sizeof(out[0])) == 0);
+}
+
 CU_TestInfo blk_tests[] = {
+    { "fault_error_nth", test_fault_error_nth },
+    { "fault_torn_lost", test_fault_torn_lost },
+    { "fault_misdirect_rot", test_fault_misdirect_rot },
+    { "fault_delay_timing", test_fault_delay_timing },
+    { "fault_hang", test_fault_hang },
+    { "fault_late", test_fault_late },
+    { "fault_resize", test_fault_resize },
+    { "fault_refused", test_fault_refused },
+    { "fault_deterministic", test_fault_deterministic },
     { "registry_lookup", test_registry_lookup },
     { "opt_bytes_table", test_opt_bytes_table },
     { "options_bad", test_options_bad },

@@ -442,7 +442,50 @@ static void test_stats_json(void)
     rfx_fini(&f);
 }
 
+
+/* Fault rules: short fills fewer bytes, error none, delay completes later;
+ * the stream goes on from where the short request left it. */
+static void test_faults(void)
+{
+    const char *args[] = { "rate=1M", "fault=nth=1,do=short,bytes=5",
+                           "fault=nth=2,do=error",
+                           "fault=nth=3,do=delay,delay=1ms", NULL };
+    const char *plain[] = { "rate=1M", NULL };
+    const char *bad[] = { "fault=do=torn,sectors=1", NULL };
+    struct rfx f, g;
+    int a, b, c, d, e;
+
+    rfx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    a = add(&f, 64);
+    b = add(&f, 64);
+    c = add(&f, 64);
+    run(&f);
+    CU_ASSERT_EQUAL(R(&f, a)->used_len, 5);
+    CU_ASSERT_EQUAL(R(&f, b)->used_len, 0);
+    CU_ASSERT_EQUAL(R(&f, c)->used_len, 64);
+    CU_ASSERT_EQUAL(fakehost_completed_id(f.fh, 2), c);
+    /* 5 bytes at 2^20 B/s round up; 64 bytes then; and the delay */
+    CU_ASSERT(R(&f, c)->done_at > sim_ms(1));
+    rfx_init(&g, plain);
+    CU_ASSERT_FATAL(g.rc == 0);
+    d = add(&g, 8);
+    e = add(&g, 64);
+    run(&g);
+    CU_ASSERT(memcmp(R(&f, a)->wr, R(&g, d)->wr, 5) == 0);
+    /* a took one word, b none: c starts at the stream's second word */
+    CU_ASSERT(memcmp(R(&f, c)->wr, R(&g, e)->wr, 64) == 0);
+    rfx_fini(&g);
+    rfx_fini(&f);
+    rfx_init(&f, bad);
+    CU_ASSERT_EQUAL(f.rc, -EINVAL);
+    CU_ASSERT(strstr(f.err, "do=torn: not an action of this device; "
+                     "expected short, delay, error") != NULL);
+    rfx_fini(&f);
+}
+
 CU_TestInfo rngdev_tests[] = {
+    { "faults", test_faults },
     { "same_seed_same_bytes", test_same_seed_same_bytes },
     { "known_answer", test_known_answer },
     { "seed_forms", test_seed_forms },
