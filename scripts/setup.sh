@@ -17,11 +17,12 @@
 # (= vusim_prepare + vusim_build); vusim_configure is reused for the
 # sanitizer build.
 
-# Build and unit/integration tests.
+# Build and unit/integration tests; tests/cli.sh needs script(1)
+# (bsdutils) for the status line on a terminal and groff for the man page.
 VUSIM_BUILD_PKGS=(
     build-essential autoconf automake libtool pkg-config
     libevent-dev libcunit1-dev libsystemc-dev libjansson-dev
-    nettle-dev libxxhash-dev
+    nettle-dev libxxhash-dev bsdutils groff-base
 )
 
 # Real guests for the guest test tier: UML, QEMU, a kernel, a static busybox;

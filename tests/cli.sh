@@ -251,7 +251,9 @@ serve_stop()
         not_ok "vusim $dev: socket mode" "$(stat -c %a "$sock")"
     fi
     stop "$pid" "$sig"
-    if [ "$rc" -eq 0 ] && [ "$ms" -lt 2000 ]; then
+    # 5 s: quick beside the 10 s a vusim ignoring the signal gets, and
+    # safe under ASan on two busy cores.
+    if [ "$rc" -eq 0 ] && [ "$ms" -lt 5000 ]; then
         ok "vusim $dev: $sig gives status 0 in ${ms} ms"
     else
         not_ok "vusim $dev: $sig" "status $rc after $ms ms"
@@ -330,9 +332,11 @@ fi
 
 # ---- the live status line: only on a terminal ----------------------------
 
+# script(1) (bsdutils) and groff (groff-base) are installed by
+# scripts/setup.sh: without them these checks fail, they never pass.
 if command -v script >/dev/null; then
     sock=$tmp/tty.sock
-    script -qec "timeout -s TERM 2.5 '$VUSIM' rng --socket-path='$sock'" \
+    script -qec "timeout -s TERM 5 '$VUSIM' rng --socket-path='$sock'" \
         /dev/null >"$tmp/tty.out" 2>&1 </dev/null
     if grep -q "req/s" "$tmp/tty.out" && grep -q "calls/s" "$tmp/tty.out"
     then
@@ -341,7 +345,7 @@ if command -v script >/dev/null; then
         not_ok "status line on a terminal" "$(head -c 200 "$tmp/tty.out")"
     fi
 else
-    ok "status line on a terminal: skipped (no script(1))"
+    not_ok "status line on a terminal" "no script(1) (package bsdutils)"
 fi
 
 # ---- man page ------------------------------------------------------------
@@ -354,7 +358,7 @@ if command -v groff >/dev/null; then
         not_ok "man/vusim.1" "$(head -n 3 <<<"$out")"
     fi
 else
-    ok "man/vusim.1: skipped (no groff)"
+    not_ok "man/vusim.1" "no groff (package groff-base)"
 fi
 
 # ---- the demo --------------------------------------------------------------

@@ -57,7 +57,8 @@ dist_check_SCRIPTS += tests/trace.sh
 TESTS += tests/trace.sh
 
 # Guest tier: real guests (User-Mode Linux, QEMU) against the vusim program;
-# each test skips (77) when its packages are missing. Images are built at
+# each test skips (77) when its packages are missing, or fails then when
+# VUSIM_GUEST_REQUIRED is set (scripts/test.sh sets it). Images are built at
 # test time into $(builddir)/guest by tests/guest/mkimage.sh.
 check_PROGRAMS += tests/guest/rng-expect
 tests_guest_rng_expect_SOURCES = tests/guest/rng-expect.c
@@ -85,7 +86,7 @@ clean-local-guest:
 # Time-travel tier: vusim as the UML time-travel controller (issue #7).
 # Needs a UML with CONFIG_UML_TIME_TRAVEL_SUPPORT ($VUSIM_TT_UML, else
 # scripts/build-tt-uml.sh builds and caches one); each test skips (77)
-# without it. The guest root is built into $(builddir)/guest-tt.
+# without it, or fails when VUSIM_TT_REQUIRED is set (scripts/test.sh). The guest root is built into $(builddir)/guest-tt.
 TT_TESTS = \
 	tests/tt/tt-blk.sh \
 	tests/tt/tt-two.sh

@@ -180,21 +180,40 @@ done
 "$VUSIM" demo --connect="$sock" --requests=1000000 >/dev/null 2>&1 &
 fe=$!
 pids+=("$fe")
-for _ in $(seq 100); do
-    [ "$(stat -c %s "$k" 2>/dev/null || echo 0)" -gt 200000 ] && break
-    sleep 0.05
+# The file is reserved ahead (its size says nothing): wait until the trace
+# itself holds completions, read back from the live file, for up to 60 s.
+done_before=0
+for _ in $(seq 600); do
+    done_before=$("$VUSIM" trace info "$k" 2>/dev/null |
+        sed -n 's/^requests: *[0-9]* chains, \([0-9]*\) completions.*/\1/p')
+    [ "${done_before:-0}" -ge 200 ] && break
+    sleep 0.1
 done
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 wait "$fe" 2>/dev/null
-# Killed between writes the file ends at a record boundary (no END); killed
-# inside a large write(2) it may end inside a record (torn). Either way it
-# has a valid prefix, and that prefix replays.
+if [ "${done_before:-0}" -ge 200 ]; then
+    ok "the killed recording held ${done_before} completions before SIGKILL"
+else
+    not_ok "the killed recording" \
+        "only ${done_before:-0} completions in 60 s: no front-end got going"
+fi
+# Killed between records the file ends at a record boundary (no END) with
+# the reserved zero tail; killed while copying a record it may end inside
+# one (torn). Either way it has a valid prefix, and that prefix replays,
+# with at least the completions seen before the kill.
 "$VUSIM" trace check "$k" >"$tmp/out" 2>&1
 has "check: a SIGKILLed recording has a valid prefix" \
     "(valid, no END \(cut at a record boundary\)|torn): [0-9]+ records"
 expect "...and that prefix replays" 0 "$VUSIM" replay "$k"
 has "...which replay says" "no divergence: [0-9]+ records"
+n=$(sed -n 's/.*no divergence: [0-9]* records, \([0-9]*\) completions.*/\1/p' \
+    "$tmp/out")
+if [ "${n:-0}" -ge "${done_before:-1}" ] && [ "${n:-0}" -ge 200 ]; then
+    ok "...and checks $n completions (>= $done_before seen before the kill)"
+else
+    not_ok "...completions replayed" "${n:-none}, expected >= $done_before"
+fi
 
 # ---- a file-backed disk -------------------------------------------------------
 

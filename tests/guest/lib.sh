@@ -19,7 +19,13 @@
 # and leaves helper processes behind.
 #
 # Scripts set GUEST_NAME (for messages) and call guest_init first. Exit
-# codes: 0 pass, 1 fail, 77 skip (automake's convention).
+# codes: 0 pass, 1 fail, 77 skip (automake's convention). Every check that
+# holds is counted (guest_ok); the script's last line is
+# "NAME: N passed, N failed", which scripts/test.sh counts.
+#
+# VUSIM_GUEST_REQUIRED=1 turns every skip into a failure: a missing
+# package, module, kernel or image is then an error (scripts/test.sh sets
+# it, so that CI cannot pass with the guest tiers untested).
 #
 # Environment overrides: VUSIM (the vusim program), VUSIM_UML
 # (linux.uml), VUSIM_UML_MODULES (its modules folder), VUSIM_QEMU,
@@ -39,8 +45,14 @@ guest_say()
 
 # Verdicts and diagnostics go to stderr, so that a failure inside $(...)
 # still shows (the caller then exits: x=$(...) || exit 1).
+GUEST_PASSED=0
+GUEST_REPORTED=""
+
 guest_skip()
 {
+    if [ -n "${VUSIM_GUEST_REQUIRED:-}" ]; then
+        guest_fail "required (VUSIM_GUEST_REQUIRED is set), cannot run: $*"
+    fi
     guest_say "SKIP: $*" >&2
     exit 77
 }
@@ -49,6 +61,31 @@ guest_fail()
 {
     guest_say "FAIL: $*" >&2
     exit 1
+}
+
+# guest_ok WHAT: one check held (counted; never call it inside $(...)).
+guest_ok()
+{
+    GUEST_PASSED=$((GUEST_PASSED + 1))
+    guest_say "ok - $*"
+}
+
+# guest_report RC: the counts line, once: passes, and 1 failed unless RC
+# is 0 (a script stops at its first failed check).
+guest_report()
+{
+    [ -z "$GUEST_REPORTED" ] || return 0
+    GUEST_REPORTED=1
+    [ "$1" -ne 77 ] || return 0
+    printf '%s: %d passed, %d failed\n' "${GUEST_NAME:-guest}" \
+        "$GUEST_PASSED" "$([ "$1" -eq 0 ] && echo 0 || echo 1)"
+}
+
+# guest_pass: the end of a passing test; fails if no check was counted.
+guest_pass()
+{
+    [ "$GUEST_PASSED" -gt 0 ] || guest_fail "no check was made"
+    guest_say "PASS"
 }
 
 # ---------------------------------------------------------------- discovery
@@ -180,6 +217,7 @@ guest_cleanup()
     for p in "${GUEST_PIDS[@]}"; do
         kill -KILL "$p" 2>/dev/null
     done
+    guest_report "$rc"
     if [ -z "${VUSIM_GUEST_KEEP:-}" ] &&
        { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; }; then
         rm -rf "$GUEST_RUN"
@@ -482,6 +520,7 @@ guest_check_result()
             guest_console_tail "$log" 60
             guest_fail "expected $kv in the result line"
         fi
+        guest_ok "result line has $kv"
     done
 }
 
@@ -498,6 +537,7 @@ guest_check_backing()
             guest_fail "backing file $file at $off+$len: md5 $got," \
                 "the guest wrote $md5"
         fi
+        guest_ok "backing file at $off+$len has the guest's md5"
         n=$((n + 1))
     done < <(guest_lines "$log" VUSIM-REGION | tr '=' ' ' |
              awk '$2 == "off" && $4 == "len" && $6 == "md5" {
@@ -513,6 +553,7 @@ guest_check_backing()
         <("${gen[@]}" "$GUEST_LIB_DIR/workload.sh" --vusim-pattern); then
         guest_fail "the marker pattern is not at offset 1 MiB of $file"
     fi
+    guest_ok "the marker is at offset 1 MiB of the backing file"
     guest_say "backing file: $n regions and the marker verified"
 }
 
@@ -539,24 +580,29 @@ guest_check_stats()
     got=$(guest_jq "$f" .notification_mode) || exit 1
     [ "$got" = "$mode" ] ||
         guest_fail "stats: notification_mode is $got, expected $mode"
+    guest_ok "stats: notification_mode is $mode"
     if [ "${3:-}" = inband ]; then
         got=$(guest_jq "$f" .inband_negotiated) || exit 1
         [ "$got" = true ] ||
             guest_fail "stats: inband_negotiated is $got, expected true"
+        guest_ok "stats: inband_negotiated is true"
     fi
     for k in "kicks_$other" "calls_$other"; do
         got=$(guest_jq "$f" "[.queues[].$k] | add") || exit 1
         [ "$got" = 0 ] || guest_fail "stats: $k is $got, expected 0"
+        guest_ok "stats: $k is 0"
     done
     for k in "kicks_$mode" "calls_$mode" requests completions; do
         got=$(guest_jq "$f" "[.queues[].$k] | add") || exit 1
         [ "$got" -gt 0 ] 2>/dev/null ||
             guest_fail "stats: $k is $got, expected > 0"
+        guest_ok "stats: $k is $got"
     done
     got=$(guest_jq "$f" '[.queues[] | .requests - .completions] | add') ||
         exit 1
     [ "$got" = 0 ] ||
         guest_fail "stats: $got requests were never completed"
+    guest_ok "stats: every request was completed"
     guest_say "stats: $mode mode (in-band negotiated:" \
         "$(guest_jq "$f" .inband_negotiated)), kicks" \
         "$(guest_jq "$f" "[.queues[].kicks_$mode] | add"), calls" \
@@ -565,15 +611,17 @@ guest_check_stats()
 }
 
 # guest_check_flush FILE: the device saw FLUSH requests (the workload's
-# fsyncs), when vusim's stats count them (device_stats.req_flush).
+# fsyncs): device_stats.req_flush must be there and above 0.
 guest_check_flush()
 {
     local got
 
     got=$(guest_jq "$1" '.device_stats.req_flush // "absent"') || exit 1
     case "$got" in
-    absent) return 0 ;;
+    absent) guest_fail "stats: no device_stats.req_flush in $1" ;;
     0) guest_fail "stats: the device saw no FLUSH request" ;;
     esac
-    guest_say "stats: $got FLUSH requests reached the device"
+    [ "$got" -gt 0 ] 2>/dev/null ||
+        guest_fail "stats: device_stats.req_flush is '$got'"
+    guest_ok "stats: $got FLUSH requests reached the device"
 }

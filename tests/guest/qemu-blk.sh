@@ -45,4 +45,4 @@ guest_check_result "$GUEST_RUN/console.log" blk=ok flush=ok eof=ok
 guest_check_backing "$GUEST_RUN/console.log" "$disk"
 guest_check_flush "$stats"
 guest_check_stats "$stats" eventfd
-guest_say "PASS"
+guest_pass

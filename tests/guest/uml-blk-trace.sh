@@ -47,6 +47,7 @@ if ! "$VUSIM" trace check "$trace" >"$GUEST_RUN/check.log" 2>&1 ||
     cat "$GUEST_RUN/check.log"
     guest_fail "the trace is not complete"
 fi
+guest_ok "the trace is complete"
 before=$(md5sum <"$start")
 if ! "$VUSIM" replay "$trace" "--backing=$start" >"$GUEST_RUN/replay.log" \
         2>&1; then
@@ -56,7 +57,9 @@ fi
 cat "$GUEST_RUN/replay.log"
 grep -q "no divergence" "$GUEST_RUN/replay.log" ||
     guest_fail "replay did not report success"
+guest_ok "the trace replays with no divergence"
 [ "$(md5sum <"$start")" = "$before" ] ||
     guest_fail "replay wrote the starting image"
+guest_ok "replay left the starting image unchanged"
 "$VUSIM" trace info "$trace" | grep -E "^(requests|notification):" || true
-guest_say "PASS"
+guest_pass

@@ -59,4 +59,4 @@ if [ "$MODE" = inband ]; then
 else
     guest_check_stats "$stats" eventfd
 fi
-guest_say "PASS"
+guest_pass

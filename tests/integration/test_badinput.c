@@ -568,7 +568,7 @@ static struct vufe *open_level(struct itest *t, enum level lv)
 
     itest_fe_cfg(t, &cfg, 1);
     cfg.notify = VUFE_NOTIFY_INBAND;
-    cfg.timeout_ms = 2000;
+    cfg.timeout_ms = 15000;     /* bounds a failing run only */
     fe = vufe_new(&cfg, &err);
     if (fe && lv >= NEGOTIATED && vufe_negotiate(fe) < 0) {
         vufe_free(fe);

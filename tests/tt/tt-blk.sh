@@ -71,6 +71,7 @@ run_once()
         tt_fail_run "$dir/console.log" "run $n: no TT-START .. TT-END"
     tt_check_probe "$dir/section" "$LATENCY_NS" "$READS"
     [ -s "$dir/trace" ] || guest_fail "run $n: vusim wrote no trace"
+    guest_ok "run $n: vusim wrote a trace"
 }
 
 # The guest's idea of the time of day at monotonic 0, from ttprobe's
@@ -89,7 +90,7 @@ check_start_time()
         guest_fail "guest clock: realtime - monotonic is $d ns off" \
             "--start-time=$START_S ($line)"
     fi
-    guest_say "guest clock starts at --start-time (+$d ns)"
+    guest_ok "guest clock starts at --start-time (+$d ns)"
 }
 
 for ((i = 1; i <= RUNS; i++)); do
@@ -101,8 +102,10 @@ for ((i = 2; i <= RUNS; i++)); do
         diff "$GUEST_RUN/run1/section" "$GUEST_RUN/run$i/section" | head -n 20
         guest_fail "the guest's output differs between run 1 and run $i"
     fi
+    guest_ok "run $i: the guest's output is run 1's"
     cmp "$GUEST_RUN/run1/trace" "$GUEST_RUN/run$i/trace" ||
         guest_fail "the traces of run 1 and run $i differ"
+    guest_ok "run $i: the trace is run 1's, byte for byte"
 done
 # The trace is whole and replays against the model without divergence.
 for cmd in "trace check" replay; do
@@ -112,11 +115,11 @@ for cmd in "trace check" replay; do
         cat "$GUEST_RUN/$cmd.log"
         guest_fail "vusim $cmd failed on the trace of run 1"
     fi
-    guest_say "vusim $cmd: $(tail -n 1 "$GUEST_RUN/$cmd.log")"
+    guest_ok "vusim $cmd: $(tail -n 1 "$GUEST_RUN/$cmd.log")"
 done
 guest_say "$RUNS runs: identical traces ($(stat -c %s \
     "$GUEST_RUN/run1/trace") bytes) and identical guest output" \
     "($(wc -l <"$GUEST_RUN/run1/section") lines)"
 sed -n '/^read i=0 /p; /^ttprobe: end /p' "$GUEST_RUN/run1/section" |
     while IFS= read -r l; do guest_say "$l"; done
-guest_say "PASS"
+guest_pass

@@ -86,6 +86,7 @@ run_once()
     for g in "${GUESTS[@]}"; do
         [ -s "$dir/$g.trace" ] || guest_fail "run $n: vusim wrote no trace" \
             "for guest $g's disk"
+        guest_ok "run $n: vusim wrote a trace for guest $g's disk"
     done
 }
 
@@ -100,13 +101,15 @@ for ((i = 2; i <= RUNS; i++)); do
                 "$GUEST_RUN/run$i/$g.section" | head -n 20
             guest_fail "guest $g's output differs between run 1 and run $i"
         fi
+        guest_ok "run $i: guest $g's output is run 1's"
     done
     for g in "${GUESTS[@]}"; do
         cmp "$GUEST_RUN/run1/$g.trace" "$GUEST_RUN/run$i/$g.trace" ||
             guest_fail "the traces of guest $g's disk differ between run 1" \
                 "and run $i"
+        guest_ok "run $i: guest $g's trace is run 1's, byte for byte"
     done
 done
 guest_say "$RUNS runs of ${#GUESTS[@]} guests: identical traces and" \
     "identical output per guest"
-guest_say "PASS"
+guest_pass
