@@ -812,8 +812,18 @@ static bool vu_bfd_one(struct vu_backend *be, int fd)
         return false;
     }
     if (rc < 0) {
-        VUSIM_WARN(SS, "conn %u: back-end channel closed (%s)",
-                   be->cfg.conn_id, strerror(-rc));
+        /* A front-end that leaves closes the channel at a message boundary,
+         * often before its main socket is seen to close: that is the end
+         * of a good run. A torn message, or a call left without its ack,
+         * is worth a warning. */
+        if (rc == -ENOTCONN && !be->awaiting_call_ack) {
+            VUSIM_INFO(SS, "conn %u: back-end channel closed",
+                       be->cfg.conn_id);
+        } else {
+            VUSIM_WARN(SS, "conn %u: back-end channel closed (%s)%s",
+                       be->cfg.conn_id, strerror(-rc),
+                       be->awaiting_call_ack ? " with a call unacked" : "");
+        }
         vu_backend_drop_call_state(be);
         event_free(be->bfd_ev);
         be->bfd_ev = NULL;
