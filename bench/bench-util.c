@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,40 +15,219 @@
 #include "bench/bench-util.h"
 #include "sim/wallclock.h"
 
-double bench_pingpong_ns(size_t size, long iters)
+static int cmp_double(const void *a, const void *b)
 {
-    char buf[256] = { 0 };
-    uint64_t t0 = 0;
-    int sv[2];
-    pid_t pid;
+    double x = *(const double *)a, y = *(const double *)b;
 
-    if (size > sizeof(buf) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        perror("bench: socketpair");
+    return x < y ? -1 : x > y;
+}
+
+struct bench_stat bench_stat(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return (struct bench_stat){ v[n / 2], v[0], v[n - 1] };
+}
+
+struct bench_stat bench_fig_stat(const struct bench_fig *f, int n,
+                                 size_t field)
+{
+    double v[n];
+
+    for (int i = 0; i < n; i++) {
+        memcpy(&v[i], (const char *)&f[i] + field, sizeof(double));
+    }
+    return bench_stat(v, n);
+}
+
+void bench_print_row(const char *name, const struct bench_fig *f, int n)
+{
+    struct bench_stat w = bench_fig_stat(f, n, offsetof(struct bench_fig, ns));
+    struct bench_stat fe = bench_fig_stat(f, n,
+                                          offsetof(struct bench_fig,
+                                                   fe_cpu_ns));
+    struct bench_stat be = bench_fig_stat(f, n,
+                                          offsetof(struct bench_fig,
+                                                   be_cpu_ns));
+
+    printf("%-22s %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f\n", name, w.med,
+           w.min, w.max, fe.med, be.med, fe.med + be.med);
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+    struct timespec ts;
+
+    if (clock_gettime(c, &ts) != 0) {
+        perror("bench: clock_gettime");
         exit(1);
     }
-    pid = fork();
-    if (pid == 0) {
-        close(sv[0]);
-        while (read(sv[1], buf, size) == (ssize_t)size &&
-               write(sv[1], buf, size) == (ssize_t)size) {
-        }
-        _exit(0);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bench_meter_start(struct bench_meter *m, pid_t peer)
+{
+    if (clock_getcpuclockid(peer, &m->peer) != 0) {
+        fprintf(stderr, "bench: no CPU clock for process %d\n", (int)peer);
+        exit(1);
     }
-    close(sv[1]);
-    for (long i = -iters / 10; i < iters; i++) {
-        if (i == 0) {
-            t0 = vusim_wallclock_ns();
+    m->peer0 = clock_ns(m->peer);
+    m->self0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    m->wall0 = vusim_wallclock_ns();
+}
+
+void bench_meter_stop(struct bench_meter *m, long iters,
+                      struct bench_fig *out)
+{
+    uint64_t wall = vusim_wallclock_ns() - m->wall0;
+    uint64_t self = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - m->self0;
+    uint64_t peer = clock_ns(m->peer) - m->peer0;
+
+    out->ns = (double)wall / (double)iters;
+    out->fe_cpu_ns = (double)self / (double)iters;
+    out->be_cpu_ns = (double)peer / (double)iters;
+}
+
+/* ---- the raw peer, polling as cosim/loop.c does ---------------------- */
+
+struct poller {
+    uint64_t max_ns, ns;
+};
+
+/* A sleep that ended soon: poll that long next time (twice, for margin). */
+static void poll_learn(struct poller *p, uint64_t slept_ns)
+{
+    if (slept_ns < p->max_ns) {
+        uint64_t want = 2 * slept_ns;
+
+        p->ns = want < p->max_ns ? want : p->max_ns;
+        if (p->ns < 1000) {
+            p->ns = 1000;
         }
-        if (write(sv[0], buf, size) != (ssize_t)size ||
-            read(sv[0], buf, size) != (ssize_t)size) {
-            perror("bench: raw ping-pong");
+    }
+}
+
+/* Spin on non-blocking reads for the window; 1 if something came. */
+static ssize_t poll_spin(int fd, void *buf, size_t n, struct poller *p)
+{
+    uint64_t t0 = vusim_wallclock_ns();
+
+    do {
+        ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
+
+        if (r != 0 && !(r < 0 && errno == EAGAIN)) {
+            if (r > 0 && p->ns < p->max_ns) {
+                p->ns *= 2;
+            }
+            return r;
+        }
+        if (r == 0) {
+            return 0;
+        }
+    } while (vusim_wallclock_ns() - t0 < p->ns);
+    p->ns /= 2;
+    if (p->ns < 1000) {
+        p->ns = 1000;
+    }
+    return -EAGAIN;
+}
+
+/* Exactly @n bytes from @fd; false at end of file or on error. */
+static bool peer_read(int fd, char *buf, size_t n, struct poller *p)
+{
+    size_t got = 0;
+    ssize_t r = -EAGAIN;
+
+    if (p->max_ns) {
+        r = poll_spin(fd, buf, n, p);
+        if (r == 0 || (r < 0 && r != -EAGAIN)) {
+            return false;
+        }
+    }
+    if (r == -EAGAIN) {
+        uint64_t t0 = vusim_wallclock_ns();
+
+        r = read(fd, buf, n);
+        if (p->max_ns) {
+            poll_learn(p, vusim_wallclock_ns() - t0);
+        }
+    }
+    while (r > 0 && (got += (size_t)r) < n) {
+        r = read(fd, buf + got, n - got);
+    }
+    return got == n;
+}
+
+static void peer_run(const char *pattern, int fd[2], size_t size,
+                     uint64_t poll_ns)
+{
+    struct poller p = { poll_ns, poll_ns };
+    char buf[256] = { 0 };
+
+    for (;;) {
+        for (const char *s = pattern; s[0] && s[1]; s += 2) {
+            int f = fd[s[1] - '0'];
+
+            /* The mirror of the driving side's step. */
+            if (s[0] == 'w' ? !peer_read(f, buf, size, &p)
+                            : write(f, buf, size) != (ssize_t)size) {
+                _exit(0);
+            }
+        }
+    }
+}
+
+static void drive(const char *pattern, int fd[2], size_t size)
+{
+    char buf[256] = { 0 };
+
+    for (const char *s = pattern; s[0] && s[1]; s += 2) {
+        int f = fd[s[1] - '0'];
+        ssize_t r = s[0] == 'w' ? write(f, buf, size) : read(f, buf, size);
+
+        if (r != (ssize_t)size) {
+            perror("bench: raw baseline");
             exit(1);
         }
     }
-    double r = (double)(vusim_wallclock_ns() - t0) / (double)iters;
-    close(sv[0]);
+}
+
+void bench_raw(const char *pattern, size_t size, long iters,
+               uint64_t poll_ns, struct bench_fig *out)
+{
+    int a[2], b[2], mine[2], theirs[2];
+    struct bench_meter m;
+    pid_t pid;
+
+    if (size > 256 || socketpair(AF_UNIX, SOCK_STREAM, 0, a) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, b) < 0) {
+        perror("bench: socketpair");
+        exit(1);
+    }
+    mine[0] = a[0], mine[1] = b[0], theirs[0] = a[1], theirs[1] = b[1];
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) {
+        perror("bench: fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        close(mine[0]);
+        close(mine[1]);
+        peer_run(pattern, theirs, size, poll_ns);
+    }
+    close(theirs[0]);
+    close(theirs[1]);
+    for (long i = 0; i < iters / 10; i++) {
+        drive(pattern, mine, size);
+    }
+    bench_meter_start(&m, pid);
+    for (long i = 0; i < iters; i++) {
+        drive(pattern, mine, size);
+    }
+    bench_meter_stop(&m, iters, out);
+    close(mine[0]);
+    close(mine[1]);
     waitpid(pid, NULL, 0);
-    return r;
 }
 
 struct vufe *bench_connect_inband(const char *path, const char *who)
@@ -70,15 +251,19 @@ struct vufe *bench_connect_inband(const char *path, const char *who)
     return fe;
 }
 
-static int cmp_double(const void *a, const void *b)
+const char *bench_load(void)
 {
-    double x = *(const double *)a, y = *(const double *)b;
+    static char line[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
 
-    return x < y ? -1 : x > y;
-}
-
-double bench_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return v[n / 2];
+    if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3) {
+        snprintf(line, sizeof(line), "unknown");
+    } else {
+        snprintf(line, sizeof(line), "%.2f %.2f %.2f", a, b, c);
+    }
+    if (f) {
+        fclose(f);
+    }
+    return line;
 }

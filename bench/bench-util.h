@@ -1,30 +1,93 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench/bench-util.h - what several benchmarks share: the raw socket
- * baseline and the in-band front-end they drive vusim with.
+ * baselines (with vusim's adaptive polling, or blocking), wall and CPU
+ * meters, the one statistic, and the in-band front-end they drive vusim
+ * with.
+ *
+ * Model: a benchmark alternates vusim and its baselines for BENCH_ROUNDS
+ * rounds; each round of each side gives one struct bench_fig (wall and the
+ * CPU of both processes per iteration); each figure is reported as the
+ * median of its rounds, min and max beside it (bench_stat).
+ * Owns: the raw baseline's child process, for the length of one call.
+ * Borrows: nothing.
+ * Threading: single-threaded; the peer runs in another process.
+ * Errors: setup and I/O failures print a line and exit(1): a benchmark
+ * that cannot measure must not print a figure.
+ * Determinism: none, by nature (wall time); no simulated state here.
  */
 #ifndef VUSIM_BENCH_UTIL_H
 #define VUSIM_BENCH_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "cosim/vufe.h"
 
-/* Wall nanoseconds per round trip of @size-byte messages between two
- * processes over an AF_UNIX stream socketpair (blocking write and read):
- * the floor for any synchronous message. Exits on failure. */
-double bench_pingpong_ns(size_t size, long iters);
-
 /* Rounds the benchmarks interleave their measurements in: a shared
  * machine's noise drifts over seconds, and each figure then sees the same
- * drift; the median of each is reported. */
+ * drift; the median of each is reported, min and max beside it. */
 #define BENCH_ROUNDS 9
 
-/* The median of @n values (sorts them). */
-double bench_median(double *v, int n);
+/* One round of one side, per iteration: wall nanoseconds, and the CPU
+ * nanoseconds the driving process (fe) and its peer (be) used. */
+struct bench_fig {
+    double ns, fe_cpu_ns, be_cpu_ns;
+};
+
+/* Median, min and max of n values. */
+struct bench_stat {
+    double med, min, max;
+};
+
+/* The median (v[n/2] once sorted), min and max of @n values (sorts @v). */
+struct bench_stat bench_stat(double *v, int n);
+
+/* Statistics of one field over @n rounds: the field's offset in struct
+ * bench_fig, e.g. offsetof(struct bench_fig, ns). */
+struct bench_stat bench_fig_stat(const struct bench_fig *f, int n,
+                                 size_t field);
+
+/* "name  median  min  max  fe-cpu  be-cpu" for one side (nanoseconds per
+ * iteration; the CPU columns are medians). */
+void bench_print_row(const char *name, const struct bench_fig *f, int n);
+
+/* A meter over one timed region: wall time, this process's CPU and
+ * @peer's CPU (its process CPU clock, nanosecond resolution, read from
+ * here: the peer keeps running). */
+struct bench_meter {
+    clockid_t peer;
+    uint64_t wall0, self0, peer0;
+};
+
+void bench_meter_start(struct bench_meter *m, pid_t peer);
+/* Per iteration over @iters into *out. */
+void bench_meter_stop(struct bench_meter *m, long iters,
+                      struct bench_fig *out);
+
+/*
+ * The raw baseline: a child process on one or two AF_UNIX stream
+ * socketpairs, plain read(2) and write(2) of @size-byte messages, no event
+ * loop. @pattern is the driving side's steps per iteration, in order:
+ * "w0" writes on socketpair 0, "r1" reads socketpair 1, and so on; the
+ * child does the mirror (every w a r and back). The child reads as vusim's
+ * loop waits: it polls with non-blocking reads for an adaptive window of
+ * up to @poll_ns (the rule of cosim/loop.c: double on a catch, halve on a
+ * miss, learn from short sleeps) and then blocks; 0 blocks at once. The
+ * driving side blocks, as the reference front-end does. Warms up with a
+ * tenth of @iters first. Exits on failure.
+ */
+void bench_raw(const char *pattern, size_t size, long iters,
+               uint64_t poll_ns, struct bench_fig *out);
 
 /* The reference front-end, in-band, like UML: no EVENT_IDX, blocking on
  * each reply alone. Exits with a line naming @who on failure. */
 struct vufe *bench_connect_inband(const char *path, const char *who);
+
+/* The load average line of /proc/loadavg (three numbers), for the record:
+ * a shared machine's figures mean little without it. */
+const char *bench_load(void);
 
 #endif

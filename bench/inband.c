@@ -10,10 +10,22 @@
  *          device that schedules one calendar event per kick;
  *   cycle  the full in-band request: kick, ack, calendar event, used ring,
  *          BACKEND_VRING_CALL, ack, reap.
- * The back-end runs the real vu_loop/vu_backend/vu_server in a child; the
- * front-end is the reference front-end. Last line:
- *   kick-rtt-ratio=R1 cycle-ratio=R2   (R1 against one raw round trip, R2
- *   against two)
+ * The back-end runs the real vu_loop/vu_backend/vu_server in a child,
+ * polling as the vusim program does; the front-end is the reference
+ * front-end. The raw baselines (bench/bench-util.h) send the same
+ * messages on socketpairs between two processes with plain read and
+ * write: their server polls exactly as vusim's loop does (the floor
+ * vusim is held to) or blocks (reported too). The raw cycle replays the
+ * in-band request's four messages on two socketpairs (kick and ack on the
+ * main socket, call and ack on the back-end channel); the vusim cycle is
+ * checked to make one call per request. Every side gets its wall time and
+ * the CPU of both processes per iteration, so a win bought by spinning
+ * shows as a cost. Figures are medians of BENCH_ROUNDS interleaved
+ * rounds, min and max beside them. Last line:
+ *   kick-rtt-ratio=R cycle-ratio=R kick-rtt-ratio-blocking=R
+ *   kick-cpu-ratio=R
+ * (wall against the polling floor, against the blocking floor, and the
+ * CPU of both sides against the polling floor's).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -21,6 +33,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +47,6 @@
 #include "cosim/server.h"
 #include "cosim/vufe.h"
 #include "sim/log.h"
-#include "sim/wallclock.h"
 #include "tests/support/echodev.h"
 
 #define MSG 20
@@ -42,7 +54,7 @@
 static pid_t start_backend(const char *path, sim_time_t latency,
                            uint64_t poll_ns)
 {
-    pid_t pid = fork();
+    pid_t pid = (fflush(stdout), fork());
 
     if (pid != 0) {
         return pid;
@@ -72,46 +84,80 @@ static pid_t start_backend(const char *path, sim_time_t latency,
 
 /* A kick with nothing new in the ring: the device's avail() runs and
  * schedules its event; the ack comes back. */
-static double kick_rtt_ns(struct vufe *fe, long iters)
+static void kick_rtt(struct vufe *fe, pid_t be, long iters,
+                     struct bench_fig *out)
 {
-    uint64_t t0 = 0;
+    struct bench_meter m;
 
     for (long i = -iters / 10; i < iters; i++) {
         if (i == 0) {
-            t0 = vusim_wallclock_ns();
+            bench_meter_start(&m, be);
         }
         if (vufe_kick(fe, 0) < 0) {
             fprintf(stderr, "bench-inband: kick failed\n");
             exit(1);
         }
     }
-    return (double)(vusim_wallclock_ns() - t0) / (double)iters;
+    bench_meter_stop(&m, iters, out);
 }
 
-static double cycle_ns(struct vufe *fe, long iters)
+/* The full request: kick, its ack, the call, its ack, reap. Exactly one
+ * call per iteration, or the pattern is not the raw cycle's. */
+static void cycle(struct vufe *fe, pid_t be, long iters, struct bench_fig *out)
 {
-    uint64_t buf = vufe_alloc(fe, 8, 8), t0 = 0;
+    uint64_t buf = vufe_alloc(fe, 8, 8);
+    uint64_t calls0 = vufe_stats(fe)->calls;
     struct vufe_buf b = { buf, 8, true };
+    struct bench_meter m;
     uint32_t id, len;
 
     for (long i = -iters / 10; i < iters; i++) {
         if (i == 0) {
-            t0 = vusim_wallclock_ns();
+            bench_meter_start(&m, be);
         }
+        /* As UML's driver: the call (an interrupt) comes and is acked,
+         * then the used ring is read. */
         if (vufe_add(fe, 0, &b, 1, false) < 0 || vufe_kick(fe, 0) < 0 ||
-            vufe_reap_wait(fe, 0, &id, &len, 5000) != 1) {
+            vufe_wait_call(fe, 0, 5000) != 0 ||
+            vufe_reap(fe, 0, &id, &len) != 1) {
             fprintf(stderr, "bench-inband: cycle failed at %ld\n", i);
             exit(1);
         }
     }
-    return (double)(vusim_wallclock_ns() - t0) / (double)iters;
+    bench_meter_stop(&m, iters, out);
+    uint64_t calls = vufe_stats(fe)->calls - calls0;
+    if (calls != (uint64_t)(iters + iters / 10)) {
+        fprintf(stderr, "bench-inband: %llu calls in %ld cycles: not one "
+                "call per request\n", (unsigned long long)calls,
+                iters + iters / 10);
+        exit(1);
+    }
 }
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench-inband [--iters=N] [--poll-ns=NS]\n"
-            "Measures in-band kick round trips and request cycles against a\n"
-            "raw AF_UNIX ping-pong; the last line is key=value.\n");
+            "Measures in-band kick round trips and request cycles against\n"
+            "raw AF_UNIX baselines of the same messages (polling as vusim\n"
+            "polls, and blocking); the last line is key=value.\n");
+}
+
+static double ratio(const struct bench_fig *a, const struct bench_fig *b,
+                    size_t field)
+{
+    return bench_fig_stat(a, BENCH_ROUNDS, field).med /
+           bench_fig_stat(b, BENCH_ROUNDS, field).med;
+}
+
+/* Median over rounds of the CPU of both processes per iteration. */
+static double cpu_med(const struct bench_fig *f)
+{
+    double v[BENCH_ROUNDS];
+
+    for (int i = 0; i < BENCH_ROUNDS; i++) {
+        v[i] = f[i].fe_cpu_ns + f[i].be_cpu_ns;
+    }
+    return bench_stat(v, BENCH_ROUNDS).med;
 }
 
 int main(int argc, char **argv)
@@ -143,26 +189,45 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    printf("load before: %s\n", bench_load());
     snprintf(path, sizeof(path), "/tmp/vusim-bench-%d.sock", (int)getpid());
     pid_t be = start_backend(path, 0, poll_ns);
     struct vufe *fe = bench_connect_inband(path, "bench-inband");
-    double raw[BENCH_ROUNDS], kick[BENCH_ROUNDS], cyc[BENCH_ROUNDS];
+    struct bench_fig rp[BENCH_ROUNDS], rb[BENCH_ROUNDS], k[BENCH_ROUNDS];
+    struct bench_fig cp[BENCH_ROUNDS], cb[BENCH_ROUNDS], cy[BENCH_ROUNDS];
+    long per = iters / BENCH_ROUNDS;
 
+    /* Raw kick: the request and its reply. Raw cycle: the kick and its
+     * ack on the main socket, then the call and its ack on the back-end
+     * channel, as the in-band request sends them. */
     for (int r = 0; r < BENCH_ROUNDS; r++) {
-        raw[r] = bench_pingpong_ns(MSG, iters / BENCH_ROUNDS);
-        kick[r] = kick_rtt_ns(fe, iters / BENCH_ROUNDS);
-        cyc[r] = cycle_ns(fe, iters / BENCH_ROUNDS);
+        bench_raw("w0r0", MSG, per, poll_ns, &rp[r]);
+        bench_raw("w0r0", MSG, per, 0, &rb[r]);
+        kick_rtt(fe, be, per, &k[r]);
+        bench_raw("w0r0r1w1", MSG, per, poll_ns, &cp[r]);
+        bench_raw("w0r0r1w1", MSG, per, 0, &cb[r]);
+        cycle(fe, be, per, &cy[r]);
     }
     vufe_free(fe);
     waitpid(be, NULL, 0);
-    double mr = bench_median(raw, BENCH_ROUNDS);
-    double mk = bench_median(kick, BENCH_ROUNDS);
-    double mc = bench_median(cyc, BENCH_ROUNDS);
+    printf("load after: %s\n", bench_load());
+    printf("ns per iteration, %d interleaved rounds of %ld; poll %llu ns\n",
+           BENCH_ROUNDS, per, (unsigned long long)poll_ns);
+    printf("%-22s %9s %9s %9s %9s %9s %9s\n", "", "wall-med", "wall-min",
+           "wall-max", "cpu-fe", "cpu-be", "cpu-both");
+    bench_print_row("raw rtt (polling)", rp, BENCH_ROUNDS);
+    bench_print_row("raw rtt (blocking)", rb, BENCH_ROUNDS);
+    bench_print_row("vusim kick rtt", k, BENCH_ROUNDS);
+    bench_print_row("raw cycle (polling)", cp, BENCH_ROUNDS);
+    bench_print_row("raw cycle (blocking)", cb, BENCH_ROUNDS);
+    bench_print_row("vusim cycle", cy, BENCH_ROUNDS);
+    size_t w = offsetof(struct bench_fig, ns);
 
-    printf("raw-rtt-ns=%.0f kick-rtt-ns=%.0f cycle-ns=%.0f iters=%ld "
-           "(medians of %d interleaved rounds)\n", mr, mk, mc, iters,
-           BENCH_ROUNDS);
-    printf("kick-rtt-ratio=%.3f cycle-ratio=%.3f\n", mk / mr,
-           mc / (2 * mr));
+    printf("cycle-ratio-blocking=%.3f cycle-cpu-ratio=%.3f "
+           "kick-cpu-ratio-blocking=%.3f\n", ratio(cy, cb, w),
+           cpu_med(cy) / cpu_med(cp), cpu_med(k) / cpu_med(rb));
+    printf("kick-rtt-ratio=%.3f cycle-ratio=%.3f kick-rtt-ratio-blocking=%.3f "
+           "kick-cpu-ratio=%.3f\n", ratio(k, rp, w), ratio(cy, cp, w),
+           ratio(k, rb, w), cpu_med(k) / cpu_med(rp));
     return 0;
 }

@@ -21,8 +21,8 @@ endif
 bench-calendar: bench/calendar$(EXEEXT) $(bench_calendar_sc)
 	bench/calendar$(EXEEXT) $(bench_calendar_sc_arg)
 
-# bench-inband: in-band kick round trip and full request cycle against a raw
-# AF_UNIX ping-pong of the same message sizes.
+# bench-inband: in-band kick round trip and full request cycle against raw
+# AF_UNIX baselines of the same messages (polling as vusim, and blocking).
 BENCHES += inband
 EXTRA_PROGRAMS += bench/inband
 bench_inband_SOURCES = bench/inband.c bench/bench-util.c bench/bench-util.h \
@@ -64,8 +64,9 @@ bench-trace: vusim$(EXEEXT) bench/trace$(EXEEXT)
 	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/trace.sh
 
 
-# bench-ttrtt: the time-travel controller's message round trip against a raw
-# ping-pong of 16-byte messages (used by bench-timetravel too).
+# bench-ttrtt: the time-travel controller's message round trip against raw
+# ping-pongs of 16-byte messages, polling and blocking (used by
+# bench-timetravel too).
 BENCHES += ttrtt
 EXTRA_PROGRAMS += bench/ttrtt
 bench_ttrtt_SOURCES = bench/ttrtt.c bench/bench-util.c bench/bench-util.h

@@ -17,8 +17,9 @@
 #               of 4 KiB on vusim's virtio disk, 1 ms each in the model.
 # The controller's message round trip comes from bench/ttrtt, run as part
 # of this bench: a participant's GET/ACK round trip at the real controller
-# against a raw 16-byte AF_UNIX ping-pong between two processes
-# (tt-msg-ratio = tt-rtt / raw16-rtt). When vusim's --stats JSON has
+# against a raw 16-byte AF_UNIX ping-pong between two processes whose
+# server polls as vusim does (tt-msg-ratio = tt-rtt / raw16-rtt; ttrtt's
+# own output also has the blocking baseline and the CPU of both sides). When vusim's --stats JSON has
 # "rtt_ns" and "messages" (or "messages_received") under "tt" (or
 # "time_travel"), those are printed too: stats-rtt-ns, and controller
 # messages per wall second over the whole io run.

@@ -4,14 +4,20 @@
  *
  * A participant speaking UML 6.1's protocol (START, then GET after GET, as
  * UML does on every clock read that must ask) against the real controller
- * (sim/tt.c on a vu_loop) in a child process, and a raw AF_UNIX ping-pong
- * of the same 16-byte messages between two processes, in one run. Last
- * line: tt-rtt-ns=X raw16-rtt-ns=Y tt-msg-ratio=X/Y.
+ * (sim/tt.c on a vu_loop, polling as the vusim program does) in a child
+ * process, and raw AF_UNIX ping-pongs of the same 16-byte messages
+ * between two processes (bench/bench-util.h): one whose server polls as
+ * vusim's loop does (the floor), one that blocks. Interleaved rounds,
+ * medians with min and max, wall and the CPU of both processes per round
+ * trip. Last line: tt-rtt-ns=X raw16-rtt-ns=Y raw16-blocking-rtt-ns=Z
+ * tt-msg-ratio=X/Y tt-msg-ratio-blocking=X/Z tt-cpu-ratio=R (CPU of both
+ * sides against the polling floor's).
  */
 #define _GNU_SOURCE
 #include "config.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +29,13 @@
 #include "bench/bench-util.h"
 #include "cosim/loop.h"
 #include "sim/tt.h"
-#include "sim/wallclock.h"
 
 static void hold(void *o) { vu_loop_hold(o); }
 static void release(void *o) { vu_loop_release(o); }
 
 static pid_t start_controller(const char *path)
 {
-    pid_t pid = fork();
+    pid_t pid = (fflush(stdout), fork());
 
     if (pid != 0) {
         return pid;
@@ -48,7 +53,8 @@ static pid_t start_controller(const char *path)
                             &ops, &tt) < 0) {
         _exit(1);
     }
-    /* Blocks in epoll like vusim does; the parent ends it with SIGTERM. */
+    /* Polls, then sleeps in epoll, as vusim does; the parent ends it with
+     * SIGTERM. */
     vu_loop_run(loop);
     sim_tt_free(tt);
     vu_loop_free(loop);
@@ -68,21 +74,40 @@ static int tt_req(int fd, uint32_t op, uint32_t seq, uint64_t *t)
     return 0;
 }
 
+static double cpu_med(const struct bench_fig *f)
+{
+    double v[BENCH_ROUNDS];
+
+    for (int i = 0; i < BENCH_ROUNDS; i++) {
+        v[i] = f[i].fe_cpu_ns + f[i].be_cpu_ns;
+    }
+    return bench_stat(v, BENCH_ROUNDS).med;
+}
+
+static double wall_med(const struct bench_fig *f)
+{
+    return bench_fig_stat(f, BENCH_ROUNDS, offsetof(struct bench_fig, ns)).med;
+}
+
 int main(int argc, char **argv)
 {
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 45000;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    uint64_t t, t0 = 0;
+    struct bench_fig rp[BENCH_ROUNDS], rb[BENCH_ROUNDS], tt[BENCH_ROUNDS];
+    struct bench_meter m;
+    uint64_t t;
     uint32_t seq = 0;
     pid_t ctl;
     int fd;
 
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || iters < 100 * BENCH_ROUNDS)) {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                     iters < 100 * BENCH_ROUNDS)) {
         printf("usage: bench-ttrtt [ITERS]\nThe time-travel controller's "
-               "GET round trip against a raw ping-pong; last line "
-               "key=value.\n");
+               "GET round trip against raw ping-pongs (polling as vusim "
+               "does, and blocking); last line key=value.\n");
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
+    printf("load before: %s\n", bench_load());
     snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/vusim-ttrtt-%d.sock",
              (int)getpid());
     ctl = start_controller(sa.sun_path);
@@ -95,28 +120,38 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-ttrtt: the controller did not start us\n");
         return 1;
     }
-    double raws[BENCH_ROUNDS], tts[BENCH_ROUNDS];
     long per = iters / BENCH_ROUNDS;
 
     for (int r = 0; r < BENCH_ROUNDS; r++) {
-        raws[r] = bench_pingpong_ns(sizeof(struct sim_tt_msg), per);
+        bench_raw("w0r0", sizeof(struct sim_tt_msg), per, VUSIM_POLL_NS,
+                  &rp[r]);
+        bench_raw("w0r0", sizeof(struct sim_tt_msg), per, 0, &rb[r]);
         for (long i = -per / 10; i < per; i++) {
             if (i == 0) {
-                t0 = vusim_wallclock_ns();
+                bench_meter_start(&m, ctl);
             }
             if (tt_req(fd, SIM_TT_GET, ++seq, &t) < 0) {
                 fprintf(stderr, "bench-ttrtt: GET failed\n");
                 return 1;
             }
         }
-        tts[r] = (double)(vusim_wallclock_ns() - t0) / (double)per;
+        bench_meter_stop(&m, per, &tt[r]);
     }
-    double raw = bench_median(raws, BENCH_ROUNDS);
-    double tt = bench_median(tts, BENCH_ROUNDS);
     close(fd);
     kill(ctl, SIGTERM);
     waitpid(ctl, NULL, 0);
-    printf("tt-rtt-ns=%.0f raw16-rtt-ns=%.0f tt-msg-ratio=%.3f\n", tt, raw,
-           tt / raw);
+    printf("load after: %s\n", bench_load());
+    printf("ns per round trip, %d interleaved rounds of %ld; poll %u ns\n",
+           BENCH_ROUNDS, per, VUSIM_POLL_NS);
+    printf("%-22s %9s %9s %9s %9s %9s %9s\n", "", "wall-med", "wall-min",
+           "wall-max", "cpu-fe", "cpu-be", "cpu-both");
+    bench_print_row("raw16 rtt (polling)", rp, BENCH_ROUNDS);
+    bench_print_row("raw16 rtt (blocking)", rb, BENCH_ROUNDS);
+    bench_print_row("controller GET rtt", tt, BENCH_ROUNDS);
+    printf("tt-rtt-ns=%.0f raw16-rtt-ns=%.0f raw16-blocking-rtt-ns=%.0f "
+           "tt-msg-ratio=%.3f tt-msg-ratio-blocking=%.3f tt-cpu-ratio=%.3f\n",
+           wall_med(tt), wall_med(rp), wall_med(rb),
+           wall_med(tt) / wall_med(rp), wall_med(tt) / wall_med(rb),
+           cpu_med(tt) / cpu_med(rp));
     return 0;
 }
