@@ -6,8 +6,9 @@
  *           used ring, BACKEND_VRING_CALL, ack, reap) of a one-sector
  *           (512-byte) virtio-blk read, against the real back-end in a
  *           child process, without and with --trace (every message, the
- *           chain, the completion's digest, the calendar events, a
- *           write(2) before each call). Rounds alternate the two so drift
+ *           chain, the completion's digest, the calendar events, each
+ *           record in the file's page cache, through the writer's shared
+ *           mapping, before the call). Rounds alternate the two so drift
  *           hits both; the figure is the median of the per-round ratios.
  *           The same for 4 KiB reads (trace-overhead-4k): the digest of
  *           the bytes read grows with the request, the rest does not.

@@ -106,7 +106,6 @@ void vu_loop_free(struct vu_loop *loop)
 
 struct event_base *vu_loop_base(struct vu_loop *loop) { return loop->base; }
 struct sim_cal *vu_loop_cal(struct vu_loop *loop) { return loop->cal; }
-struct sim_clock *vu_loop_clock(struct vu_loop *loop) { return loop->clk; }
 
 /* Holds, releases and deferred work change what the next turn may do, so
  * they count as activity: polling must hand back to the turn at once. */

@@ -56,7 +56,6 @@ void vu_loop_free(struct vu_loop *loop);
 
 struct event_base *vu_loop_base(struct vu_loop *loop);
 struct sim_cal *vu_loop_cal(struct vu_loop *loop);
-struct sim_clock *vu_loop_clock(struct vu_loop *loop);
 
 /* Stop running calendar events until the matching release. */
 void vu_loop_hold(struct vu_loop *loop);

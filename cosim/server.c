@@ -24,7 +24,6 @@ struct vu_server {
     struct event *lev;
     char *path;               /* unlinked on free; NULL for inherited fds */
     bool oneshot;
-    unsigned accepted;
 };
 
 static void srv_on_close(struct vu_backend *be, void *opaque)
@@ -56,7 +55,6 @@ static void srv_accept_cb(evutil_socket_t fd, short what, void *arg)
         close(c);
         return;
     }
-    srv->accepted++;
     event_del(srv->lev);           /* one front-end at a time */
 }
 
@@ -129,7 +127,6 @@ int vu_server_adopt(struct vu_loop *loop, struct vu_backend *be, int fd,
     } else {
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         rc = vu_backend_attach(be, fd);
-        srv->accepted = rc == 0;
     }
     if (rc < 0) {
         vu_server_free(srv);
@@ -142,11 +139,6 @@ int vu_server_adopt(struct vu_loop *loop, struct vu_backend *be, int fd,
 void vu_server_set_oneshot(struct vu_server *srv, bool oneshot)
 {
     srv->oneshot = oneshot;
-}
-
-unsigned vu_server_accepted(const struct vu_server *srv)
-{
-    return srv->accepted;
 }
 
 void vu_server_free(struct vu_server *srv)

@@ -38,9 +38,6 @@ int vu_server_adopt(struct vu_loop *loop, struct vu_backend *be, int fd,
  * run); otherwise the server keeps accepting. */
 void vu_server_set_oneshot(struct vu_server *srv, bool oneshot);
 
-/* Connections accepted so far. */
-unsigned vu_server_accepted(const struct vu_server *srv);
-
 void vu_server_free(struct vu_server *srv);
 
 #endif

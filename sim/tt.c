@@ -556,11 +556,6 @@ void sim_tt_set_observer(struct sim_tt *tt, sim_tt_observer_fn fn,
     tt->obs_opaque = fn ? opaque : NULL;
 }
 
-unsigned sim_tt_active(const struct sim_tt *tt)
-{
-    return tt->nc;
-}
-
 void sim_tt_get_stats(const struct sim_tt *tt, struct sim_tt_stats *st)
 {
     *st = tt->st;

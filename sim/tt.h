@@ -106,9 +106,6 @@ void sim_tt_free(struct sim_tt *tt);
  */
 bool sim_tt_kick_sync(struct sim_tt *tt, void (*done)(void *arg), void *arg);
 
-/* Number of participants connected and not dropped. */
-unsigned sim_tt_active(const struct sim_tt *tt);
-
 void sim_tt_get_stats(const struct sim_tt *tt, struct sim_tt_stats *st);
 
 const char *sim_tt_op_name(uint32_t op);

@@ -214,8 +214,6 @@ int trace_writer_flush(struct trace_writer *w);
  * and recorded; others on the same calendar are not (FORMAT.md, CAL). */
 void trace_writer_dev_enter(struct trace_writer *w);
 void trace_writer_dev_leave(struct trace_writer *w);
-int trace_writer_error(const struct trace_writer *w);
-uint64_t trace_writer_records(const struct trace_writer *w);
 
 int trace_write_conn(struct trace_writer *w, bool up);
 int trace_write_msg(struct trace_writer *w, enum trace_msg_dir dir,

@@ -617,16 +617,6 @@ int trace_writer_close(struct trace_writer *w)
     return rc;
 }
 
-int trace_writer_error(const struct trace_writer *w)
-{
-    return w->err;
-}
-
-uint64_t trace_writer_records(const struct trace_writer *w)
-{
-    return w->records;
-}
-
 /* ---- records ---- */
 
 int trace_write_conn(struct trace_writer *w, bool up)
