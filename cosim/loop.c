@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -24,6 +25,7 @@ struct vu_loop {
     bool stop;
     uint64_t activity;       /* fd callbacks seen (vu_loop_touch) */
     uint64_t poll_ns, poll_max_ns;
+    struct vu_loop_poll_stats pst;
     struct vu_defer *defers; /* sorted by key */
     void (*tick)(void *opaque);
     void *tick_opaque;
@@ -47,6 +49,31 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     loop->stop = true;
 }
 
+/*
+ * A paced clock wakes the loop with a timer: libevent rounds epoll's timeout
+ * up to a millisecond unless asked for precise timers (a timerfd), and the
+ * kernel may defer a normal thread's wake-up by its timer slack (50 us by
+ * default). Both would make events late, so a paced loop asks for both.
+ */
+static struct event_base *loop_base_new(bool paced)
+{
+    struct event_config *cfg;
+    struct event_base *base;
+
+    if (!paced) {
+        return event_base_new();
+    }
+    cfg = event_config_new();
+    if (!cfg) {
+        return NULL;
+    }
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    prctl(PR_SET_TIMERSLACK, 1ul, 0, 0, 0);
+    return base;
+}
+
 struct vu_loop *vu_loop_new(const struct sim_clock_cfg *clk)
 {
     struct sim_clock_cfg afap = { .mode = SIM_CLOCK_AFAP };
@@ -56,7 +83,7 @@ struct vu_loop *vu_loop_new(const struct sim_clock_cfg *clk)
         return NULL;
     }
     loop->stop_pipe[0] = loop->stop_pipe[1] = -1;
-    loop->base = event_base_new();
+    loop->base = loop_base_new(clk && clk->mode == SIM_CLOCK_PACED);
     /* Two priorities: replies to our own requests (VU_LOOP_PRIO_REPLY)
      * are served before new requests ready in the same batch. */
     if (loop->base && event_base_priority_init(loop->base, 2) < 0) {
@@ -198,31 +225,50 @@ static long run_calendar(struct vu_loop *loop, uint64_t *wait)
  * poll_max_ns when polling caught something and halves when it did not,
  * so an idle loop soon stops spinning. It changes only when fds are
  * served, never their order or what reaches the calendar.
+ *
+ * The window never outlasts @limit_ns, the time until the clock's next
+ * event: *spent says how long it spun, and the caller sleeps only what is
+ * left, so polling never makes a paced event late. A window cut short by
+ * the limit says nothing about the peer and does not shrink.
  */
-static bool poll_fds(struct vu_loop *loop)
+static bool poll_fds(struct vu_loop *loop, uint64_t limit_ns,
+                     uint64_t *spent)
 {
-    uint64_t a0 = loop->activity, t0;
+    uint64_t a0 = loop->activity, t0, window = loop->poll_ns;
+    bool caught = false;
 
-    if (loop->poll_ns == 0) {
+    *spent = 0;
+    if (window == 0) {
         return false;
+    }
+    if (window > limit_ns) {
+        window = limit_ns;
     }
     t0 = vusim_wallclock_ns();
     do {
         if (event_base_loop(loop->base, EVLOOP_NONBLOCK) < 0) {
-            return false;
+            break;
         }
         if (loop->activity != a0 || loop->stop) {
-            if (loop->poll_ns < loop->poll_max_ns) {
-                loop->poll_ns *= 2;
-            }
-            return true;
+            caught = true;
+            break;
         }
-    } while (vusim_wallclock_ns() - t0 < loop->poll_ns);
-    loop->poll_ns /= 2;
-    if (loop->poll_ns < 1000 && loop->poll_max_ns) {
-        loop->poll_ns = 1000;
+    } while (vusim_wallclock_ns() - t0 < window);
+    *spent = vusim_wallclock_ns() - t0;
+    loop->pst.polls++;
+    loop->pst.spin_ns += *spent;
+    if (caught) {
+        loop->pst.caught++;
+        if (loop->poll_ns < loop->poll_max_ns) {
+            loop->poll_ns *= 2;
+        }
+    } else if (window == loop->poll_ns) {
+        loop->poll_ns /= 2;
+        if (loop->poll_ns < 1000 && loop->poll_max_ns) {
+            loop->poll_ns = 1000;
+        }
     }
-    return false;
+    return caught;
 }
 
 /* A sleep that ended soon after polling gave up: poll that long next
@@ -242,9 +288,14 @@ static void poll_learn(struct vu_loop *loop, uint64_t slept_ns)
 static int wait_fds(struct vu_loop *loop, uint64_t wait_ns, bool block)
 {
     int flags = EVLOOP_ONCE;
+    uint64_t spent = 0;
 
-    if (block && wait_ns != 0 && poll_fds(loop)) {
+    if (block && wait_ns != 0 && poll_fds(loop, wait_ns, &spent)) {
         return 0;
+    }
+    /* Sleep only what polling left of the wait. */
+    if (wait_ns != SIM_CLOCK_IDLE) {
+        wait_ns = spent < wait_ns ? wait_ns - spent : 0;
     }
 
     if (!block || wait_ns == 0) {
@@ -323,6 +374,13 @@ void vu_loop_set_poll(struct vu_loop *loop, uint64_t max_ns)
 {
     loop->poll_max_ns = max_ns;
     loop->poll_ns = max_ns;
+}
+
+void vu_loop_get_poll_stats(const struct vu_loop *loop,
+                            struct vu_loop_poll_stats *st)
+{
+    *st = loop->pst;
+    st->max_ns = loop->poll_max_ns;
 }
 
 void vu_loop_set_tick(struct vu_loop *loop, void (*fn)(void *opaque),

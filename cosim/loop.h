@@ -91,6 +91,14 @@ void vu_loop_touch(struct vu_loop *loop);
 #define VUSIM_POLL_NS 50000u
 void vu_loop_set_poll(struct vu_loop *loop, uint64_t max_ns);
 
+/* What polling cost: spin_ns is host time spent spinning (a busy CPU),
+ * polls the spins, caught those that found an fd ready. */
+struct vu_loop_poll_stats {
+    uint64_t max_ns, polls, caught, spin_ns;
+};
+void vu_loop_get_poll_stats(const struct vu_loop *loop,
+                            struct vu_loop_poll_stats *st);
+
 /* A callback run once per turn, e.g. for a live status line. */
 void vu_loop_set_tick(struct vu_loop *loop, void (*fn)(void *opaque),
                       void *opaque);

@@ -256,6 +256,17 @@ static void json_sim(FILE *f, struct vu_loop *loop)
             cs.fired, cs.scheduled, cs.cancelled, cs.max_pending);
 }
 
+/* What the loop's polling cost: spin_ns is host CPU time spent spinning. */
+static void json_poll(FILE *f, const struct vu_loop *loop)
+{
+    struct vu_loop_poll_stats ps;
+
+    vu_loop_get_poll_stats(loop, &ps);
+    fprintf(f, "\"polling\": {\"max_ns\": %" PRIu64 ", \"polls\": %" PRIu64
+            ", \"caught\": %" PRIu64 ", \"spin_ns\": %" PRIu64 "}, ",
+            ps.max_ns, ps.polls, ps.caught, ps.spin_ns);
+}
+
 /* vu_backend_stats_json()'s members, without its braces, so they sit at
  * the top level of the summary (where tests/guest/lib.sh reads them). */
 static int json_backend(FILE *f, const struct vu_backend *be)
@@ -294,6 +305,7 @@ int vusim_stats_write(FILE *f, const struct vusim_run_info *ri)
     json_bits(f, "feature_names", id, false, st.features);
     json_bits(f, "protocol_feature_names", id, true, st.protocol_features);
     json_sim(f, ri->loop);
+    json_poll(f, ri->loop);
     if (rc == 0) {
         rc = json_device(f, ri->dev);
     }

@@ -90,6 +90,7 @@ static void fix_start(struct ttfix *f, unsigned n, sim_time_t dev_at)
     snprintf(f->path, sizeof(f->path), "/tmp/vusim-tt-%d-%u.sock",
              (int)getpid(), ++k);
     f->loop = vu_loop_new(NULL);
+    vu_loop_set_poll(f->loop, VUSIM_POLL_NS);   /* as the program runs */
     ops.opaque = f->loop;
     cfg.path = f->path;
     CU_ASSERT_EQUAL_FATAL(sim_tt_new(vu_loop_base(f->loop),
