@@ -18,11 +18,14 @@
 # sanitizer build.
 
 # Build and unit/integration tests; tests/cli.sh needs script(1)
-# (bsdutils) for the status line on a terminal and groff for the man page.
+# (bsdutils) for the status line on a terminal and groff for the man page;
+# clang-14 and its runtime (libFuzzer) build the fuzz targets (tests/fuzz:
+# make fuzz, and its smoke run in make check).
 VUSIM_BUILD_PKGS=(
     build-essential autoconf automake libtool pkg-config
     libevent-dev libcunit1-dev libsystemc-dev libjansson-dev
     nettle-dev libxxhash-dev bsdutils groff-base
+    clang-14 libclang-rt-14-dev
 )
 
 # Real guests for the guest test tier: UML, QEMU, a kernel, a static busybox;

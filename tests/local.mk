@@ -100,3 +100,4 @@ clean-local: clean-local-tt
 .PHONY: clean-local-tt
 clean-local-tt:
 	-rm -rf guest-tt
+include tests/fuzz/local.mk

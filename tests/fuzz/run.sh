@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tests/fuzz/run.sh SRCDIR BUILDDIR - `make fuzz`: build the libFuzzer
+# targets in BUILDDIR/fuzz (clang, -fsanitize=fuzzer,address,undefined, a
+# static libvusim of its own) and run each FUZZ_SECONDS seconds, one after
+# the other, on a working corpus seeded from tests/fuzz/corpus and
+# tests/fuzz/regress. Prints per target
+#   fuzz: TARGET execs=N crashes=N cov=N ft=N corpus=N
+# and last
+#   fuzz-targets=K execs-min=N crashes=N
+# Exits 1 on any crash (its input is left in BUILDDIR/fuzz/crash-TARGET-*,
+# to be copied to tests/fuzz/regress/TARGET/ with the fix), 77 when clang or
+# libFuzzer is missing. FUZZ_JOBS=N runs N targets at once.
+set -euo pipefail
+
+src=$1
+top=$2
+dir=${FUZZ_DIR:-$top/fuzz}
+secs=${FUZZ_SECONDS:-60}
+targets=${FUZZ_TARGETS:-msg vq blk rng trace tt}
+cc=${FUZZ_CC:-clang-14}
+flags="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined"
+flags+=" -fno-sanitize-recover=undefined"
+
+if ! command -v "$cc" >/dev/null; then
+    echo "fuzz: $cc not found (Debian: clang-14 libclang-rt-14-dev)" >&2
+    exit 77
+fi
+
+mkdir -p "$dir"
+if [ ! -f "$dir/Makefile" ] || [ "$dir/config.status" -ot "$src/configure" ]
+then
+    echo "== configure the fuzz build in $dir"
+    (cd "$dir" && "$src/configure" -q CC="$cc" CFLAGS="$flags" \
+        --disable-shared --with-systemc=no)
+fi
+bins=()
+for t in $targets; do
+    bins+=("tests/fuzz/fuzz-$t")
+done
+make -C "$dir" -s -j"${FUZZ_MAKE_JOBS:-2}" \
+    FUZZ_LDFLAGS="-fsanitize=fuzzer,address,undefined" "${bins[@]}"
+
+# Per-target input size limits: the message and guest-memory targets need
+# room for a session or a memory image.
+max_len()
+{
+    case $1 in
+    vq) echo 16384 ;;
+    trace) echo 65536 ;;
+    *) echo 8192 ;;
+    esac
+}
+
+run_one()
+{
+    local t=$1 work="$dir/corpus/$t" seeds=() log="$dir/fuzz-$t.log" rc=0
+
+    mkdir -p "$work"
+    rm -f "$dir"/crash-"$t"-* "$dir"/leak-"$t"-* "$dir"/timeout-"$t"-*
+    for s in "$src/tests/fuzz/corpus/$t" "$src/tests/fuzz/regress/$t"; do
+        [ -d "$s" ] && seeds+=("$s")
+    done
+    (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+        UBSAN_OPTIONS=print_stacktrace=1 \
+        "./tests/fuzz/fuzz-$t" -max_total_time="$secs" -print_final_stats=1 \
+        -max_len="$(max_len "$t")" -timeout=25 -rss_limit_mb=2048 \
+        -artifact_prefix="$dir/crash-$t-" "$work" "${seeds[@]}" \
+        >"$log" 2>&1) || rc=$?
+    local execs cov ft crashes=0 n
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    read -r cov ft < <(awk '/ cov: / { for (i = 1; i < NF; i++) {
+        if ($i == "cov:") c = $(i + 1); if ($i == "ft:") f = $(i + 1) } }
+        END { print c + 0, f + 0 }' "$log")
+    n=$(find "$dir" -maxdepth 1 -name "crash-$t-*" -o -maxdepth 1 \
+        -name "leak-$t-*" -o -maxdepth 1 -name "timeout-$t-*" | wc -l)
+    if [ "$rc" -ne 0 ] || [ "$n" -gt 0 ]; then
+        crashes=$((n > 0 ? n : 1))
+        echo "fuzz: $t failed (exit $rc); log $log:" >&2
+        grep -m 20 -E 'ERROR|SUMMARY|invariant|deadly|Test unit written' \
+            "$log" >&2 || tail -20 "$log" >&2
+    fi
+    echo "fuzz: $t execs=${execs:-0} crashes=$crashes cov=$cov ft=$ft" \
+         "corpus=$(find "$work" -type f | wc -l)"
+}
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+jobs=${FUZZ_JOBS:-1}
+for t in $targets; do
+    if [ "$jobs" -gt 1 ]; then
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+            wait -n || true
+        done
+        run_one "$t" >>"$out" &
+    else
+        run_one "$t" | tee -a "$out"
+    fi
+done
+wait
+[ "$jobs" -gt 1 ] && cat "$out"
+awk '/^fuzz: .* execs=/ {
+        k++
+        for (i = 1; i <= NF; i++) {
+            split($i, kv, "=")
+            if (kv[1] == "execs" && (min == "" || kv[2] + 0 < min)) min = kv[2] + 0
+            if (kv[1] == "crashes") c += kv[2]
+        }
+     }
+     END { printf "fuzz-targets=%d execs-min=%d crashes=%d\n", k, min, c
+           exit c > 0 }' "$out"
