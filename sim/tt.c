@@ -145,7 +145,8 @@ static int tt_send(struct tt_client *c, uint32_t op, uint32_t seq,
     size_t off = 0;
 
     while (off < sizeof(m)) {
-        ssize_t n = write(c->fd, p + off, sizeof(m) - off);
+        /* A guest that died must not take vusim down with SIGPIPE. */
+        ssize_t n = send(c->fd, p + off, sizeof(m) - off, MSG_NOSIGNAL);
 
         if (n < 0 && errno == EINTR) {
             continue;
