@@ -2,7 +2,7 @@
 # two ways: a libFuzzer binary (`make fuzz`, in a clang build of its own
 # under $(builddir)/fuzz) and a replay program that runs the committed
 # corpus and every past crash in make check.
-FUZZ_TARGETS = msg vq blk rng trace tt
+FUZZ_TARGETS = msg vq blk rng trace tt faults
 FUZZ_SECONDS = 60
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/common.c
 FUZZ_DEVREQ = tests/fuzz/devreq.h tests/fuzz/devreq.c \
@@ -10,10 +10,12 @@ FUZZ_DEVREQ = tests/fuzz/devreq.h tests/fuzz/devreq.c \
 
 FUZZ_REPLAYS = tests/fuzz/fuzz-msg-replay tests/fuzz/fuzz-vq-replay \
 	tests/fuzz/fuzz-blk-replay tests/fuzz/fuzz-rng-replay \
-	tests/fuzz/fuzz-trace-replay tests/fuzz/fuzz-tt-replay
+	tests/fuzz/fuzz-trace-replay tests/fuzz/fuzz-tt-replay \
+	tests/fuzz/fuzz-faults-replay
 check_PROGRAMS += $(FUZZ_REPLAYS)
 FUZZ_BINS = tests/fuzz/fuzz-msg tests/fuzz/fuzz-vq tests/fuzz/fuzz-blk \
-	tests/fuzz/fuzz-rng tests/fuzz/fuzz-trace tests/fuzz/fuzz-tt
+	tests/fuzz/fuzz-rng tests/fuzz/fuzz-trace tests/fuzz/fuzz-tt \
+	tests/fuzz/fuzz-faults
 EXTRA_PROGRAMS += $(FUZZ_BINS)
 
 tests_fuzz_fuzz_msg_replay_SOURCES = tests/fuzz/fuzz_msg.c \
@@ -36,6 +38,12 @@ tests_fuzz_fuzz_trace_SOURCES = tests/fuzz/fuzz_trace.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_tt_replay_SOURCES = tests/fuzz/fuzz_tt.c \
 	tests/fuzz/replay_main.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_tt_SOURCES = tests/fuzz/fuzz_tt.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_faults_replay_SOURCES = tests/fuzz/fuzz_faults.c \
+	tests/fuzz/replay_main.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_faults_SOURCES = tests/fuzz/fuzz_faults.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_faults_replay_LDADD = $(FUZZ_LIBS)
+tests_fuzz_fuzz_faults_LDADD = $(FUZZ_LIBS)
+tests_fuzz_fuzz_faults_LDFLAGS = $(FUZZ_LDFLAGS)
 
 # Every program links the library; the libFuzzer ones add FUZZ_LDFLAGS,
 # which tests/fuzz/run.sh sets to -fsanitize=fuzzer,... in the clang build.

@@ -7,7 +7,7 @@ set -eu
 srcdir=${srcdir:-.}
 builddir=${builddir:-.}
 rc=0
-for t in msg vq blk rng trace tt; do
+for t in msg vq blk rng trace tt faults; do
     dirs=""
     for d in "$srcdir/tests/fuzz/corpus/$t" "$srcdir/tests/fuzz/regress/$t"; do
         [ -d "$d" ] && dirs="$dirs $d"

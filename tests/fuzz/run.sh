@@ -18,7 +18,7 @@ src=$1
 top=$2
 dir=${FUZZ_DIR:-$top/fuzz}
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-msg vq blk rng trace tt}
+targets=${FUZZ_TARGETS:-msg vq blk rng trace tt faults}
 cc=${FUZZ_CC:-clang-14}
 flags="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined"
 flags+=" -fno-sanitize-recover=undefined"
