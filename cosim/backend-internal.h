@@ -134,6 +134,7 @@ void vu_trace_write(struct vu_request *r, uint64_t off, const void *buf,
                     size_t len);
 void vu_trace_complete(struct vu_request *r, uint32_t used_len);
 void vu_trace_cancel(struct vu_request *r);
+void vu_trace_fault(struct vu_request *r, const struct faults_fire *f);
 void vu_trace_req_fini(struct vu_request *r);
 
 #endif

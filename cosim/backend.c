@@ -867,7 +867,9 @@ int vu_backend_send_breq(struct vu_backend *be, uint32_t req,
     if (req == VU_BREQ_VRING_CALL) {
         m.hdr.flags |= VU_FLAG_NEED_REPLY;
     }
-    memcpy(&m.p, payload, size);
+    if (size) {
+        memcpy(&m.p, payload, size);
+    }
     vu_trace_msg(be, TRACE_MSG_BE_REQ, &m);
     return vu_msg_send(be->bfd, &m);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cosim/backend-internal.h"
+#include "devices/faults/faults.h"
 #include "sim/log.h"
 
 #define SS "vu"
@@ -298,11 +299,40 @@ static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
     vu_req_put(q, r);
 }
 
+static void vu_host_fault(struct dev_req *dreq, const struct faults_fire *f)
+{
+    struct vu_request *r = to_req(dreq);
+
+    VUSIM_INFO(SS, "conn %u: queue %u: rule %u fired (do=%s, firing %llu, "
+               "state %s)", r->q->be->cfg.conn_id, r->q->index, f->rule->id,
+               f->action, (unsigned long long)f->firing, f->state);
+    vu_trace_fault(r, f);
+}
+
+/* The device's config space changed (do=resize): the driver re-reads it
+ * when told, which needs CONFIG and a back-end channel; no reply asked. */
+static void vu_host_config_changed(struct dev *dev)
+{
+    struct vu_backend *be = dev->host_ctx;
+
+    if (!vu_has_pf(be, VU_PF_CONFIG) || be->bfd < 0) {
+        VUSIM_WARN(SS, "conn %u: config changed, but the front-end cannot "
+                   "be told (no CONFIG or back-end channel)",
+                   be->cfg.conn_id);
+        return;
+    }
+    if (vu_backend_send_breq(be, VU_BREQ_CONFIG_CHANGE_MSG, NULL, 0) < 0) {
+        vu_backend_fail(be, -ENOTCONN, "cannot send CONFIG_CHANGE_MSG");
+    }
+}
+
 const struct dev_host_ops vu_host_ops = {
     .pop = vu_host_pop,
     .read = vu_host_read,
     .write = vu_host_write,
     .complete = vu_host_complete,
+    .fault = vu_host_fault,
+    .config_changed = vu_host_config_changed,
 };
 
 /* ---- ring state ------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cosim/backend-internal.h"
+#include "devices/faults/faults.h"
 #include "cosim/backend_trace.h"
 #include "sim/log.h"
 
@@ -273,6 +274,20 @@ void vu_trace_complete(struct vu_request *r, uint32_t used_len)
                        r->dreq.wr_len, used_len, &d);
     trace_write_complete(be->trace, r->trace_id, r->q->index,
                          r->chain.head, &d);
+}
+
+void vu_trace_fault(struct vu_request *r, const struct faults_fire *f)
+{
+    struct vu_backend *be = r->q->be;
+    struct trace_fault tf = {
+        .id = r->trace_id, .queue = r->q->index, .rule = f->rule->id,
+        .firing = f->firing, .action = f->action, .state = f->state,
+        .text = f->rule->text,
+    };
+
+    if (be->trace) {
+        trace_write_fault(be->trace, &tf);
+    }
 }
 
 void vu_trace_cancel(struct vu_request *r)

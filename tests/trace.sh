@@ -246,5 +246,46 @@ else
     not_ok "...which replay left unchanged" "the image changed"
 fi
 
+# ---- fault rules: firings recorded, replayed with no --fault, same bytes -------
+
+printf '# a scenario\non=read,probability=0.1,do=delay,delay=50us\non=write,every=7,do=late\n' \
+    >"$tmp/scen"
+for n in 1 2; do
+    rm -f "$sock"
+    "$VUSIM" blk --socket-path="$sock" --size=16M --seed=3 \
+        --trace="$tmp/fault$n.trace" --scenario="$tmp/scen" \
+        --fault=on=write,nth=5,do=timing,latency=30us 2>/dev/null &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 100); do
+        [ -S "$sock" ] && break
+        sleep 0.05
+    done
+    expect "demo against rules (run $n)" 0 \
+        "$VUSIM" demo --connect="$sock" --requests=400
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null
+done
+if cmp -s "$tmp/fault1.trace" "$tmp/fault2.trace"; then
+    ok "same rules, seed and workload: the same trace, byte for byte"
+else
+    not_ok "same rules, seed and workload: the same trace" "they differ"
+fi
+expect "info shows the firings" 0 "$VUSIM" trace info "$tmp/fault1.trace"
+has "...and the rules in the options" "--fault=on=write,every=7,do=late"
+has "...counted" "faults: +[1-9][0-9]* rule firings"
+expect "dump shows each firing" 0 "$VUSIM" trace dump "$tmp/fault1.trace"
+has "...with its request, rule and action" \
+    "FAULT +id=[0-9]+ q=0 rule=3 firing=1 do=timing state=start"
+expect "replay from the trace alone, no --fault" 0 \
+    "$VUSIM" replay "$tmp/fault1.trace"
+has "...reproduces every firing" "no divergence: .* [1-9][0-9]* rule firings"
+expect "replay with another seed diverges" 1 \
+    "$VUSIM" replay "$tmp/fault1.trace" --seed=4
+has "...at a firing" "rule fired where the recording has none|a rule that fired in the recording"
+expect "perfetto marks the firings" 0 \
+    "$VUSIM" trace export --format=perfetto "$tmp/fault1.trace"
+has "...as fault instants" '"cat":"fault","ph":"i"'
+
 echo "trace: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -26,6 +26,7 @@ bool trace_rec_is_device(const struct trace_rec *rec)
     case TRACE_RESET:
     case TRACE_CONFIG:
     case TRACE_CAL:
+    case TRACE_FAULT:
         return true;
     case TRACE_NEG:
         return rec->u.neg.what == TRACE_NEG_FEATURES;
@@ -55,6 +56,7 @@ const char *trace_type_name(uint16_t type)
     case TRACE_CONFIG: return "CONFIG";
     case TRACE_CAL: return "CAL";
     case TRACE_TT: return "TT";
+    case TRACE_FAULT: return "FAULT";
     default: return "UNKNOWN";
     }
 }
@@ -435,6 +437,14 @@ static void describe_rest(struct line *l, const struct trace_rec *rec)
         break;
     case TRACE_TT:
         describe_tt(l, rec);
+        break;
+    case TRACE_FAULT:
+        add(l, "id=%" PRIu64 " q=%u rule=%" PRIu32 " firing=%" PRIu64
+            " do=%.*s state=%.*s rule='%.*s'", rec->u.fault.id,
+            rec->u.fault.queue, rec->u.fault.rule, rec->u.fault.firing,
+            (int)rec->u.fault.action_len, (const char *)rec->u.fault.action,
+            (int)rec->u.fault.state_len, (const char *)rec->u.fault.state,
+            (int)rec->u.fault.text_len, (const char *)rec->u.fault.text);
         break;
     case TRACE_RESET:
         break;

@@ -4,6 +4,8 @@
  * in a pass over the records: queue, pop time, how and when it ended.
  */
 #define _GNU_SOURCE
+#define FAULT_TEXT_MAX 1100    /* a rule's text (1023) and its NUL */
+
 #include "config.h"
 
 #include <errno.h>
@@ -414,6 +416,32 @@ static void pf_instant(FILE *out, const struct trace_rec *rec,
     fprintf(out, "}");
 }
 
+/* A rule's firing: an instant on its queue's track, named for the action,
+ * with the request, rule and state; category "fault" to filter on. */
+static void pf_fault(FILE *out, const struct trace_rec *rec)
+{
+    char name[80], s[FAULT_TEXT_MAX];
+
+    snprintf(name, sizeof(name), "fault do=%.*s",
+             (int)rec->u.fault.action_len, (const char *)rec->u.fault.action);
+    fprintf(out, ",\n{\"name\":");
+    json_str(out, name);
+    fprintf(out, ",\"cat\":\"fault\",\"ph\":\"i\",\"s\":\"t\",\"pid\":1,"
+            "\"tid\":%u,", rec->u.fault.queue + 1u);
+    json_ts(out, rec->time);
+    fprintf(out, ",\"args\":{\"req\":%" PRIu64 ",\"rule_id\":%u,"
+            "\"firing\":%" PRIu64 ",\"state\":", rec->u.fault.id,
+            rec->u.fault.rule, rec->u.fault.firing);
+    snprintf(s, sizeof(s), "%.*s", (int)rec->u.fault.state_len,
+             (const char *)rec->u.fault.state);
+    json_str(out, s);
+    fprintf(out, ",\"rule\":");
+    snprintf(s, sizeof(s), "%.*s", (int)rec->u.fault.text_len,
+             (const char *)rec->u.fault.text);
+    json_str(out, s);
+    fprintf(out, "}}");
+}
+
 static void pf_begin(FILE *out, const struct trace_reader *r,
                      const struct trace_rec *rec)
 {
@@ -470,6 +498,8 @@ static void pf_records(FILE *out, const struct trace_reader *r,
             pf_instant(out, &rec, "call");
         } else if (rec.type == TRACE_CHAIN && rec.u.chain.queue < t->nq) {
             pf_begin(out, r, &rec);
+        } else if (rec.type == TRACE_FAULT && rec.u.fault.queue < t->nq) {
+            pf_fault(out, &rec);
         } else if ((rec.type == TRACE_COMPLETE || rec.type == TRACE_CANCEL) &&
                    (q = x_find(t, rec.type == TRACE_COMPLETE ?
                                rec.u.done.id : rec.u.cancel.id)) &&

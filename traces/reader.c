@@ -147,6 +147,17 @@ static void dec_cal(struct cur *c, struct trace_rec *r)
     }
 }
 
+static void dec_fault(struct cur *c, struct trace_rec *r)
+{
+    r->u.fault.id = c_u64(c);
+    r->u.fault.queue = c_u16(c);
+    r->u.fault.rule = c_u32(c);
+    r->u.fault.firing = c_u64(c);
+    r->u.fault.action = c_str(c, &r->u.fault.action_len);
+    r->u.fault.state = c_str(c, &r->u.fault.state_len);
+    r->u.fault.text = c_str(c, &r->u.fault.text_len);
+}
+
 static void dec_tt(struct cur *c, struct trace_rec *r)
 {
     r->u.tt.id = c_u64(c);
@@ -227,6 +238,9 @@ int trace_frame_decode(const uint8_t *frame, struct trace_rec *r)
         break;
     case TRACE_TT:
         dec_tt(&c, r);
+        break;
+    case TRACE_FAULT:
+        dec_fault(&c, r);
         break;
     default:
         return 0;                 /* a later minor version's: skipped */

@@ -69,6 +69,13 @@ struct trace_rec {
             const uint8_t *data;
         } config;
         struct { uint8_t kind; sim_time_t at; int32_t prio; uint64_t seq; } cal;
+        struct {                  /* FAULT: strings not NUL-terminated */
+            uint64_t id, firing;
+            uint16_t queue;
+            uint32_t rule;
+            const uint8_t *action, *state, *text;
+            uint16_t action_len, state_len, text_len;
+        } fault;
         struct {                  /* TT: time in ns, as on the wire */
             uint64_t id;
             uint8_t dir;          /* enum sim_tt_dir */

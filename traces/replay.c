@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "devices/dev.h"
+#include "devices/faults/faults.h"
 #include "sim/log.h"
 #include "traces/replay-internal.h"
 
@@ -525,11 +526,43 @@ static void rp_complete(struct dev_req *dreq, uint32_t used_len)
     rq_put(rp, q);
 }
 
+/* The device fired a rule: the next record replay acts on must be the
+ * FAULT the recording wrote, for this request, rule, firing and action. */
+static void rp_fault(struct dev_req *dreq, const struct faults_fire *f)
+{
+    struct rp *rp = host_rp(dreq->dev);
+    struct rp_req *q = to_rq(dreq);
+    struct trace_rec rec;
+    size_t i = next_action(rp, rp->cur, &rec);
+    char line[160];
+
+    if (rp->hard || rp->err) {
+        return;
+    }
+    snprintf(line, sizeof(line), "request %llu: rule %u fired (do=%s, "
+             "firing %llu)", (unsigned long long)q->id, f->rule->id,
+             f->action, (unsigned long long)f->firing);
+    if (!have(rp, i) || rec.type != TRACE_FAULT) {
+        diverge(rp, i, line, "a rule fired where the recording has none");
+        return;
+    }
+    if (rec.u.fault.id != q->id || rec.u.fault.rule != f->rule->id ||
+        rec.u.fault.firing != f->firing || rec.time != f->now ||
+        rec.u.fault.action_len != strlen(f->action) ||
+        memcmp(rec.u.fault.action, f->action, rec.u.fault.action_len)) {
+        diverge(rp, i, line, "another firing");
+        return;
+    }
+    rp->cur = i + 1;
+    rp->res->faults++;
+}
+
 static const struct dev_host_ops rp_ops = {
     .pop = rp_pop,
     .read = rp_read,
     .write = rp_write,
     .complete = rp_complete,
+    .fault = rp_fault,
 };
 
 /* ---- inputs ---- */
@@ -685,6 +718,10 @@ static void rp_step(struct rp *rp)
     case TRACE_CHAIN:
         diverge(rp, i, "the replayed device did not take it",
                 "a chain the recorded device took");
+        break;
+    case TRACE_FAULT:
+        diverge(rp, i, "no rule fired in the replayed device",
+                "a rule that fired in the recording");
         break;
     case TRACE_COMPLETE:
         diverge(rp, i, rq_find(rp, rec.u.done.id) ?

@@ -72,6 +72,7 @@ struct trace_divergence {
 struct trace_replay_result {
     size_t records;                   /* records walked */
     uint64_t inputs, chains, completions, cal_events;   /* checked */
+    uint64_t faults;                  /* FAULT records reproduced */
     bool diverged;
     bool soft;                        /* the divergence is a calendar one */
     struct trace_divergence div;

@@ -25,6 +25,18 @@ struct rp_opts {
     char fdpath[RP_FD_PATH];
 };
 
+static int opts_add(struct rp_opts *ro, const char *name, const char *value)
+{
+    struct dev_opt *o = realloc(ro->o, (ro->n + 1) * sizeof(*o));
+
+    if (!o) {
+        return -ENOMEM;
+    }
+    ro->o = o;
+    ro->o[ro->n++] = (struct dev_opt){ .name = name, .value = value };
+    return 0;
+}
+
 static int opts_set(struct rp_opts *ro, const char *name, const char *value)
 {
     struct dev_opt *o;
@@ -49,8 +61,11 @@ static int opts_build(const struct trace_header *h,
 {
     int rc = 0;
 
+    /* The recorded options as they are: "fault" repeats, in order. */
     for (size_t i = 0; i < h->nopts && !rc; i++) {
-        rc = opts_set(ro, h->opts[i].name, h->opts[i].value);
+        rc = strcmp(h->opts[i].name, "fault") == 0 ?
+             opts_add(ro, h->opts[i].name, h->opts[i].value) :
+             opts_set(ro, h->opts[i].name, h->opts[i].value);
     }
     for (size_t i = 0; i < cfg->noverrides && !rc; i++) {
         rc = opts_set(ro, cfg->overrides[i].name, cfg->overrides[i].value);

@@ -125,6 +125,7 @@ struct counts {
     bool have_wall;
     uint8_t kick[256], call[256];
     uint16_t nmode;
+    char fault_state[64];         /* after the last FAULT */
 };
 
 static void count_rec(struct counts *c, const struct trace_rec *rec)
@@ -153,6 +154,11 @@ static void count_rec(struct counts *c, const struct trace_rec *rec)
                 c->nmode = rec->u.mode.queue + 1;
             }
         }
+        break;
+    case TRACE_FAULT:
+        snprintf(c->fault_state, sizeof(c->fault_state), "%.*s",
+                 (int)rec->u.fault.state_len,
+                 (const char *)rec->u.fault.state);
         break;
     case TRACE_TRAILER:
         c->wall_ns = rec->u.trailer.wall_ns;
@@ -217,6 +223,10 @@ static void print_counts(const struct trace_header *h,
     printf("requests:      %" PRIu64 " chains, %" PRIu64 " completions, %"
            PRIu64 " cancelled\n", c->by_type[TRACE_CHAIN],
            c->by_type[TRACE_COMPLETE], c->by_type[TRACE_CANCEL]);
+    if (c->by_type[TRACE_FAULT]) {
+        printf("faults:        %" PRIu64 " rule firings, state %s after the "
+               "last\n", c->by_type[TRACE_FAULT], c->fault_state);
+    }
     printf("simulated:     %s .. %s\n", fmt_time(c->first, a),
            fmt_time(c->last, b));
     printf("records:      ");
@@ -619,8 +629,8 @@ int trace_replay_main(int argc, char **argv)
     if (!quiet) {
         printf("replay: no divergence: %zu records, %" PRIu64 " completions "
                "and %" PRIu64 " chains checked, %" PRIu64 " calendar "
-               "events\n", res.records, res.completions, res.chains,
-               res.cal_events);
+               "events, %" PRIu64 " rule firings\n", res.records,
+               res.completions, res.chains, res.cal_events, res.faults);
         if (st.status != TRACE_ST_COMPLETE) {
             printf("replay: replayed the valid prefix; ");
             print_status(stdout, path, r);

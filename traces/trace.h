@@ -43,7 +43,7 @@
 
 #define TRACE_MAGIC          "VUSIMTRC"
 #define TRACE_VERSION_MAJOR  2
-#define TRACE_VERSION_MINOR  1
+#define TRACE_VERSION_MINOR  2
 #define TRACE_PREAMBLE_SIZE  16u
 #define TRACE_REC_HDR_SIZE   16u
 #define TRACE_REC_CRC_SIZE   4u
@@ -91,6 +91,7 @@ enum trace_type {
     TRACE_CONFIG = 50,
     TRACE_CAL = 64,
     TRACE_TT = 65,
+    TRACE_FAULT = 66,
 };
 
 enum trace_msg_dir {
@@ -228,6 +229,18 @@ int trace_write_call(struct trace_writer *w, uint16_t queue,
                      enum trace_notify mode);
 int trace_write_queue(struct trace_writer *w, uint16_t queue, bool started);
 int trace_write_reset(struct trace_writer *w);
+
+/* A fault rule fired on request @id (its CHAIN's id) on @queue: the rule's
+ * set-unique id, its firing count, the action, the state after, the rule's
+ * text. Written before the device acts on the request (FORMAT.md). */
+struct trace_fault {
+    uint64_t id;
+    uint16_t queue;
+    uint32_t rule;
+    uint64_t firing;
+    const char *action, *state, *text;
+};
+int trace_write_fault(struct trace_writer *w, const struct trace_fault *f);
 
 /*
  * A sim_tt_observer_fn (sim/tt.h) that records each time-travel exchange

@@ -540,6 +540,23 @@ static void cal_observer(void *opaque, enum sim_cal_obs what, sim_time_t at,
     }
 }
 
+int trace_write_fault(struct trace_writer *w, const struct trace_fault *f)
+{
+    int rc = rec_begin(w, TRACE_FAULT);
+
+    if (rc == 0) {
+        put_u64(w, f->id);
+        put_u16(w, f->queue);
+        put_u32(w, f->rule);
+        put_u64(w, f->firing);
+        put_str(w, f->action);
+        put_str(w, f->state);
+        put_str(w, f->text);
+        rc = rec_end(w);
+    }
+    return rc;
+}
+
 void trace_tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
                       const struct sim_tt_msg *m, uint64_t reply)
 {
