@@ -46,6 +46,7 @@ vusim_SOURCES = \
 	%reldir%/vusim.c \
 	%reldir%/vusim_run.c \
 	%reldir%/vusim-internal.h \
+	%reldir%/vusim-main.h \
 	%reldir%/cli.c \
 	%reldir%/cli.h \
 	%reldir%/stats.c \

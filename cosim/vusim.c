@@ -22,6 +22,7 @@
 #include "cosim/cli.h"
 #include "cosim/demo.h"
 #include "cosim/vusim-internal.h"
+#include "cosim/vusim-main.h"
 #include "devices/dev.h"
 #include "devices/faults/faults.h"
 #include "sim/clock.h"
@@ -473,6 +474,7 @@ static int cli_parse(struct vusim_cli *c, int argc, char **argv)
 
 /* ---- help -------------------------------------------------------------- */
 
+#ifndef VUSIM_NO_MAIN
 static void main_help(FILE *f)
 {
     fprintf(f, "Usage: " PROG " DEVICE [options]   serve a virtio device "
@@ -500,6 +502,8 @@ static void main_help(FILE *f)
     fprintf(f, "'" PROG " DEVICE --help' lists the generic options and the "
                "device's own.\nSee vusim(1).\n");
 }
+
+#endif
 
 static void dev_help(FILE *f, const struct dev_ops *ops)
 {
@@ -770,6 +774,17 @@ static int word_main(const char *word, int argc, char **argv)
     return device_main(ops, argc, argv);
 }
 
+int vusim_main(int argc, char **argv, const struct dev_ops *ops)
+{
+    dev_register(ops);
+    if (argc >= 2 && (strcmp(argv[1], "replay") == 0 ||
+                      strcmp(argv[1], "trace") == 0)) {
+        return word_main(argv[1], argc - 1, argv + 1);
+    }
+    return device_main(ops, argc, argv);
+}
+
+#ifndef VUSIM_NO_MAIN
 int main(int argc, char **argv)
 {
     const char *base = argv[0] ? strrchr(argv[0], '/') : NULL;
@@ -798,3 +813,4 @@ int main(int argc, char **argv)
     }
     return word_main(argv[1], argc - 1, argv + 1);
 }
+#endif

@@ -234,6 +234,12 @@ static inline void dev_config_changed(struct dev *dev)
 /* Find a device by name in the registry (devices/registry.c). */
 const struct dev_ops *dev_lookup(const char *name);
 
+/* A program built around one device of its own (an out-of-tree model, a
+ * SystemC model through libvusim-systemc) makes it known to dev_lookup(),
+ * so `replay` and `multi` find it by the name in a trace or on the command
+ * line. One per process, set once at start-up, before any lookup. */
+void dev_register(const struct dev_ops *ops);
+
 /* The registry, NULL-terminated, in a fixed order. */
 extern const struct dev_ops *const dev_registry[];
 

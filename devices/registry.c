@@ -21,10 +21,21 @@ const struct dev_ops *const dev_registry[] = {
     NULL,
 };
 
+/* The program's own device (dev_register()), found before the table. */
+static const struct dev_ops *dev_program_ops;
+
+void dev_register(const struct dev_ops *ops)
+{
+    dev_program_ops = ops;
+}
+
 const struct dev_ops *dev_lookup(const char *name)
 {
     if (!name) {
         return NULL;
+    }
+    if (dev_program_ops && strcmp(dev_program_ops->name, name) == 0) {
+        return dev_program_ops;
     }
     for (size_t i = 0; dev_registry[i]; i++) {
         if (strcmp(dev_registry[i]->name, name) == 0) {

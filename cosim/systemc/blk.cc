@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The virtio-blk front half (blk.h). Layouts are those of devices/blk.h
+ * (virtio 1.1 5.2.6): header readable first, status the last writable
+ * byte. Each request uses its own transactions and bounce buffer, so
+ * several may be inside a storage model that wait()s at once.
+ */
+#include "config.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "cosim/systemc/blk.h"
+
+using namespace sc_core;
+
+namespace vusim_sc {
+
+namespace {
+
+enum : uint32_t {
+    T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11,
+    T_WRITE_ZEROES = 13,
+};
+constexpr uint8_t S_OK = 0, S_IOERR = 1, S_UNSUPP = 2;
+enum : unsigned {
+    F_SEG_MAX = 2, F_RO = 5, F_BLK_SIZE = 6, F_FLUSH = 9, F_MQ = 12,
+    F_DISCARD = 13, F_WRITE_ZEROES = 14,
+};
+constexpr uint32_t SECTOR = 512, HDR = 16, SEG = 16, ID_BYTES = 20;
+constexpr uint32_t SEG_MAX = 126, DWZ_MAX_SECTORS = 1u << 21, DWZ_MAX_SEG = 16;
+constexpr uint32_t ZERO_CHUNK = 64 * 1024, CONFIG_SIZE = 60;
+
+void put16(uint8_t *p, uint16_t v) { std::memcpy(p, &v, 2); }
+void put32(uint8_t *p, uint32_t v) { std::memcpy(p, &v, 4); }
+void put64(uint8_t *p, uint64_t v) { std::memcpy(p, &v, 8); }
+
+} // namespace
+
+blk_front::blk_front(sc_module_name name, uint64_t capacity, bool read_only,
+                     uint16_t num_queues)
+    : sc_module(name), req_target("req_target"), dma("dma"),
+      storage("storage"), capacity_(capacity), ro_(read_only),
+      nq_(num_queues ? num_queues : 1), serial_("vusim-sc")
+{
+    req_target.register_b_transport(this, &blk_front::b_req);
+}
+
+device_desc blk_front::desc(const std::string &model) const
+{
+    device_desc d;
+
+    d.name = model;
+    d.virtio_id = 2;
+    d.features = (1ull << F_SEG_MAX) | (1ull << F_BLK_SIZE) |
+                 (1ull << F_FLUSH) | (1ull << F_DISCARD) |
+                 (1ull << F_WRITE_ZEROES);
+    if (ro_) {
+        d.features |= 1ull << F_RO;
+    }
+    if (nq_ > 1) {
+        d.features |= 1ull << F_MQ;
+    }
+    d.num_queues = nq_;
+    d.queue_size_max = 1024;
+    d.config_size = CONFIG_SIZE;
+    return d;
+}
+
+int blk_front::get_config(uint32_t off, void *buf, uint32_t len)
+{
+    uint8_t c[CONFIG_SIZE] = {};
+
+    put64(c + 0, capacity_ / SECTOR);
+    put32(c + 12, SEG_MAX);
+    put32(c + 20, SECTOR);
+    put16(c + 34, nq_);
+    put32(c + 36, DWZ_MAX_SECTORS);
+    put32(c + 40, DWZ_MAX_SEG);
+    put32(c + 44, 1);
+    put32(c + 48, DWZ_MAX_SECTORS);
+    put32(c + 52, DWZ_MAX_SEG);
+    c[56] = 0;
+    std::memcpy(buf, c + off, len);
+    return 0;
+}
+
+bool blk_front::to_dma(tlm::tlm_command cmd, uint64_t addr, void *p,
+                       uint32_t len, sc_time &delay)
+{
+    tlm::tlm_generic_payload gp;
+
+    gp.set_command(cmd);
+    gp.set_address(addr);
+    gp.set_data_ptr(static_cast<unsigned char *>(p));
+    gp.set_data_length(len);
+    gp.set_streaming_width(len);
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    dma->b_transport(gp, delay);
+    return gp.is_response_ok();
+}
+
+bool blk_front::to_storage(tlm::tlm_command cmd, uint64_t addr, uint8_t *p,
+                           uint32_t len, sc_time &delay)
+{
+    tlm::tlm_generic_payload gp;
+
+    gp.set_command(cmd);
+    gp.set_address(addr);
+    gp.set_data_ptr(p);
+    gp.set_data_length(len);
+    gp.set_streaming_width(len);
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    storage->b_transport(gp, delay);
+    return gp.is_response_ok();
+}
+
+// IN and OUT: one storage transaction for the whole payload.
+uint8_t blk_front::rw(request &rq, uint32_t type, uint64_t sector,
+                      sc_time &delay, uint32_t *data)
+{
+    bool in = type == T_IN;
+    uint32_t n = in ? rq.wr_len - 1 : rq.rd_len - HDR;
+    uint64_t off = sector * SECTOR;
+    std::vector<uint8_t> buf(n);
+
+    if (!in && ro_) {
+        return S_IOERR;
+    }
+    if (n % SECTOR || sector > capacity_ / SECTOR || off > capacity_ ||
+        n > capacity_ - off) {
+        return S_IOERR;
+    }
+    if (in) {
+        if (!to_storage(tlm::TLM_READ_COMMAND, off, buf.data(), n, delay) ||
+            !to_dma(tlm::TLM_WRITE_COMMAND, rq.dma_addr, buf.data(), n,
+                    delay)) {
+            return S_IOERR;
+        }
+        *data = n;
+        return S_OK;
+    }
+    if (!to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, buf.data(), n,
+                delay) ||
+        !to_storage(tlm::TLM_WRITE_COMMAND, off, buf.data(), n, delay)) {
+        return S_IOERR;
+    }
+    return S_OK;
+}
+
+// DISCARD and WRITE_ZEROES: every segment checked before any is applied.
+uint8_t blk_front::dwz(request &rq, uint32_t type, sc_time &delay)
+{
+    uint32_t nseg = (rq.rd_len - HDR) / SEG;
+    std::vector<uint8_t> segs(nseg * SEG);
+    std::vector<uint8_t> zero;
+
+    if (ro_ || (rq.rd_len - HDR) % SEG || nseg == 0 || nseg > DWZ_MAX_SEG ||
+        !to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, segs.data(),
+                nseg * SEG, delay)) {
+        return S_IOERR;
+    }
+    for (uint32_t i = 0; i < nseg; i++) {
+        uint64_t s;
+        uint32_t k;
+
+        std::memcpy(&s, &segs[i * SEG], 8);
+        std::memcpy(&k, &segs[i * SEG + 8], 4);
+        if (k > DWZ_MAX_SECTORS || s > capacity_ / SECTOR ||
+            k > capacity_ / SECTOR - s) {
+            return S_IOERR;
+        }
+    }
+    if (type == T_WRITE_ZEROES) {
+        zero.assign(ZERO_CHUNK, 0);
+    }
+    for (uint32_t i = 0; i < nseg; i++) {
+        uint64_t s, off, left;
+        uint32_t k;
+
+        std::memcpy(&s, &segs[i * SEG], 8);
+        std::memcpy(&k, &segs[i * SEG + 8], 4);
+        off = s * SECTOR;
+        left = static_cast<uint64_t>(k) * SECTOR;
+        if (type == T_DISCARD) {
+            if (!to_storage(tlm::TLM_IGNORE_COMMAND, off, nullptr,
+                            static_cast<uint32_t>(left), delay)) {
+                return S_IOERR;
+            }
+            continue;
+        }
+        while (left) {
+            uint32_t c = left < ZERO_CHUNK ? static_cast<uint32_t>(left)
+                                           : ZERO_CHUNK;
+            if (!to_storage(tlm::TLM_WRITE_COMMAND, off, zero.data(), c,
+                            delay)) {
+                return S_IOERR;
+            }
+            off += c;
+            left -= c;
+        }
+    }
+    return S_OK;
+}
+
+uint8_t blk_front::serve(request &rq, sc_time &delay, uint32_t *data)
+{
+    uint8_t hdr[HDR];
+    uint32_t type;
+    uint64_t sector;
+
+    if (rq.rd_len < HDR || rq.wr_len < 1 ||
+        !to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr, hdr, HDR, delay)) {
+        return S_IOERR;
+    }
+    std::memcpy(&type, hdr, 4);
+    std::memcpy(&sector, hdr + 8, 8);
+    switch (type) {
+    case T_IN:
+        n_.in++;
+        return rq.rd_len == HDR ? rw(rq, type, sector, delay, data) : S_IOERR;
+    case T_OUT:
+        n_.out++;
+        return rq.wr_len == 1 ? rw(rq, type, sector, delay, data) : S_IOERR;
+    case T_FLUSH:
+        n_.flush++;
+        return to_storage(tlm::TLM_IGNORE_COMMAND, 0, nullptr, 0, delay)
+                   ? S_OK : S_IOERR;
+    case T_GET_ID: {
+        uint8_t id[ID_BYTES] = {};
+        uint32_t k = rq.wr_len - 1 < ID_BYTES ? rq.wr_len - 1 : ID_BYTES;
+
+        n_.get_id++;
+        std::memcpy(id, serial_.data(),
+                    serial_.size() < ID_BYTES ? serial_.size() : ID_BYTES);
+        if (k == 0 || !to_dma(tlm::TLM_WRITE_COMMAND, rq.dma_addr, id, k,
+                              delay)) {
+            return S_IOERR;
+        }
+        *data = k;
+        return S_OK;
+    }
+    case T_DISCARD:
+        n_.discard++;
+        return rq.wr_len == 1 ? dwz(rq, type, delay) : S_IOERR;
+    case T_WRITE_ZEROES:
+        n_.write_zeroes++;
+        return rq.wr_len == 1 ? dwz(rq, type, delay) : S_IOERR;
+    default:
+        n_.unsupported++;
+        return S_UNSUPP;
+    }
+}
+
+void blk_front::b_req(tlm::tlm_generic_payload &gp, sc_time &delay)
+{
+    request *rq = gp.get_extension<request>();
+    uint32_t data = 0;
+    uint8_t st;
+
+    if (!rq) {
+        gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+        return;
+    }
+    st = serve(*rq, delay, &data);
+    if (st == S_IOERR) {
+        n_.errors++;
+    }
+    if (rq->wr_len == 0) {
+        rq->used_len = 0;
+        gp.set_response_status(tlm::TLM_OK_RESPONSE);
+        return;
+    }
+    if (!to_dma(tlm::TLM_WRITE_COMMAND, rq->dma_addr + rq->wr_len - 1, &st,
+                1, delay)) {
+        gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+        return;
+    }
+    rq->used_len = data + 1;
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+blk_bridge::blk_bridge(sc_module_name name, const std::string &model,
+                       uint64_t capacity, bool read_only, uint16_t num_queues)
+    : sc_module(name), front("front", capacity, read_only, num_queues),
+      br("bridge", front.desc(model), &front), storage(front.storage)
+{
+    br.req_socket.bind(front.req_target);
+    front.dma.bind(br.dma_socket);
+}
+
+} // namespace vusim_sc

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cosim/systemc/blk.h - the virtio-blk front half: virtio-blk requests
+ * become TLM-2.0 READ and WRITE transactions on a storage socket
+ *
+ * Model. blk_bridge is a bridge (bridge.h) with a ready-made model in front
+ * of it: it decodes each virtio-blk request (through the bridge's DMA
+ * socket) and drives the user's storage model through `storage`, an
+ * initiator socket whose address is the byte offset on the disk. An
+ * existing TLM memory or flash model binds its target socket to it
+ * unchanged. Everything runs in the worker's b_transport, loosely timed:
+ * the storage model's annotated delays (and the DMA's) add up, and the
+ * request completes at the time they reach. A storage model may also
+ * wait() inside b_transport.
+ *
+ *   IN            storage READ  [sector*512, +n), then DMA to the guest
+ *   OUT           DMA from the guest, then storage WRITE [sector*512, +n)
+ *   FLUSH         storage TLM_IGNORE_COMMAND at address 0, length 0: a
+ *                 model that caches writes makes them durable; others
+ *                 answer OK
+ *   DISCARD       per segment, storage TLM_IGNORE_COMMAND with the range as
+ *                 (address, data length) and no data: a model may unmap it
+ *                 (the example SSD trims its FTL); its data is unspecified
+ *   WRITE_ZEROES  per segment, storage WRITEs of zeros (64 KiB at a time)
+ *   GET_ID        the serial ("vusim-sc" and the model's name), no storage
+ * Any other type gets VIRTIO_BLK_S_UNSUPP; a bad layout, a range past the
+ * capacity or a storage error response gets VIRTIO_BLK_S_IOERR. used_len
+ * is the data written to the guest plus the status byte.
+ *
+ * Owns:        a bounce buffer per request in flight.
+ * Borrows:     the storage model bound to `storage`.
+ * Threading:   single thread (kernel.h).
+ * Errors:      as bridge.h; a storage error fails the one request.
+ * Determinism: the storage model's times only.
+ */
+#ifndef VUSIM_COSIM_SYSTEMC_BLK_H
+#define VUSIM_COSIM_SYSTEMC_BLK_H
+
+#include <vector>
+
+#include "cosim/systemc/bridge.h"
+
+namespace vusim_sc {
+
+class blk_front : public sc_core::sc_module, public model_if {
+public:
+    tlm_utils::simple_target_socket<blk_front> req_target;
+    tlm_utils::simple_initiator_socket<blk_front> dma;
+    tlm_utils::simple_initiator_socket<blk_front> storage;
+
+    // @capacity in bytes (a multiple of 512), @read_only offers VIRTIO_BLK_F_RO.
+    blk_front(sc_core::sc_module_name name, uint64_t capacity,
+              bool read_only, uint16_t num_queues);
+
+    device_desc desc(const std::string &model) const;
+    int get_config(uint32_t off, void *buf, uint32_t len) override;
+
+    struct counts {
+        uint64_t in = 0, out = 0, flush = 0, get_id = 0, discard = 0;
+        uint64_t write_zeroes = 0, unsupported = 0, errors = 0;
+    };
+    const counts &get_counts() const { return n_; }
+
+private:
+    void b_req(tlm::tlm_generic_payload &gp, sc_core::sc_time &delay);
+    uint8_t serve(request &rq, sc_core::sc_time &delay, uint32_t *data);
+    uint8_t rw(request &rq, uint32_t type, uint64_t sector,
+               sc_core::sc_time &delay, uint32_t *data);
+    uint8_t dwz(request &rq, uint32_t type, sc_core::sc_time &delay);
+    bool to_dma(tlm::tlm_command cmd, uint64_t addr, void *p, uint32_t len,
+                sc_core::sc_time &delay);
+    bool to_storage(tlm::tlm_command cmd, uint64_t addr, uint8_t *p,
+                    uint32_t len, sc_core::sc_time &delay);
+
+    uint64_t capacity_;
+    bool ro_;
+    uint16_t nq_;
+    std::string serial_;
+    counts n_;
+};
+
+// The bridge and the front half in one, bound together: bind your storage
+// model's target socket to `storage`.
+class blk_bridge : public sc_core::sc_module {
+public:
+    blk_front front;
+    bridge br;
+    tlm_utils::simple_initiator_socket<blk_front> &storage;
+
+    blk_bridge(sc_core::sc_module_name name, const std::string &model,
+               uint64_t capacity, bool read_only = false,
+               uint16_t num_queues = 1);
+};
+
+} // namespace vusim_sc
+
+#endif

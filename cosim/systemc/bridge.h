@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cosim/systemc/bridge.h - a SystemC/TLM-2.0 model as a vusim device
+ *
+ * Model. The bridge is an sc_module that is also a vusim device
+ * (devices/dev.h): vusim hosts it like any C model (live guest, replay,
+ * trace), and the bridge hands each request to a SystemC model through
+ * TLM-2.0, on the one timeline of kernel.h.
+ *
+ *   req_socket (initiator -> the model's target socket). For every request
+ *     the guest makes available, a worker thread of the bridge calls
+ *     b_transport(gp, delay = 0) at the simulated time the request was
+ *     popped. gp carries a vusim_sc::request extension: handle (unique in
+ *     the run), queue, readable and writable lengths, and the DMA address
+ *     of the request's buffers; command TLM_IGNORE_COMMAND, no data.
+ *     - An untimed or loosely-timed model returns when it is done: it sets
+ *       request::used_len and the response status; the request completes
+ *       at sc_time_stamp() + delay (the bridge waits the annotated delay).
+ *       A status other than TLM_OK_RESPONSE fails the request.
+ *     - A model that answers later (approximately-timed, or queued
+ *       internally) sets request::deferred before it returns and calls
+ *       bridge::complete(handle, used_len, delay) when it is done.
+ *   dma_socket (target <- the model's DMA initiator). Address
+ *     request::dma_addr + offset: a TLM_READ_COMMAND reads the request's
+ *     readable part at offset, a TLM_WRITE_COMMAND writes its writable part
+ *     at offset. Each access adds set_dma_timing()'s latency plus its bytes
+ *     at the configured bandwidth to the caller's annotated delay.
+ *   Features, config space, reset and queue start/stop reach the model
+ *   through model_if (every hook optional), as devices/dev.h has them.
+ *
+ * Bad model behaviour: completing a request twice, completing an unknown
+ * handle, a used length past the writable part, a DMA access outside the
+ * request's buffers or for a request the bridge does not know: one error
+ * line naming the model and the request (handle, queue), the access gets
+ * TLM_ADDRESS_ERROR_RESPONSE, and the request fails: a virtio-blk request
+ * gets VIRTIO_BLK_S_IOERR in its status byte, any other completes with
+ * used length 0. The run goes on. When the kernel breaks (kernel.h), every
+ * outstanding and later request fails the same way and the run goes on
+ * without SystemC.
+ *
+ * Owns:        its request records, its worker threads, its struct dev.
+ * Borrows:     the calendar (from attach() to destruction), the model bound
+ *              to the sockets, the model_if hooks.
+ * Threading:   single thread (kernel.h).
+ * Errors:      attach(): -EBUSY another bridge is attached, -EIO SystemC
+ *              could not start (error() says why).
+ * Determinism: requests reach the model in pop order, one delta cycle
+ *              after the crossing that popped them; nothing else orders
+ *              them.
+ */
+#ifndef VUSIM_COSIM_SYSTEMC_BRIDGE_H
+#define VUSIM_COSIM_SYSTEMC_BRIDGE_H
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "cosim/systemc/kernel.h"
+
+extern "C" {
+#include "devices/dev.h"
+}
+
+namespace vusim_sc {
+
+// What the model learns about a request; attached to every transaction on
+// req_socket. The model writes used_len and deferred, nothing else.
+struct request : tlm::tlm_extension<request> {
+    uint64_t handle = 0;    // unique in the run, never reused
+    uint16_t queue = 0;
+    uint32_t rd_len = 0;    // device-readable bytes (the guest's input)
+    uint32_t wr_len = 0;    // device-writable bytes (for the guest)
+    uint64_t dma_addr = 0;  // base of this request on the DMA socket
+    uint32_t used_len = 0;  // model: bytes written for the guest
+    bool deferred = false;  // model: "I complete it with complete()"
+
+    tlm::tlm_extension_base *clone() const override;
+    void copy_from(const tlm::tlm_extension_base &other) override;
+};
+
+// Optional hooks of the model, the C++ face of devices/dev.h's ops.
+// Each runs inside a crossing, with sc_time_stamp() equal to vusim's now.
+struct model_if {
+    virtual ~model_if() = default;
+    virtual int set_features(uint64_t features) { return 0; }
+    virtual void queue_start(uint16_t queue) {}
+    virtual void queue_stop(uint16_t queue) {}
+    virtual void reset() {}
+    // Both or neither (a config_size of 0 means neither); the bridge has
+    // checked off + len <= config_size.
+    virtual int get_config(uint32_t off, void *buf, uint32_t len)
+    {
+        return -ENOTSUP;
+    }
+    virtual int set_config(uint32_t off, const void *buf, uint32_t len)
+    {
+        return -ENOTSUP;
+    }
+};
+
+// The virtio face of the model.
+struct device_desc {
+    std::string name;               // names the model in errors and traces
+    uint32_t virtio_id = 0;
+    uint64_t features = 0;          // device-specific bits offered
+    uint16_t num_queues = 1;
+    uint16_t queue_size_max = 1024;
+    uint32_t config_size = 0;
+};
+
+class bridge : public sc_core::sc_module {
+public:
+    tlm_utils::simple_initiator_socket<bridge> req_socket;
+    tlm_utils::simple_target_socket<bridge> dma_socket;
+
+    bridge(sc_core::sc_module_name name, const device_desc &desc,
+           model_if *hooks = nullptr);
+    ~bridge() override;
+
+    // Annotated cost of each DMA access: @latency plus its bytes at
+    // @bytes_per_s (0: no bandwidth limit). Default: none.
+    void set_dma_timing(const sc_core::sc_time &latency,
+                        uint64_t bytes_per_s);
+
+    // Start SystemC on @cal (kernel::start) and return the device to host.
+    // 0 or a negative errno; *out stays valid until the bridge is gone.
+    // @ops: the table the host calls through (NULL: the bridge's own);
+    // a program's table must take its hooks from fill_ops().
+    int attach(struct sim_cal *cal, struct dev **out,
+               const struct dev_ops *ops = nullptr);
+
+    // Set every hook of @ops but name, virtio_id, opts and create.
+    static void fill_ops(struct dev_ops *ops);
+
+    // Complete a deferred request at sc_time_stamp() + @delay. 0, or
+    // -ENOENT unknown handle, -EALREADY completed (or failed) already;
+    // both are logged as the model's error.
+    int complete(uint64_t handle, uint32_t used_len,
+                 const sc_core::sc_time &delay = sc_core::SC_ZERO_TIME);
+
+    const device_desc &desc() const { return desc_; }
+    kernel *kern() { return kern_.get(); }
+
+    struct stats {
+        uint64_t requests = 0, completed = 0, failed = 0, cancelled = 0;
+        uint64_t dma_reads = 0, dma_writes = 0, dma_bytes = 0;
+        uint64_t model_errors = 0;
+    };
+    const stats &get_stats() const { return st_; }
+
+private:
+    struct rec;
+    struct host_dev;
+
+    // dev_ops trampolines
+    static void op_destroy(struct dev *d);
+    static void op_avail(struct dev *d, uint16_t q);
+    static void op_cancel(struct dev *d, struct dev_req *req);
+    static int op_set_features(struct dev *d, uint64_t f);
+    static void op_queue_start(struct dev *d, uint16_t q);
+    static void op_queue_stop(struct dev *d, uint16_t q);
+    static void op_reset(struct dev *d);
+    static int op_get_config(struct dev *d, uint32_t off, void *buf,
+                             uint32_t len);
+    static int op_set_config(struct dev *d, uint32_t off, const void *buf,
+                             uint32_t len);
+    static int op_stats_json(struct dev *d, char *buf, size_t len);
+    static bridge *of(struct dev *d);
+
+    void avail(uint16_t q);
+    void worker();
+    void spawn_worker();
+    void run(rec *r);
+    void finish(rec *r, uint32_t used_len);
+    void fail_req(rec *r);
+    void settle(rec *r);
+    void fail_all_later();
+    rec *find(uint64_t handle);
+    void model_error(const rec *r, const std::string &what);
+    void b_dma(tlm::tlm_generic_payload &gp, sc_core::sc_time &delay);
+
+    device_desc desc_;
+    model_if *hooks_;
+    std::unique_ptr<kernel> kern_;
+    std::unique_ptr<host_dev> hd_;
+    struct dev_ops ops_ {};
+    std::map<uint32_t, std::unique_ptr<rec>> live_; // by low 32 bits
+    std::deque<rec *> fifo_;
+    sc_core::sc_event work_ev_;
+    size_t idle_ = 0, starting_ = 0, workers_ = 0;
+    uint64_t next_handle_ = 1;
+    sc_core::sc_time dma_lat_;
+    uint64_t dma_bw_ = 0;
+    stats st_;
+};
+
+} // namespace vusim_sc
+
+#endif

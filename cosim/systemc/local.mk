@@ -1,0 +1,26 @@
+# cosim/systemc fragment: libvusim-systemc, the SystemC/TLM-2.0 bridge
+# (C++17; built only when configure found SystemC >= 2.3.3).
+EXTRA_DIST += vusim-systemc.pc.in
+if HAVE_SYSTEMC
+# The vusim program without its main(), for vusim_sc::main (vusim_main()).
+noinst_LTLIBRARIES += libvusim-program.la
+libvusim_program_la_SOURCES = $(vusim_SOURCES)
+libvusim_program_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) -DVUSIM_NO_MAIN
+
+lib_LTLIBRARIES += libvusim-systemc.la
+libvusim_systemc_la_SOURCES = \
+	%reldir%/kernel.cc \
+	%reldir%/bridge.cc \
+	%reldir%/blk.cc \
+	%reldir%/program.cc
+libvusim_systemc_la_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS)
+libvusim_systemc_la_LIBADD = libvusim-program.la libvusim.la \
+	$(LIBEVENT_LIBS) $(SYSTEMC_LIBS) -lpthread
+libvusim_systemc_la_LDFLAGS = -version-info 0:0:0
+nobase_pkginclude_HEADERS += \
+	%reldir%/kernel.h \
+	%reldir%/bridge.h \
+	%reldir%/blk.h \
+	%reldir%/program.h
+pkgconfig_DATA += vusim-systemc.pc
+endif

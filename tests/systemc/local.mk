@@ -1,0 +1,23 @@
+# tests/systemc fragment: libvusim-systemc's units and integration
+if HAVE_SYSTEMC
+check_PROGRAMS += tests/systemc/vusim-sc-unit
+tests_systemc_vusim_sc_unit_SOURCES = tests/systemc/test_coupling.cc \
+	tests/unit/fakehost.c tests/unit/fakehost.h \
+	tests/cu_run.c tests/cu_run.h
+tests_systemc_vusim_sc_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_systemc_vusim_sc_unit_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS) \
+	$(CUNIT_CFLAGS)
+tests_systemc_vusim_sc_unit_LDADD = libvusim-systemc.la libvusim.la \
+	$(SYSTEMC_LIBS) $(CUNIT_LIBS)
+TESTS += tests/systemc/vusim-sc-unit
+endif
+
+if HAVE_SYSTEMC
+check_PROGRAMS += tests/systemc/vusim-sc-itest
+tests_systemc_vusim_sc_itest_SOURCES = tests/systemc/ssd-itest.c \
+	tests/support/tmpfile.c tests/support/tmpfile.h \
+	tests/cu_run.c tests/cu_run.h
+tests_systemc_vusim_sc_itest_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_systemc_vusim_sc_itest_LDADD = libvusim.la $(CUNIT_LIBS)
+TESTS += tests/systemc/vusim-sc-itest
+endif

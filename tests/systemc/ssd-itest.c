@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/systemc/ssd-itest.c - vusim-sc-ssd (a SystemC model behind the
+ * bridge) against the reference front-end, over a real socket and memfd
+ * memory, in both notification modes: every virtio-blk request type, the
+ * data read back, the backing file after the run, and the bad requests'
+ * statuses. The program runs as its own process, as a user runs it.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cosim/vufe.h"
+#include "devices/blk.h"
+#include "tests/cu_run.h"
+#include "tests/support/tmpfile.h"
+
+#define DISK (1024 * 1024)
+
+struct ssd_run {
+    pid_t pid;
+    char *sock, *file, *stats;
+    struct vufe *fe;
+};
+
+static void ssd_start(struct ssd_run *s, enum vufe_notify mode)
+{
+    const char *bd = getenv("builddir");
+    char prog[4096], a_sock[256], a_file[256], a_stats[256];
+    struct vufe_cfg fc;
+    int e = 0;
+
+    memset(s, 0, sizeof(*s));
+    s->sock = ut_tmp_path("ssd-sock");
+    s->file = ut_tmp_path("ssd-disk");
+    s->stats = ut_tmp_path("ssd-stats");
+    snprintf(prog, sizeof(prog), "%s/vusim-sc-ssd", bd ? bd : ".");
+    snprintf(a_sock, sizeof(a_sock), "--socket-path=%s", s->sock);
+    snprintf(a_file, sizeof(a_file), "--backing=%s", s->file);
+    snprintf(a_stats, sizeof(a_stats), "--stats=%s", s->stats);
+    unlink(s->file);
+    s->pid = fork();
+    CU_ASSERT_FATAL(s->pid >= 0);
+    if (s->pid == 0) {
+        execl(prog, prog, a_sock, a_file, "--size=1M", a_stats,
+              "--channels=2", "--dies=2", "--pages-per-block=8",
+              (char *)NULL);
+        _exit(127);
+    }
+    vufe_cfg_init(&fc);
+    fc.path = s->sock;
+    fc.notify = mode;
+    fc.event_idx = false;
+    fc.timeout_ms = 30000;
+    fc.config_size = 60;
+    s->fe = vufe_open(&fc, &e);
+    CU_ASSERT_FATAL(s->fe != NULL);
+}
+
+/* SIGTERM, exit status 0, and the socket is gone. */
+static void ssd_stop(struct ssd_run *s)
+{
+    int st = 0;
+
+    vufe_free(s->fe);
+    kill(s->pid, SIGTERM);
+    CU_ASSERT_EQUAL(waitpid(s->pid, &st, 0), s->pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(access(s->sock, F_OK) != 0);
+}
+
+static void ssd_free(struct ssd_run *s)
+{
+    unlink(s->file);
+    unlink(s->stats);
+    free(s->sock);
+    free(s->file);
+    free(s->stats);
+}
+
+/* One request: header, optional data, status; the status or -1. */
+static int blk_req(struct vufe *fe, uint32_t type, uint64_t sector,
+                   void *data, uint32_t len, bool data_out, uint32_t *used)
+{
+    struct dev_blk_req_hdr h = { .type = type, .sector = sector };
+    uint64_t gh = vufe_alloc(fe, sizeof(h), 16), gs = vufe_alloc(fe, 1, 16);
+    uint64_t gd = len ? vufe_alloc(fe, len, 16) : 0;
+    struct vufe_buf b[3];
+    unsigned n = 0;
+    uint32_t id;
+
+    memcpy(vufe_ptr(fe, gh, sizeof(h)), &h, sizeof(h));
+    *(uint8_t *)vufe_ptr(fe, gs, 1) = 0xff;
+    b[n++] = (struct vufe_buf){ gh, sizeof(h), false };
+    if (len) {
+        if (data_out) {
+            memcpy(vufe_ptr(fe, gd, len), data, len);
+        }
+        b[n++] = (struct vufe_buf){ gd, len, !data_out };
+    }
+    b[n++] = (struct vufe_buf){ gs, 1, true };
+    if (vufe_add(fe, 0, b, n, false) < 0 || vufe_kick(fe, 0) < 0 ||
+        vufe_reap_wait(fe, 0, &id, used, 20000) != 1) {
+        return -1;
+    }
+    if (len && !data_out) {
+        memcpy(data, vufe_ptr(fe, gd, len), len);
+    }
+    return *(uint8_t *)vufe_ptr(fe, gs, 1);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
+    }
+}
+
+static void ssd_requests(enum vufe_notify mode)
+{
+    static uint8_t w[65536], r[65536], shadow[DISK];
+    struct dev_blk_dwz_seg seg = { .sector = 16, .num_sectors = 8 };
+    uint8_t id[20], *disk;
+    uint32_t used, cap[2];
+    struct ssd_run s;
+    size_t len = 0;
+
+    ssd_start(&s, mode);
+    memcpy(cap, vufe_config(s.fe, &used), 8);
+    CU_ASSERT_EQUAL(cap[0], DISK / 512);
+    memset(shadow, 0, sizeof(shadow));
+    /* Overwrite the same region many times: the FTL garbage-collects. */
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t sector = (i * 37) % (DISK / 512 - 128);
+
+        fill(w, sizeof(w), i);
+        CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_OUT, sector, w, sizeof(w),
+                                true, &used), DEV_BLK_S_OK);
+        CU_ASSERT_EQUAL(used, 1);
+        memcpy(shadow + sector * 512, w, sizeof(w));
+    }
+    for (unsigned i = 0; i < DISK / sizeof(r); i++) {
+        CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_IN, i * sizeof(r) / 512, r,
+                                sizeof(r), false, &used), DEV_BLK_S_OK);
+        CU_ASSERT_EQUAL(used, sizeof(r) + 1);
+        CU_ASSERT(memcmp(r, shadow + i * sizeof(r), sizeof(r)) == 0);
+    }
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_FLUSH, 0, NULL, 0, false, &used),
+                    DEV_BLK_S_OK);
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_GET_ID, 0, id, 20, false, &used),
+                    DEV_BLK_S_OK);
+    CU_ASSERT(memcmp(id, "vusim-sc", 8) == 0);
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_WRITE_ZEROES, 0, &seg,
+                            sizeof(seg), true, &used), DEV_BLK_S_OK);
+    memset(shadow + 16 * 512, 0, 8 * 512);
+    seg.sector = 64;
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_DISCARD, 0, &seg, sizeof(seg),
+                            true, &used), DEV_BLK_S_OK);
+    memset(shadow + 64 * 512, 0, 8 * 512);
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_IN, 0, r, 65536, false, &used),
+                    DEV_BLK_S_OK);
+    CU_ASSERT(memcmp(r, shadow, 65536) == 0);
+    /* bad ones: past the end, a partial sector, an unknown type */
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_IN, DISK / 512, r, 512, false,
+                            &used), DEV_BLK_S_IOERR);
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_OUT, 0, w, 100, true, &used),
+                    DEV_BLK_S_IOERR);
+    CU_ASSERT_EQUAL(blk_req(s.fe, 99, 0, NULL, 0, false, &used),
+                    DEV_BLK_S_UNSUPP);
+    /* and it goes on */
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_IN, 0, r, 4096, false, &used),
+                    DEV_BLK_S_OK);
+    ssd_stop(&s);
+    disk = ut_slurp(s.file, &len);
+    CU_ASSERT_FATAL(disk != NULL);
+    CU_ASSERT_EQUAL(len, DISK);
+    CU_ASSERT(memcmp(disk, shadow, DISK) == 0);
+    free(disk);
+    disk = ut_slurp(s.stats, &len);
+    CU_ASSERT(disk && strstr((char *)disk, "\"systemc_model_errors\": 0"));
+    free(disk);
+    ssd_free(&s);
+}
+
+static void test_inband(void) { ssd_requests(VUFE_NOTIFY_INBAND); }
+static void test_eventfd(void) { ssd_requests(VUFE_NOTIFY_EVENTFD); }
+
+static CU_TestInfo ssd_tests[] = {
+    { "requests_inband", test_inband },
+    { "requests_eventfd", test_eventfd },
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    { "sc_ssd", NULL, NULL, NULL, NULL, ssd_tests },
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    return vusim_cu_main(argc, argv, suites);
+}

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/systemc/test_coupling.cc - units of libvusim-systemc: the time
+ * coupling (kernel.h) and the bridge's model interface (bridge.h), against
+ * the in-memory fakehost.
+ *
+ * SystemC's kernel is one per process and elaborates once, so every case
+ * runs in a child process of its own (fork before SystemC is touched); the
+ * child checks with CHECK() and exits non-zero on the first failure, and
+ * the CUnit case asserts on its exit status.
+ */
+#include "config.h"
+
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include <systemc>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cosim/systemc/blk.h"
+#include "cosim/systemc/bridge.h"
+#include "cosim/systemc/kernel.h"
+
+extern "C" {
+#include "sim/log.h"
+#include "tests/cu_run.h"
+#include "tests/unit/fakehost.h"
+}
+
+using namespace sc_core;
+using vusim_sc::bridge;
+using vusim_sc::device_desc;
+using vusim_sc::kernel;
+using vusim_sc::request;
+
+#define CHECK(c)                                                             \
+    do {                                                                     \
+        if (!(c)) {                                                          \
+            std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,      \
+                         __LINE__, #c);                                      \
+            std::exit(1);                                                    \
+        }                                                                    \
+    } while (0)
+
+static void in_child(void (*fn)())
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        fn();
+        std::fflush(nullptr);
+        _exit(0);
+    }
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* ---- the order at one time ------------------------------------------ */
+
+static std::vector<std::string> g_log;
+static struct sim_cal *g_cal;
+
+// Record @what; the two clocks must agree whenever either side acts.
+static void note(const std::string &what)
+{
+    CHECK(vusim_sc::from_sc(sc_time_stamp()) == sim_cal_now(g_cal));
+    g_log.push_back(what + "@" + std::to_string(sim_cal_now(g_cal) / 1000));
+}
+
+struct order_mod : sc_module {
+    sc_event cross_ev, d_ev;
+
+    SC_HAS_PROCESS(order_mod);
+    explicit order_mod(sc_module_name n) : sc_module(n)
+    {
+        SC_THREAD(timed);
+        SC_METHOD(on_cross);
+        sensitive << cross_ev;
+        dont_initialize();
+    }
+    void timed()
+    {
+        wait(10, SC_NS);
+        note("sc");
+        d_ev.notify(SC_ZERO_TIME);
+        wait(d_ev);
+        note("sc-delta");
+        wait(5, SC_NS);
+        note("sc");
+    }
+    void on_cross() { note("sc-after-cross"); }
+};
+
+static order_mod *g_om;
+static kernel *g_k;
+
+// A vusim event that looks at SystemC: a crossing.
+static void ev_note(struct sim_cal *, struct sim_event *ev)
+{
+    CHECK(g_k->enter() == 0);
+    note(static_cast<const char *>(ev->arg));
+    g_k->leave();
+}
+
+// One that also pokes it: a delta notification at the crossing's time.
+static void ev_cross(struct sim_cal *, struct sim_event *ev)
+{
+    CHECK(g_k->enter() == 0);
+    note(static_cast<const char *>(ev->arg));
+    note("cross");
+    g_om->cross_ev.notify(SC_ZERO_TIME);
+    g_k->leave();
+}
+
+static void child_order()
+{
+    struct sim_event e[5];
+    static const char *names[] = {"cal-5", "cal0", "cal5", "cal", "cal"};
+
+    g_cal = sim_cal_new();
+    g_om = new order_mod("om");
+    g_k = new kernel(g_cal, "order");
+    CHECK(g_k->start() == 0);
+    sim_event_init(&e[0], ev_note, (void *)names[0]);
+    sim_event_init(&e[1], ev_cross, (void *)names[1]);
+    sim_event_init(&e[2], ev_note, (void *)names[2]);
+    sim_event_init(&e[3], ev_cross, (void *)names[3]);
+    sim_event_init(&e[4], ev_note, (void *)names[4]);
+    // Scheduled in an order unlike the run order: the calendar decides.
+    CHECK(sim_cal_at(g_cal, &e[2], sim_ns(10), 5) == 0);
+    CHECK(sim_cal_at(g_cal, &e[4], sim_ns(15), 0) == 0);
+    CHECK(sim_cal_at(g_cal, &e[1], sim_ns(10), 0) == 0);
+    CHECK(sim_cal_at(g_cal, &e[3], sim_ns(12), 0) == 0);
+    CHECK(sim_cal_at(g_cal, &e[0], sim_ns(10), -5) == 0);
+    sim_cal_run_all(g_cal);
+    std::vector<std::string> want = {
+        "sc@10", "sc-delta@10", "cal-5@10", "cal0@10", "cross@10",
+        "sc-after-cross@10", "cal5@10", "cal@12", "cross@12",
+        "sc-after-cross@12", "sc@15", "cal@15",
+    };
+    if (g_log != want) {
+        for (size_t i = 0; i < g_log.size(); i++) {
+            std::fprintf(stderr, "  %s\n", g_log[i].c_str());
+        }
+    }
+    CHECK(g_log == want);
+    CHECK(!g_k->broken());
+    CHECK(g_k->deltas() >= 4);
+    CHECK(sc_time_stamp() == sc_time(15, SC_NS));
+}
+
+// Time order across crossings: SystemC never runs ahead of the calendar.
+static void test_order() { in_child(child_order); }
+
+/* ---- a model on the request socket ---------------------------------- */
+
+// A loosely-timed echo: reads the readable part, writes it back reversed
+// into the writable part, annotates ns_per_byte per byte; or defers and
+// completes later, or misbehaves as told.
+struct echo_model : sc_module {
+    tlm_utils::simple_target_socket<echo_model> tgt;
+    tlm_utils::simple_initiator_socket<echo_model> dma;
+    bridge *br = nullptr;
+    unsigned ns_per_byte = 1;
+    enum mode { LT, DEFER, TWICE, UNKNOWN, PAST_WR, USED_PAST, STOP };
+    mode m = LT;
+
+    SC_HAS_PROCESS(echo_model);
+    explicit echo_model(sc_module_name n)
+        : sc_module(n), tgt("tgt"), dma("dma")
+    {
+        tgt.register_b_transport(this, &echo_model::b_req);
+    }
+
+    bool access(tlm::tlm_command c, uint64_t a, uint8_t *p, uint32_t n,
+                sc_time &d)
+    {
+        tlm::tlm_generic_payload gp;
+
+        gp.set_command(c);
+        gp.set_address(a);
+        gp.set_data_ptr(p);
+        gp.set_data_length(n);
+        gp.set_streaming_width(n);
+        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        dma->b_transport(gp, d);
+        return gp.is_response_ok();
+    }
+
+    void b_req(tlm::tlm_generic_payload &gp, sc_time &delay)
+    {
+        request *rq = gp.get_extension<request>();
+        std::vector<uint8_t> b(rq->rd_len);
+        uint32_t n = rq->rd_len < rq->wr_len ? rq->rd_len : rq->wr_len;
+
+        CHECK(vusim_sc::from_sc(sc_time_stamp()) == sim_cal_now(g_cal));
+        access(tlm::TLM_READ_COMMAND, rq->dma_addr, b.data(), rq->rd_len,
+               delay);
+        for (uint32_t i = 0; i < n / 2; i++) {
+            std::swap(b[i], b[n - 1 - i]);
+        }
+        if (m == PAST_WR) {
+            n = rq->wr_len + 1;
+            b.resize(n);
+        }
+        access(tlm::TLM_WRITE_COMMAND, rq->dma_addr, b.data(), n, delay);
+        delay += sc_time(ns_per_byte * rq->rd_len, SC_NS);
+        rq->used_len = m == USED_PAST ? rq->wr_len + 7 : n;
+        gp.set_response_status(tlm::TLM_OK_RESPONSE);
+        if (m == STOP) {
+            sc_stop();
+        }
+        if (m == DEFER || m == TWICE || m == UNKNOWN) {
+            rq->deferred = true;
+            sc_spawn([this, h = rq->handle, n, delay]() {
+                wait(delay);
+                CHECK(br->complete(m == UNKNOWN ? h + 1000 : h, n) ==
+                      (m == UNKNOWN ? -ENOENT : 0));
+                if (m == TWICE) {
+                    CHECK(br->complete(h, n) == -EALREADY);
+                }
+            });
+        }
+    }
+};
+
+struct rig {
+    echo_model *em;
+    bridge *br;
+    struct dev *dev = nullptr;
+    struct fakehost *fh = nullptr;
+
+    explicit rig(uint32_t virtio_id = 4)
+    {
+        device_desc d;
+
+        d.name = "echo";
+        d.virtio_id = virtio_id;
+        d.num_queues = 2;
+        g_cal = sim_cal_new();
+        em = new echo_model("em");
+        br = new bridge("br", d);
+        em->br = br;
+        br->req_socket.bind(em->tgt);
+        em->dma.bind(br->dma_socket);
+        CHECK(br->attach(g_cal, &dev) == 0);
+        fh = fakehost_new(dev);
+        CHECK(fh);
+    }
+    int add(uint16_t q, uint32_t len, uint32_t wr)
+    {
+        std::vector<uint8_t> in(len);
+
+        for (uint32_t i = 0; i < len; i++) {
+            in[i] = static_cast<uint8_t>(i * 7 + 1);
+        }
+        return fakehost_add(fh, q, in.data(), len, wr);
+    }
+    // The echo arrived reversed, and used_len is right.
+    void check_echo(int id, uint32_t len)
+    {
+        struct fakehost_req *r = fakehost_get(fh, id);
+
+        CHECK(r && r->completed && r->used_len == len);
+        for (uint32_t i = 0; i < len; i++) {
+            CHECK(r->wr[i] == static_cast<uint8_t>((len - 1 - i) * 7 + 1));
+        }
+    }
+};
+
+// 1 ns per byte annotated by the model: exactly that, from the pop time.
+static void child_ns_per_byte()
+{
+    rig g;
+    int a = g.add(0, 100, 100), b, c;
+
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(100));
+    g.check_echo(a, 100);
+    sim_cal_run_until(g_cal, sim_us(1));
+    b = g.add(1, 4096, 4096);
+    c = g.add(1, 1, 1);
+    fakehost_kick(g.fh, 1);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, b)->done_at == sim_us(1) + sim_ns(4096));
+    CHECK(fakehost_get(g.fh, c)->done_at == sim_us(1) + sim_ns(1));
+    g.check_echo(b, 4096);
+    g.check_echo(c, 1);
+    // completion order is time order: c (1 ns) before b (4096 ns)
+    CHECK(fakehost_completed_id(g.fh, 1) == c);
+    CHECK(fakehost_completed_id(g.fh, 2) == b);
+    CHECK(fakehost_violations(g.fh) == 0);
+    CHECK(g.br->get_stats().model_errors == 0);
+}
+
+static void test_ns_per_byte() { in_child(child_ns_per_byte); }
+
+// The bridge's DMA timing: latency plus bandwidth on every access.
+static void child_dma_timing()
+{
+    rig g;
+    int a;
+
+    g.em->ns_per_byte = 0;
+    // 10 ns per access, 1 GB/s = 1 ns per byte: read 500 + write 500
+    g.br->set_dma_timing(sc_time(10, SC_NS), 1000000000ull);
+    a = g.add(0, 500, 500);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(2 * 10 + 2 * 500));
+    g.check_echo(a, 500);
+}
+
+static void test_dma_timing() { in_child(child_dma_timing); }
+
+// A model that defers and completes later through bridge::complete().
+static void child_deferred()
+{
+    rig g;
+    int a;
+
+    g.em->m = echo_model::DEFER;
+    a = g.add(0, 64, 64);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(64));
+    g.check_echo(a, 64);
+    CHECK(fakehost_violations(g.fh) == 0);
+}
+
+static void test_deferred() { in_child(child_deferred); }
+
+/* ---- bad model behaviour -------------------------------------------- */
+
+static std::string g_errs;
+
+static void err_sink(int level, const char *, const char *line, void *)
+{
+    if (level == VUSIM_LOG_ERR) {
+        g_errs += line;
+        g_errs += "\n";
+    }
+}
+
+static bool said(const char *s)
+{
+    return g_errs.find(s) != std::string::npos;
+}
+
+static void child_twice()
+{
+    vusim_log_set_sink(err_sink, nullptr);
+    rig g;
+    int a;
+
+    g.em->m = echo_model::TWICE;
+    a = g.add(0, 8, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    g.check_echo(a, 8);
+    CHECK(fakehost_violations(g.fh) == 0);
+    CHECK(g.br->get_stats().model_errors == 1);
+    CHECK(said("model 'echo'") && said("request 1 twice"));
+}
+
+static void child_unknown()
+{
+    vusim_log_set_sink(err_sink, nullptr);
+    rig g;
+    int a;
+
+    g.em->m = echo_model::UNKNOWN;
+    a = g.add(0, 8, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(said("unknown request handle 1001"));
+    CHECK(!fakehost_get(g.fh, a)->completed); // the model never completed it
+    CHECK(fakehost_inflight(g.fh) == 1);
+}
+
+// A DMA write past the writable part: refused, named, the request fails
+// with used length 0 (not virtio-blk) or IOERR in its status byte (blk).
+static void child_past_wr()
+{
+    vusim_log_set_sink(err_sink, nullptr);
+    rig g;
+    int a;
+
+    g.em->m = echo_model::PAST_WR;
+    a = g.add(0, 16, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, a)->completed);
+    CHECK(fakehost_get(g.fh, a)->used_len == 0);
+    CHECK(said("model 'echo': request 1 (queue 0): DMA write of 9 bytes at "
+               "offset 0 is past the writable part (8 bytes)"));
+    CHECK(fakehost_violations(g.fh) == 0);
+    // the run goes on: the next request is served
+    g.em->m = echo_model::LT;
+    a = g.add(0, 8, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    g.check_echo(a, 8);
+}
+
+static void child_past_wr_blk()
+{
+    vusim_log_set_sink(err_sink, nullptr);
+    rig g(2);
+    int a;
+
+    g.em->m = echo_model::USED_PAST;
+    a = g.add(0, 16, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, a)->used_len == 8);
+    CHECK(fakehost_get(g.fh, a)->wr[7] == 1); // VIRTIO_BLK_S_IOERR
+    CHECK(said("used length 15 is past the writable part (8 bytes)"));
+}
+
+// sc_start() behind the bridge's back moves SystemC ahead of vusim: the
+// kernel breaks with a clear error, requests fail, the run goes on.
+static void child_backwards()
+{
+    vusim_log_set_sink(err_sink, nullptr);
+    rig g;
+    int a;
+
+    sc_start(sc_time(1, SC_US));
+    a = g.add(0, 8, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(g.br->kern()->broken());
+    CHECK(said("model 'echo'") && said("time would go backwards"));
+    CHECK(fakehost_get(g.fh, a)->completed);
+    CHECK(fakehost_get(g.fh, a)->used_len == 0);
+    CHECK(fakehost_violations(g.fh) == 0);
+}
+
+// sc_stop() in the model: outstanding and later requests fail.
+static void child_stop()
+{
+    vusim_log_set_sink(err_sink, nullptr);
+    rig g;
+    int a, b;
+
+    g.em->m = echo_model::STOP;
+    a = g.add(0, 8, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(said("sc_stop"));
+    CHECK(fakehost_get(g.fh, a)->completed);
+    b = g.add(0, 8, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, b)->completed);
+    CHECK(fakehost_get(g.fh, b)->used_len == 0);
+    CHECK(fakehost_violations(g.fh) == 0);
+}
+
+// A request the host takes back while the model holds it is dropped.
+static void child_cancel()
+{
+    rig g;
+    int a, b;
+
+    a = g.add(0, 1000, 1000);
+    b = g.add(0, 10, 10);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_until(g_cal, sim_ns(500));
+    CHECK(fakehost_get(g.fh, b)->completed);
+    CHECK(fakehost_cancel(g.fh, a) == 0);
+    sim_cal_run_all(g_cal);
+    CHECK(!fakehost_get(g.fh, a)->completed);
+    CHECK(g.br->get_stats().cancelled == 1);
+    CHECK(fakehost_violations(g.fh) == 0);
+}
+
+static void test_twice() { in_child(child_twice); }
+static void test_unknown() { in_child(child_unknown); }
+static void test_past_wr() { in_child(child_past_wr); }
+static void test_past_wr_blk() { in_child(child_past_wr_blk); }
+static void test_backwards() { in_child(child_backwards); }
+static void test_stop() { in_child(child_stop); }
+static void test_cancel() { in_child(child_cancel); }
+
+static CU_TestInfo coupling_tests[] = {
+    {"order", test_order},
+    {"ns_per_byte", test_ns_per_byte},
+    {"dma_timing", test_dma_timing},
+    {"deferred", test_deferred},
+    {"cancel", test_cancel},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo bad_model_tests[] = {
+    {"complete_twice", test_twice},
+    {"unknown_handle", test_unknown},
+    {"dma_past_writable", test_past_wr},
+    {"used_past_writable_blk", test_past_wr_blk},
+    {"time_backwards", test_backwards},
+    {"sc_stop", test_stop},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"systemc_coupling", nullptr, nullptr, nullptr, nullptr, coupling_tests},
+    {"systemc_bad_model", nullptr, nullptr, nullptr, nullptr,
+     bad_model_tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int sc_main(int argc, char **argv)
+{
+    return vusim_cu_main(argc, argv, suites);
+}
