@@ -5,22 +5,24 @@
  * overhead  The full in-band request cycle (kick, ack, calendar event,
  *           used ring, BACKEND_VRING_CALL, ack, reap) of a one-sector
  *           (512-byte) virtio-blk read, against the real back-end in a
- *           child process, without and with --trace (every message, the
- *           chain, the completion's digest, the calendar events, each
- *           record in the file's page cache, through the writer's shared
- *           mapping, before the call). Rounds alternate the two so drift
- *           hits both; the figure is the median of the per-round ratios.
- *           The same for 4 KiB reads (trace-overhead-4k): the digest of
- *           the bytes read grows with the request, the rest does not.
- * replay    With --replay=TRACE --recorded-ns=NS: replay TRACE in-process
- *           (best of three) against NS, the wall time of the run that
- *           recorded it (bench/trace.sh records the demo workload). Also
- *           the last traced cycle run's trace against that run's wall time
- *           (replay-speedup-cycle): a workload bound by round trips, where
- *           the demo's is bound by the bytes it moves and digests.
+ *           child process polling as the vusim program does, without and
+ *           with --trace (every message, the chain, the completion's
+ *           digest, the calendar events, each record in the file's page
+ *           cache, through the writer's shared mapping, before the call).
+ *           ROUNDS interleaved rounds of each; the figure is the ratio of
+ *           the medians, min and max printed beside. The same for 4 KiB
+ *           reads (trace-overhead-4k): the digest of the bytes read grows
+ *           with the request, the rest does not.
+ * replay    Each traced 512-byte round's trace is replayed in-process
+ *           right after it, and the cycle loop's wall time (all its
+ *           requests, as the trace holds them all) is set against the
+ *           replay's (replay-speedup-cycle, ratio of the medians): a
+ *           workload bound by round trips.
+ * --replay-once=TRACE  replay TRACE once and print replay-ns=N (the
+ *           replay alone: the reader is opened before and freed after);
+ *           bench/trace.sh interleaves it with recordings of the demo.
  *
- * Last line: trace-overhead=R [replay-speedup=S] trace-overhead-4k=R4
- * replay-speedup-cycle=S2
+ * Last line: trace-overhead=R trace-overhead-4k=R4 replay-speedup-cycle=S
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -67,7 +69,7 @@ static pid_t start_backend(const char *path, const char *trace)
     struct vu_loop *loop;
     struct dev *dev;
     char err[256];
-    pid_t pid = fork();
+    pid_t pid = (fflush(stdout), fork());
 
     if (pid != 0) {
         return pid;
@@ -95,11 +97,14 @@ static pid_t start_backend(const char *path, const char *trace)
     _exit(0);
 }
 
-/* Wall nanoseconds per read cycle of @len bytes. */
-static double cycle_ns(struct vufe *fe, long iters, uint32_t len)
+/* Wall nanoseconds per read cycle of @len bytes; *all_ns gets the wall
+ * time of every cycle, warm-up included (all of them are in the trace). */
+static double cycle_ns(struct vufe *fe, long iters, uint32_t len,
+                       uint64_t *all_ns)
 {
     uint64_t hdr = vufe_alloc(fe, 16, 16), data = vufe_alloc(fe, len, 4096);
     uint64_t st = vufe_alloc(fe, 1, 16), t0 = 0;
+    uint64_t start = vusim_wallclock_ns();
     struct vufe_buf b[3] = { { hdr, 16, false }, { data, len, true },
                              { st, 1, true } };
     struct dev_blk_req_hdr *h = vufe_ptr(fe, hdr, 16);
@@ -117,22 +122,23 @@ static double cycle_ns(struct vufe *fe, long iters, uint32_t len)
             exit(1);
         }
     }
-    return (double)(vusim_wallclock_ns() - t0) / (double)iters;
+    uint64_t end = vusim_wallclock_ns();
+
+    *all_ns = end - start;
+    return (double)(end - t0) / (double)iters;
 }
 
-/* One run; *wall_ns gets it whole, from the fork to the child's exit. */
+/* One run; *work_ns gets the wall time of all its requests. */
 static double one_run(const char *sock, const char *trace, long iters,
-                      uint32_t len, uint64_t *wall_ns)
+                      uint32_t len, uint64_t *work_ns)
 {
-    uint64_t t0 = vusim_wallclock_ns();
     pid_t be = start_backend(sock, trace);
     struct vufe *fe = bench_connect_inband(sock, "bench-trace");
-    double ns = cycle_ns(fe, iters, len);
+    double ns = cycle_ns(fe, iters, len, work_ns);
     int status = 0;
 
     vufe_free(fe);
     waitpid(be, &status, 0);
-    *wall_ns = vusim_wallclock_ns() - t0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "bench-trace: the back-end failed\n");
         exit(1);
@@ -140,77 +146,84 @@ static double one_run(const char *sock, const char *trace, long iters,
     return ns;
 }
 
-static int cmp_double(const void *a, const void *b)
+static double med(double *v, struct bench_stat *st)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
+    *st = bench_stat(v, ROUNDS);
+    return st->med;
 }
 
-/* ROUNDS alternating runs without and with a trace of @len-byte reads:
- * the median ratio; the last traced run's trace is left at @trace and its
- * wall time in *wall_on. */
+static uint64_t replay_once(const char *path, uint64_t *completions);
+
+/* ROUNDS interleaved runs without and with a trace of @len-byte reads:
+ * the ratio of the medians. With @speedup, each traced run's trace is
+ * replayed right after it and *speedup gets the ratio of the medians of
+ * the traced runs' work and of the replays. */
 static double overhead(const char *sock, const char *trace, long iters,
-                       uint32_t len, uint64_t *wall_on)
+                       uint32_t len, double *speedup)
 {
-    double off[ROUNDS], on[ROUNDS], ratio[ROUNDS];
-    uint64_t wall_off;
+    double off[ROUNDS], on[ROUNDS], work[ROUNDS], rep[ROUNDS];
+    struct bench_stat a, b, w, r;
+    uint64_t wall, done = 0;
 
     for (int i = 0; i < ROUNDS; i++) {
-        off[i] = one_run(sock, NULL, iters, len, &wall_off);
-        on[i] = one_run(sock, trace, iters, len, wall_on);
-        ratio[i] = on[i] / off[i];
+        off[i] = one_run(sock, NULL, iters, len, &wall);
+        on[i] = one_run(sock, trace, iters, len, &wall);
+        work[i] = (double)wall;
+        rep[i] = speedup ? (double)replay_once(trace, &done) : 1;
     }
-    qsort(off, ROUNDS, sizeof(off[0]), cmp_double);
-    qsort(on, ROUNDS, sizeof(on[0]), cmp_double);
-    qsort(ratio, ROUNDS, sizeof(ratio[0]), cmp_double);
-    printf("%u-byte reads: cycle-ns=%.0f traced-ns=%.0f ratio=%.3f "
-           "(medians of %d rounds of %ld)\n", len, off[ROUNDS / 2],
-           on[ROUNDS / 2], ratio[ROUNDS / 2], ROUNDS, iters);
-    return ratio[ROUNDS / 2];
+    double ratio = med(on, &b) / med(off, &a);
+
+    printf("%u-byte reads: cycle-ns=%.0f (%.0f..%.0f) traced-ns=%.0f "
+           "(%.0f..%.0f) ratio=%.3f (medians of %d rounds of %ld)\n", len,
+           a.med, a.min, a.max, b.med, b.min, b.max, ratio, ROUNDS, iters);
+    if (speedup) {
+        *speedup = med(work, &w) / med(rep, &r);
+        printf("cycle run: recorded in %.0f ns (%.0f..%.0f), replayed in "
+               "%.0f ns (%.0f..%.0f), %llu completions, speedup=%.1f\n",
+               w.med, w.min, w.max, r.med, r.min, r.max,
+               (unsigned long long)done, *speedup);
+    }
+    return ratio;
 }
 
-/* Best of three replays of @path, in wall nanoseconds. */
-static uint64_t replay_ns(const char *path, uint64_t *completions)
+/* One replay of @path, in wall nanoseconds: trace_replay() alone. */
+static uint64_t replay_once(const char *path, uint64_t *completions)
 {
-    uint64_t best = UINT64_MAX;
+    struct trace_replay_result res;
+    struct trace_reader *r = NULL;
+    char err[512] = "";
+    uint64_t t0, dt;
 
-    for (int k = 0; k < 3; k++) {
-        struct trace_replay_result res;
-        struct trace_reader *r = NULL;
-        char err[512] = "";
-        uint64_t t0 = vusim_wallclock_ns(), dt;
-
-        if (trace_reader_open_lazy(path, &r, err, sizeof(err)) < 0 ||
-            trace_replay(r, NULL, &res, err, sizeof(err)) < 0) {
-            fprintf(stderr, "bench-trace: replay %s: %s\n", path, err);
-            exit(1);
-        }
-        dt = vusim_wallclock_ns() - t0;
-        if (res.diverged) {
-            fprintf(stderr, "bench-trace: replay diverged at record %zu: "
-                    "%s\n", res.div.index, res.div.what);
-            exit(1);
-        }
-        *completions = res.completions;
-        trace_reader_free(r);
-        best = dt < best ? dt : best;
+    if (trace_reader_open_lazy(path, &r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench-trace: open %s: %s\n", path, err);
+        exit(1);
     }
-    return best;
+    t0 = vusim_wallclock_ns();
+    if (trace_replay(r, NULL, &res, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench-trace: replay %s: %s\n", path, err);
+        exit(1);
+    }
+    dt = vusim_wallclock_ns() - t0;
+    if (res.diverged) {
+        fprintf(stderr, "bench-trace: replay diverged at record %zu: %s\n",
+                res.div.index, res.div.what);
+        exit(1);
+    }
+    *completions = res.completions;
+    trace_reader_free(r);
+    return dt;
 }
 
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "iters", required_argument, NULL, 'n' },
-        { "replay", required_argument, NULL, 'r' },
-        { "recorded-ns", required_argument, NULL, 'w' },
+        { "replay-once", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *rp = NULL, *tmp = getenv("TMPDIR");
-    uint64_t recorded = 0, wall_on = 0, cyc_done = 0, cyc_ns;
-    double r512, r4k;
+    double r512, r4k, sp;
     long iters = 5000;
     char sock[96], trace[96];
     int c;
@@ -220,46 +233,36 @@ int main(int argc, char **argv)
             iters = strtol(optarg, NULL, 10);
         } else if (c == 'r') {
             rp = optarg;
-        } else if (c == 'w') {
-            recorded = strtoull(optarg, NULL, 10);
         } else {
             fprintf(c == 'h' ? stdout : stderr, "usage: bench-trace "
-                    "[--iters=N] [--replay=TRACE --recorded-ns=NS]\n");
+                    "[--iters=N] | --replay-once=TRACE\n");
             return c == 'h' ? 0 : 2;
         }
     }
-    if (iters < 100 || (rp && !recorded)) {
-        fprintf(stderr, "bench-trace: --iters >= 100; --replay needs "
-                "--recorded-ns\n");
+    g_vusim_log_level = VUSIM_LOG_ERR;
+    if (rp) {
+        uint64_t done = 0, ns = replay_once(rp, &done);
+
+        printf("replay-ns=%llu completions=%llu\n", (unsigned long long)ns,
+               (unsigned long long)done);
+        return 0;
+    }
+    if (iters < 100) {
+        fprintf(stderr, "bench-trace: --iters >= 100\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    g_vusim_log_level = VUSIM_LOG_ERR;
+    printf("load before: %s\n", bench_load());
     tmp = tmp && tmp[0] && strlen(tmp) < 48 ? tmp : "/tmp";
     snprintf(sock, sizeof(sock), "%s/vusim-bench-trace-%d.sock", tmp,
              (int)getpid());
     snprintf(trace, sizeof(trace), "%s/vusim-bench-trace-%d.trace", tmp,
              (int)getpid());
-    r4k = overhead(sock, trace, iters, 4096, &wall_on);
-    r512 = overhead(sock, trace, iters, 512, &wall_on);
-    cyc_ns = replay_ns(trace, &cyc_done);
+    r4k = overhead(sock, trace, iters, 4096, NULL);
+    r512 = overhead(sock, trace, iters, 512, &sp);
     unlink(trace);
-    printf("cycle run: recorded in %llu ns, replayed in %llu ns, %llu "
-           "completions\n", (unsigned long long)wall_on,
-           (unsigned long long)cyc_ns, (unsigned long long)cyc_done);
-    if (!rp) {
-        printf("trace-overhead=%.3f trace-overhead-4k=%.3f "
-               "replay-speedup-cycle=%.1f\n", r512, r4k,
-               (double)wall_on / (double)cyc_ns);
-        return 0;
-    }
-    uint64_t done = 0, ns = replay_ns(rp, &done);
-
-    printf("demo run: recorded in %llu ns, replayed in %llu ns, %llu "
-           "completions\n", (unsigned long long)recorded,
-           (unsigned long long)ns, (unsigned long long)done);
-    printf("trace-overhead=%.3f replay-speedup=%.1f trace-overhead-4k=%.3f "
-           "replay-speedup-cycle=%.1f\n", r512, (double)recorded / (double)ns,
-           r4k, (double)wall_on / (double)cyc_ns);
+    printf("load after: %s\n", bench_load());
+    printf("trace-overhead=%.3f trace-overhead-4k=%.3f "
+           "replay-speedup-cycle=%.1f\n", r512, r4k, sp);
     return 0;
 }

@@ -50,6 +50,10 @@ struct demo_run {
     uint64_t features, protocol_features;   /* as the front-end acked */
     uint64_t kicks, kicks_suppressed, calls;    /* front-end's count */
     uint64_t wall_ns;
+    /* Host time of the requests alone, from the first submitted to the last
+     * reaped, less the front-end's checks of the data read back (verify_ns):
+     * the device's work, which replay is timed against (bench-trace). */
+    uint64_t work_ns, verify_ns;
 };
 
 /* The in-process back-end: a blk model behind the probe, on a private

@@ -325,6 +325,7 @@ static int demo_be_start(struct demo_be *b, const struct demo_cfg *c)
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
+    vu_loop_set_poll(b->loop, VUSIM_POLL_NS);   /* as the program runs */
     if ((rc = demo_dev(b, c)) != 0 || (rc = demo_listen(b, c)) != 0) {
         return rc;
     }

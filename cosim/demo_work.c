@@ -28,6 +28,7 @@
 #include "cosim/demo-internal.h"
 #include "devices/blk.h"
 #include "sim/rng.h"
+#include "sim/wallclock.h"
 
 #define PROG        "vusim"
 #define WAIT_MS     5000
@@ -210,7 +211,7 @@ static void work_verify(struct work *w, const struct slot *s)
 {
     const uint8_t *got = vufe_ptr(w->fe, s->data, s->len);
     const uint8_t *want = w->shadow + s->sector * DEV_BLK_SECTOR_SIZE;
-    uint64_t bad = 0, first = 0;
+    uint64_t bad = 0, first = 0, t0 = vusim_wallclock_ns();
 
     for (uint32_t i = 0; i < s->len; i++) {
         if (got[i] != want[i] && bad++ == 0) {
@@ -225,6 +226,7 @@ static void work_verify(struct work *w, const struct slot *s)
                 first, got[first], want[first]);
     }
     w->r->mismatches += bad;
+    w->r->verify_ns += vusim_wallclock_ns() - t0;
 }
 
 static void work_check(struct work *w, const struct slot *s, uint32_t used)
@@ -314,9 +316,11 @@ int vusim_demo_work(const struct demo_cfg *c, const char *path,
 
     vusim_rng_seed(&w.rng, c->seed);
     rc = work_open(&w, path);
+    uint64_t t0 = vusim_wallclock_ns();
     while (rc == 0 && r->done < c->requests) {
         rc = work_batch(&w);
     }
+    r->work_ns = vusim_wallclock_ns() - t0 - r->verify_ns;
     if (w.fe) {
         const struct vufe_stats *st = vufe_stats(w.fe);
 
