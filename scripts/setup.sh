@@ -29,9 +29,11 @@ VUSIM_BUILD_PKGS=(
 )
 
 # Real guests for the guest test tier: UML, QEMU, a kernel, a static busybox;
-# jq reads vusim's --stats JSON in those tests.
+# jq reads vusim's --stats JSON in those tests; e2fsprogs and kmod serve
+# bench-guests' file-system workload (mkfs.ext4, insmod in the guest).
 VUSIM_GUEST_PKGS=(
     user-mode-linux qemu-system-x86 busybox-static linux-image-amd64 jq
+    e2fsprogs kmod
 )
 
 # Time-travel UML: scripts/build-tt-uml.sh builds a UML with time-travel
