@@ -24,6 +24,13 @@
 # "time_travel"), those are printed too: stats-rtt-ns, and controller
 # messages per wall second over the whole io run.
 #
+# The guest set-ups run in VUSIM_TT_BENCH_ROUNDS interleaved rounds
+# (default 3; basic-idle, idle, io, io-nofu in each); every speed is the
+# median of its rounds, min and max printed beside. The io workload has no
+# baseline outside vusim, so its speed is printed in the table but not on
+# the last line; what the last line says of it is FREE_UNTIL's gain
+# (free-until-speedup = io / io-nofu, both under vusim's controller).
+#
 # The last line is key=value. A part that cannot run says "skip"; without
 # the time-travel UML, busybox or the controller the whole bench prints
 # "timetravel=skip" and exits 0 (make bench runs every bench).
@@ -58,7 +65,8 @@ TIMEOUT=${VUSIM_GUEST_TIMEOUT:-600}
 TTRTT=$builddir/bench/ttrtt
 TTSOCK=$GUEST_RUN/tt.sock
 BLKSOCK=$GUEST_RUN/blk.sock
-declare -A SPEED GUEST WALL
+ROUNDS=${VUSIM_TT_BENCH_ROUNDS:-3}
+declare -A SPEED GUEST WALL RUNS
 
 # stamped_run LOG CMD...: run a guest, each console line prefixed with the
 # host's wall time (seconds, microsecond resolution) when it was read.
@@ -102,6 +110,15 @@ measure()
     read -r "GUEST[$name]" "WALL[$name]" "SPEED[$name]" <<<"$v"
     guest_say "$name: ${GUEST[$name]} guest s in ${WALL[$name]} wall s:" \
         "speed ${SPEED[$name]}"
+    RUNS[$name]+="${SPEED[$name]}
+"
+}
+
+# median NAME: "median min max" of NAME's speeds over the rounds.
+median()
+{
+    printf '%s' "${RUNS[$1]:-}" | sort -g |
+        awk 'NF { v[++k] = $1 } END { if (k) print v[int((k + 1) / 2)], v[1], v[k]; else print "skip skip skip" }'
 }
 
 # stats_tt FILE KEY...: the first KEY present in the controller's part of
@@ -149,19 +166,22 @@ else
 fi
 
 # ---- guests --------------------------------------------------------------
-tt_uml_cmd 0 unused "$TT_ROOT" tt_mode=idle "tt_sleep=$SLEEP"
-TT_CMD[1]=time-travel
-stamped_run "$GUEST_RUN/basic-idle.log" "${TT_CMD[@]}"
-measure basic-idle "$GUEST_RUN/basic-idle.log"
+for ((round = 1; round <= ROUNDS; round++)); do
+    tt_uml_cmd 0 unused "$TT_ROOT" tt_mode=idle "tt_sleep=$SLEEP"
+    TT_CMD[1]=time-travel
+    stamped_run "$GUEST_RUN/basic-idle.log" "${TT_CMD[@]}"
+    measure basic-idle "$GUEST_RUN/basic-idle.log"
 
-controller_run idle tt_mode=idle "tt_sleep=$SLEEP"
-controller_run io tt_mode=probe tt_disk=vda "tt_reads=$READS"
-IO_RUN_WALL=$RUN_WALL
-grep -q 'TT-STATUS: rc=0' "$GUEST_RUN/io.log" ||
-    guest_fail "io: ttprobe failed: $(grep 'ttprobe: error' "$GUEST_RUN/io.log")"
-# The same I/O run without FREE_UNTIL: every advance of guest time asks.
-VUSIM_EXTRA=--free-until=off controller_run io-nofu tt_mode=probe \
-    tt_disk=vda "tt_reads=$READS"
+    controller_run idle tt_mode=idle "tt_sleep=$SLEEP"
+    controller_run io tt_mode=probe tt_disk=vda "tt_reads=$READS"
+    IO_RUN_WALL=$RUN_WALL
+    grep -q 'TT-STATUS: rc=0' "$GUEST_RUN/io.log" ||
+        guest_fail "io: ttprobe failed: $(grep 'ttprobe: error' \
+            "$GUEST_RUN/io.log")"
+    # The same I/O run without FREE_UNTIL: every advance of guest time asks.
+    VUSIM_EXTRA=--free-until=off controller_run io-nofu tt_mode=probe \
+        tt_disk=vda "tt_reads=$READS"
+done
 
 stats_rtt=none
 msgs_per_s=none
@@ -187,11 +207,19 @@ if command -v jq >/dev/null; then
     fi
 fi
 
-printf '%-11s %12s %10s %8s\n' setup guest-s wall-s speed
+printf '%-11s %12s %10s %8s %8s %8s   (last round; speed: median min max' \
+    setup guest-s wall-s speed min max
+echo " of $ROUNDS rounds)"
 for n in basic-idle idle io io-nofu; do
-    printf '%-11s %12s %10s %8s\n' "$n" "${GUEST[$n]}" "${WALL[$n]}" \
-        "${SPEED[$n]}"
+    read -r m lo hi <<<"$(median "$n")"
+    SPEED[$n]=$m
+    printf '%-11s %12s %10s %8s %8s %8s\n' "$n" "${GUEST[$n]}" \
+        "${WALL[$n]}" "$m" "$lo" "$hi"
 done
+echo "io and io-nofu have no baseline outside vusim: their speeds are not" \
+    "on the last line"
+fu_speedup=$(awk -v a="${SPEED[io]}" -v b="${SPEED[io-nofu]}" \
+    'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 # field KEY: KEY's value in ttrtt's last line, or "skip".
 field()
 {
@@ -204,9 +232,10 @@ field()
     done
     echo skip
 }
-echo "idle-speed=${SPEED[idle]} io-speed=${SPEED[io]}" \
-    "basic-idle-speed=${SPEED[basic-idle]}" \
+echo "idle-speed=${SPEED[idle]} basic-idle-speed=${SPEED[basic-idle]}" \
     "tt-msg-ratio=$(field tt-msg-ratio) tt-rtt-ns=$(field tt-rtt-ns)" \
     "raw16-rtt-ns=$(field raw16-rtt-ns) stats-rtt-ns=$stats_rtt" \
-    "io-msgs-per-wall-s=$msgs_per_s io-nofu-speed=${SPEED[io-nofu]}" \
-    "free-until-saved-msgs=$fu_saved"
+    "io-msgs-per-wall-s=$msgs_per_s free-until-speedup=$fu_speedup" \
+    "free-until-saved-msgs=$fu_saved" \
+    "tt-msg-ratio-blocking=$(field tt-msg-ratio-blocking)" \
+    "tt-cpu-ratio=$(field tt-cpu-ratio)"
