@@ -72,6 +72,8 @@ struct vu_backend {
     size_t nlat, lat_cap;
     int errs_logged;
     struct trace_writer *trace;   /* NULL: not recording */
+    const struct vu_backend_obs *obs;     /* NULL: no observer */
+    void *obs_opaque;
     struct vu_trace_base {        /* front-end addresses are traced */
         bool set;                 /* relative to its first memory table */
         uint64_t gpa, uva, off;

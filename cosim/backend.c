@@ -732,6 +732,9 @@ static void vu_close(struct vu_backend *be)
     bool was = vu_backend_connected(be);
 
     vu_backend_detach(be);
+    if (was && be->obs && be->obs->conn) {
+        be->obs->conn(be->obs_opaque, be, false);
+    }
     if (was && be->cfg.on_close) {
         be->cfg.on_close(be, be->cfg.opaque);
     }
@@ -932,6 +935,9 @@ int vu_backend_attach(struct vu_backend *be, int sock)
     be->st.connections++;
     vu_trace_conn(be, true);
     VUSIM_INFO(SS, "conn %u: front-end connected", be->cfg.conn_id);
+    if (be->obs && be->obs->conn) {
+        be->obs->conn(be->obs_opaque, be, true);
+    }
     return 0;
 }
 

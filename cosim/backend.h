@@ -121,6 +121,41 @@ void vu_backend_set_on_close(struct vu_backend *be,
                              void (*fn)(struct vu_backend *be, void *opaque),
                              void *opaque);
 
+/*
+ * An observer for a controller (cosim/control): what the device does and
+ * when the front-end comes and goes. Every hook is optional; each runs on
+ * the loop's thread, inside the back-end's own call, and must not call back
+ * into the back-end except through the queries below.
+ */
+struct faults_fire;
+struct vu_backend_obs {
+    void (*pop)(void *o, struct vu_backend *be, const struct dev_req *req);
+    void (*complete)(void *o, struct vu_backend *be,
+                     const struct dev_req *req, uint32_t used_len);
+    void (*call)(void *o, struct vu_backend *be, uint16_t queue);
+    void (*fault)(void *o, struct vu_backend *be, const struct dev_req *req,
+                  const struct faults_fire *f);
+    void (*conn)(void *o, struct vu_backend *be, bool up);
+};
+void vu_backend_set_obs(struct vu_backend *be,
+                        const struct vu_backend_obs *obs, void *opaque);
+
+struct dev *vu_backend_dev(const struct vu_backend *be);
+
+/* A queue's state: its ring indices and requests in flight. */
+struct vu_queue_info {
+    bool started, enabled;
+    uint16_t num, last_avail, used_idx;
+    uint32_t ninflight;
+};
+int vu_backend_queue_info(const struct vu_backend *be, uint16_t queue,
+                          struct vu_queue_info *out);
+/* Up to @n of @queue's requests in flight, oldest first, with the
+ * simulated time the device took each; returns how many. */
+size_t vu_backend_inflight(const struct vu_backend *be, uint16_t queue,
+                           struct dev_req **reqs, sim_time_t *t_pop,
+                           size_t n);
+
 /* Features and protocol features this back-end offers. */
 uint64_t vu_backend_features(const struct vu_backend *be);
 uint64_t vu_backend_protocol_features(const struct vu_backend *be);

@@ -91,6 +91,9 @@ static void vu_queue_notify(struct vu_queue *q)
     struct vu_queue_stats *st = &be->st.q[q->index];
 
     vu_trace_call(q);
+    if (be->obs && be->obs->call) {
+        be->obs->call(be->obs_opaque, be, q->index);
+    }
     if (q->call_fd >= 0) {
         if (eventfd_write(q->call_fd, 1) < 0) {
             VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u",
@@ -224,6 +227,9 @@ static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
     q->ninflight++;
     be->st.q[queue].requests++;
     vu_trace_pop(r);
+    if (be->obs && be->obs->pop) {
+        be->obs->pop(be->obs_opaque, be, &r->dreq);
+    }
     return &r->dreq;
 }
 
@@ -285,6 +291,9 @@ static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
         return;
     }
     vu_trace_complete(r, used_len);
+    if (be->obs && be->obs->complete) {
+        be->obs->complete(be->obs_opaque, be, dreq, used_len);
+    }
     vu_inflight_del(q, r);
     vu_lat_record(be, sim_cal_now(be->dev->cal) - r->t_pop);
     if (used_len > r->chain.wr_len) {
@@ -307,6 +316,9 @@ static void vu_host_fault(struct dev_req *dreq, const struct faults_fire *f)
                "state %s)", r->q->be->cfg.conn_id, r->q->index, f->rule->id,
                f->action, (unsigned long long)f->firing, f->state);
     vu_trace_fault(r, f);
+    if (r->q->be->obs && r->q->be->obs->fault) {
+        r->q->be->obs->fault(r->q->be->obs_opaque, r->q->be, dreq, f);
+    }
 }
 
 /* The device's config space changed (do=resize): the driver re-reads it
@@ -324,6 +336,60 @@ static void vu_host_config_changed(struct dev *dev)
     if (vu_backend_send_breq(be, VU_BREQ_CONFIG_CHANGE_MSG, NULL, 0) < 0) {
         vu_backend_fail(be, -ENOTCONN, "cannot send CONFIG_CHANGE_MSG");
     }
+}
+
+/* ---- queries for a controller ---------------------------------------- */
+
+void vu_backend_set_obs(struct vu_backend *be,
+                        const struct vu_backend_obs *obs, void *opaque)
+{
+    be->obs = obs;
+    be->obs_opaque = opaque;
+}
+
+struct dev *vu_backend_dev(const struct vu_backend *be)
+{
+    return be->dev;
+}
+
+int vu_backend_queue_info(const struct vu_backend *be, uint16_t queue,
+                          struct vu_queue_info *out)
+{
+    const struct vu_queue *q;
+
+    if (queue >= be->nq) {
+        return -ENOENT;
+    }
+    q = &be->q[queue];
+    *out = (struct vu_queue_info){
+        .started = q->started, .enabled = q->enabled, .num = q->vq.num,
+        .last_avail = q->vq.last_avail, .used_idx = q->vq.used_idx,
+        .ninflight = q->ninflight,
+    };
+    return 0;
+}
+
+size_t vu_backend_inflight(const struct vu_backend *be, uint16_t queue,
+                           struct dev_req **reqs, sim_time_t *t_pop,
+                           size_t n)
+{
+    size_t len = 0, idx;
+
+    if (queue >= be->nq) {
+        return 0;
+    }
+    for (const struct vu_request *r = be->q[queue].inflight; r; r = r->next) {
+        len++;
+    }
+    /* The list is newest first: the oldest @n are its last @n. */
+    idx = len;
+    for (struct vu_request *r = be->q[queue].inflight; r; r = r->next) {
+        if (--idx < n) {
+            reqs[idx] = &r->dreq;
+            t_pop[idx] = r->t_pop;
+        }
+    }
+    return len < n ? len : n;
 }
 
 const struct dev_host_ops vu_host_ops = {

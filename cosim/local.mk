@@ -57,8 +57,13 @@ vusim_SOURCES = \
 	%reldir%/demo_probe.c \
 	%reldir%/demo_report.c \
 	%reldir%/demo_work.c
-vusim_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-vusim_LDADD = libvusim.la $(LIBEVENT_LIBS) -lpthread
+# the control socket and its client (jansson: the QMP side's JSON)
+vusim_SOURCES += \
+	%reldir%/control/control.c \
+	%reldir%/control/control.h \
+	%reldir%/control/client.c
+vusim_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+vusim_LDADD = libvusim.la $(LIBEVENT_LIBS) $(JANSSON_LIBS) -lpthread
 dist_man_MANS += man/vusim.1 man/vusim-blk.1 man/vusim-rng.1
 
 # One entry point per device (vusim-blk, ...): symlinks to vusim, which

@@ -29,7 +29,22 @@ struct vu_loop {
     struct vu_defer *defers; /* sorted by key */
     void (*tick)(void *opaque);
     void *tick_opaque;
+    const struct vu_loop_gate *gate;
 };
+
+void vu_loop_set_gate(struct vu_loop *loop, const struct vu_loop_gate *g)
+{
+    loop->gate = g;
+}
+
+/* Whether the gate lets the next event run (true with no gate or none). */
+static bool gate_open(struct vu_loop *loop)
+{
+    sim_time_t next;
+
+    return !loop->gate || sim_cal_peek(loop->cal, &next) != 0 ||
+           loop->gate->may_run(loop->gate->opaque, next);
+}
 
 static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -203,12 +218,20 @@ static long run_calendar(struct vu_loop *loop, uint64_t *wait)
 
     *wait = SIM_CLOCK_IDLE;
     while (!loop->holds && !loop->stop) {
-        long r = sim_clock_step(loop->clk, loop->cal, 1, wait);
+        long r;
 
+        if (!gate_open(loop)) {
+            *wait = SIM_CLOCK_IDLE;
+            return n;
+        }
+        r = sim_clock_step(loop->clk, loop->cal, 1, wait);
         if (r <= 0) {
             break;
         }
         n += r;
+        if (loop->gate && loop->gate->ran) {
+            loop->gate->ran(loop->gate->opaque);
+        }
         run_deferred(loop);
     }
     if (loop->holds) {

@@ -62,6 +62,19 @@ void vu_loop_hold(struct vu_loop *loop);
 void vu_loop_release(struct vu_loop *loop);
 bool vu_loop_held(const struct vu_loop *loop);
 
+/*
+ * A gate on the calendar (the control socket's stop, step and breakpoints):
+ * before each event the loop would run, may_run() sees the event's time
+ * and says whether it may; ran() follows each event that did. A closed
+ * gate is a hold: fd callbacks still run. NULL removes it.
+ */
+struct vu_loop_gate {
+    bool (*may_run)(void *opaque, sim_time_t next);
+    void (*ran)(void *opaque);
+    void *opaque;
+};
+void vu_loop_set_gate(struct vu_loop *loop, const struct vu_loop_gate *g);
+
 /* Queue @d for the end of the current batch (no-op if already queued). */
 void vu_loop_defer(struct vu_loop *loop, struct vu_defer *d);
 

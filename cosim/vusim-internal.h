@@ -28,6 +28,7 @@ struct vusim_cli {
     unsigned guests;            /* --guests=N; 0: one per device */
     const char *stats;          /* --stats=FILE or NULL */
     const char *trace;          /* --trace=FILE or NULL */
+    const char *control;        /* --control=PATH or NULL */
     enum trace_digest trace_digest;     /* --trace-digest; 0: default */
     bool verbose;
     int log_level;              /* -1: default */

@@ -20,6 +20,7 @@
 
 #include "cosim/backend.h"
 #include "cosim/cli.h"
+#include "cosim/control/control.h"
 #include "cosim/demo.h"
 #include "cosim/vusim-internal.h"
 #include "cosim/vusim-main.h"
@@ -106,6 +107,7 @@ enum gopt {
     GOPT_FREE_UNTIL,
     GOPT_GUESTS,
     GOPT_SCENARIO,
+    GOPT_CONTROL,
     GOPT_HELP,
     GOPT_N,
 };
@@ -148,6 +150,9 @@ static const struct dev_optdesc gopts[GOPT_N] = {
     [GOPT_SCENARIO] = {"scenario", "FILE",
                        "fault rules, one per line ('#' comments), as if "
                        "each were a --fault here"},
+    [GOPT_CONTROL] = {"control", "PATH",
+                      "a QMP-style control socket (mode 0600): stop, step, "
+                      "break, rules at run time (vusim ctl)"},
     [GOPT_HELP] = {"help", NULL, "show this help and exit"},
 };
 
@@ -285,6 +290,13 @@ static int generic_opt(struct vusim_cli *c, enum gopt id, const char *v)
         return 0;
     case GOPT_TRACE:
         c->trace = v;
+        return 0;
+    case GOPT_CONTROL:
+        if (!v[0] || strlen(v) >= UNIX_PATH_MAX) {
+            return vusim_cli_bad("--control=%s: expected a Unix socket path "
+                                 "shorter than %d bytes", v, UNIX_PATH_MAX);
+        }
+        c->control = v;
         return 0;
     case GOPT_TRACE_DIGEST:
         if (trace_digest_parse(v, &c->trace_digest) < 0) {
@@ -766,6 +778,9 @@ static int word_main(const char *word, int argc, char **argv)
     }
     if (strcmp(word, "replay") == 0) {
         return trace_replay_main(argc, argv);
+    }
+    if (strcmp(word, "ctl") == 0) {
+        return vu_control_client_main(argc, argv);
     }
     ops = dev_lookup(word);
     if (!ops) {

@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "cosim/control/control.h"
 #include "cosim/backend.h"
 #include "cosim/backend_trace.h"
 #include "cosim/cli.h"
@@ -170,6 +171,7 @@ struct slot {
 
 struct run {
     const struct vusim_cli *c;      /* the first device's: generic options */
+    struct vu_control *ctl;         /* --control, on the first device */
     struct vu_loop *loop;
     struct sim_tt *tt;
     FILE *stats;
@@ -437,6 +439,8 @@ static void run_free_slot(struct slot *sl)
 
 static void run_free(struct run *r)
 {
+    vu_control_free(r->ctl);
+    r->ctl = NULL;
     for (size_t i = 0; i < r->n; i++) {
         vu_server_free(r->s[i].srv);
         r->s[i].srv = NULL;
@@ -501,6 +505,15 @@ int vusim_serve_many(const struct vusim_cli *const *cs, size_t n)
     }
     if (rc == 0 && r.tt) {
         sim_tt_set_observer(r.tt, tt_observe, &r);
+    }
+    if (rc == 0 && c->control) {
+        char err[512];
+
+        if (vu_control_open(r.loop, r.s[0].be, c->control, &r.ctl, err,
+                            sizeof(err)) < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            rc = 1;
+        }
     }
     if (rc == 0) {
         rc = run_loop(&r);

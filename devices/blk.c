@@ -794,6 +794,12 @@ static int blk_fault_release(struct dev *d, uint64_t n, int status)
     return 0;
 }
 
+static void blk_describe(struct dev *d, struct dev_req *req,
+                         struct faults_req *out)
+{
+    blk_classify(to_blk(d), req, out);
+}
+
 static struct faults_set *blk_faults(struct dev *d)
 {
     return &to_blk(d)->faults;
@@ -1111,4 +1117,5 @@ const struct dev_ops dev_blk_ops = {
     .fault_actions = blk_fault_actions,
     .faults = blk_faults,
     .fault_release = blk_fault_release,
+    .describe = blk_describe,
 };

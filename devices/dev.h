@@ -48,6 +48,7 @@ struct dev_req;
 struct faults_action;           /* devices/faults/faults.h */
 struct faults_fire;
 struct faults_set;
+struct faults_req;
 
 /* One device request: a descriptor chain the guest made available. */
 struct dev_req {
@@ -132,6 +133,10 @@ struct dev_ops {
      * completes now with @status (device-specific; < 0 keeps the status it
      * had). 0, or -ENOENT when there is no such request. */
     int (*fault_release)(struct dev *dev, uint64_t n, int status);
+    /* Optional: @req as rule triggers see it (type, queue, sectors), for
+     * the host's breakpoints and queries; now is left to the caller. */
+    void (*describe)(struct dev *dev, struct dev_req *req,
+                     struct faults_req *out);
 };
 
 /* The public part of every device; a device embeds it as its first member. */

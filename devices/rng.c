@@ -171,6 +171,13 @@ static void rng_reset(struct dev *d)
     r->busy_until = 0;
 }
 
+static void rng_describe(struct dev *d, struct dev_req *req,
+                         struct faults_req *out)
+{
+    *out = (struct faults_req){ .op = FAULTS_OP_READ, .queue = req->queue,
+                                .now = sim_cal_now(d->cal) };
+}
+
 static struct faults_set *rng_faults(struct dev *d)
 {
     return &to_rng(d)->faults;
@@ -258,4 +265,5 @@ const struct dev_ops dev_rng_ops = {
     .stats_json = rng_stats_json,
     .fault_actions = rng_fault_actions,
     .faults = rng_faults,
+    .describe = rng_describe,
 };

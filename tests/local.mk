@@ -55,6 +55,9 @@ TESTS += tests/cli.sh
 # Traces through the program: record, replay, damaged files, tools.
 dist_check_SCRIPTS += tests/trace.sh
 TESTS += tests/trace.sh
+# The control socket through the program: stop, step, break, bad input.
+dist_check_SCRIPTS += tests/control.sh
+TESTS += tests/control.sh
 
 # Guest tier: real guests (User-Mode Linux, QEMU) against the vusim program;
 # each test skips (77) when its packages are missing, or fails then when
