@@ -5,7 +5,8 @@ if HAVE_SYSTEMC
 # The vusim program without its main(), for vusim_sc::main (vusim_main()).
 noinst_LTLIBRARIES += libvusim-program.la
 libvusim_program_la_SOURCES = $(vusim_SOURCES)
-libvusim_program_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) -DVUSIM_NO_MAIN
+libvusim_program_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) \
+	-DVUSIM_NO_MAIN
 
 lib_LTLIBRARIES += libvusim-systemc.la
 libvusim_systemc_la_SOURCES = \
@@ -15,7 +16,7 @@ libvusim_systemc_la_SOURCES = \
 	%reldir%/program.cc
 libvusim_systemc_la_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS)
 libvusim_systemc_la_LIBADD = libvusim-program.la libvusim.la \
-	$(LIBEVENT_LIBS) $(SYSTEMC_LIBS) -lpthread
+	$(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMC_LIBS) -lpthread
 libvusim_systemc_la_LDFLAGS = -version-info 0:0:0
 nobase_pkginclude_HEADERS += \
 	%reldir%/kernel.h \
