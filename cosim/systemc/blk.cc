@@ -85,6 +85,18 @@ int blk_front::get_config(uint32_t off, void *buf, uint32_t len)
     return 0;
 }
 
+std::string blk_front::stats_json()
+{
+    return "\"req_in\": " + std::to_string(n_.in) +
+           ", \"req_out\": " + std::to_string(n_.out) +
+           ", \"req_flush\": " + std::to_string(n_.flush) +
+           ", \"req_get_id\": " + std::to_string(n_.get_id) +
+           ", \"req_discard\": " + std::to_string(n_.discard) +
+           ", \"req_write_zeroes\": " + std::to_string(n_.write_zeroes) +
+           ", \"unsupported\": " + std::to_string(n_.unsupported) +
+           ", \"errors\": " + std::to_string(n_.errors);
+}
+
 bool blk_front::to_dma(tlm::tlm_command cmd, uint64_t addr, void *p,
                        uint32_t len, sc_time &delay)
 {

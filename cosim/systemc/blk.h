@@ -54,6 +54,7 @@ public:
 
     device_desc desc(const std::string &model) const;
     int get_config(uint32_t off, void *buf, uint32_t len) override;
+    std::string stats_json() override;
 
     struct counts {
         uint64_t in = 0, out = 0, flush = 0, get_id = 0, discard = 0;

@@ -545,7 +545,12 @@ int bridge::op_stats_json(struct dev *d, char *buf, size_t len)
         s.requests, s.completed, s.failed, s.cancelled, s.model_errors,
         s.dma_bytes, k ? k->crossings() : 0, k ? k->wakes() : 0,
         k ? k->deltas() : 0, k && k->broken() ? "true" : "false");
+    std::string more = b->hooks_ ? b->hooks_->stats_json() : std::string();
 
+    if (n >= 0 && !more.empty()) {
+        n += std::snprintf(buf + n, static_cast<size_t>(n) < len ? len - n : 0,
+                           ", %s", more.c_str());
+    }
     return (n < 0 || static_cast<size_t>(n) >= len) ? -ENOSPC : n;
 }
 

@@ -103,6 +103,8 @@ struct model_if {
     {
         return -ENOTSUP;
     }
+    // JSON members ("key": value, ...) for --stats, after the bridge's.
+    virtual std::string stats_json() { return std::string(); }
 };
 
 // The virtio face of the model.

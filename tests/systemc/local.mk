@@ -21,3 +21,16 @@ tests_systemc_vusim_sc_itest_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_systemc_vusim_sc_itest_LDADD = libvusim.la $(CUNIT_LIBS)
 TESTS += tests/systemc/vusim-sc-itest
 endif
+
+# Guests against the SystemC SSD: a UML in both notification modes (data
+# checked in the guest and in the backing file) and the time-travel tier
+# (three identical runs, exact read latency, replay); they skip or fail
+# like the tiers of tests/local.mk.
+SC_GUEST_TESTS = \
+	tests/systemc/uml-sc-ssd-inband.sh \
+	tests/systemc/uml-sc-ssd-eventfd.sh \
+	tests/systemc/tt-sc-ssd.sh
+EXTRA_DIST += tests/systemc/uml-sc-ssd.sh $(SC_GUEST_TESTS)
+if HAVE_SYSTEMC
+TESTS += $(SC_GUEST_TESTS)
+endif

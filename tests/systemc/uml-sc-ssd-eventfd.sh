@@ -1,0 +1,4 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# make check: UML against vusim-sc-ssd, eventfd notifications (uml-sc-ssd.sh).
+exec "$(dirname "$0")/uml-sc-ssd.sh" eventfd
