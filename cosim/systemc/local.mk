@@ -1,6 +1,6 @@
 # cosim/systemc fragment: libvusim-systemc, the SystemC/TLM-2.0 bridge
 # (C++17; built only when configure found SystemC >= 2.3.3).
-EXTRA_DIST += vusim-systemc.pc.in
+EXTRA_DIST += vusim-systemc.pc.in cosim/systemc/DESIGN.md
 if HAVE_SYSTEMC
 # The vusim program without its main(), for vusim_sc::main (vusim_main()).
 noinst_LTLIBRARIES += libvusim-program.la

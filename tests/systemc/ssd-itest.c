@@ -4,7 +4,8 @@
  * bridge) against the reference front-end, over a real socket and memfd
  * memory, in both notification modes: every virtio-blk request type, the
  * data read back, the backing file after the run, and the bad requests'
- * statuses. The program runs as its own process, as a user runs it.
+ * statuses; and vusim-sc-rng's byte stream against the LFSR computed
+ * here. The programs run as their own processes, as a user runs them.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -189,12 +190,82 @@ static void ssd_requests(enum vufe_notify mode)
     ssd_free(&s);
 }
 
+/* The LFSR of examples/systemc-rng/rng.h, independently. */
+static uint8_t lfsr_byte(uint64_t *s)
+{
+    uint8_t b = 0;
+
+    for (int i = 0; i < 8; i++) {
+        uint64_t out = *s & 1;
+
+        *s >>= 1;
+        if (out) {
+            *s ^= 0xD800000000000000ull;
+        }
+        b = (uint8_t)((b << 1) | out);
+    }
+    return b;
+}
+
+/* vusim-sc-rng: two requests, the stream the LFSR gives for --seed. */
+static void rng_stream(enum vufe_notify mode)
+{
+    const char *bd = getenv("builddir");
+    char prog[4096], a_sock[256];
+    char *sock = ut_tmp_path("rng-sock");
+    uint64_t s = 5, g;
+    struct vufe_cfg fc;
+    struct vufe *fe;
+    pid_t pid;
+    int e = 0, st = 0;
+
+    snprintf(prog, sizeof(prog), "%s/vusim-sc-rng", bd ? bd : ".");
+    snprintf(a_sock, sizeof(a_sock), "--socket-path=%s", sock);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        execl(prog, prog, a_sock, "--seed=5", "--rate=1M", (char *)NULL);
+        _exit(127);
+    }
+    vufe_cfg_init(&fc);
+    fc.path = sock;
+    fc.notify = mode;
+    fc.event_idx = false;
+    fc.timeout_ms = 30000;
+    fe = vufe_open(&fc, &e);
+    CU_ASSERT_FATAL(fe != NULL);
+    g = vufe_alloc(fe, 100, 16);
+    for (int r = 0; r < 2; r++) {
+        struct vufe_buf b = { g, 100, true };
+        uint32_t id, used = 0;
+        uint8_t *p = vufe_ptr(fe, g, 100);
+
+        CU_ASSERT(vufe_add(fe, 0, &b, 1, false) >= 0);
+        CU_ASSERT(vufe_kick(fe, 0) >= 0);
+        CU_ASSERT_EQUAL(vufe_reap_wait(fe, 0, &id, &used, 20000), 1);
+        CU_ASSERT_EQUAL(used, 100);
+        for (int i = 0; i < 100; i++) {
+            CU_ASSERT_EQUAL(p[i], lfsr_byte(&s));
+        }
+    }
+    vufe_free(fe);
+    kill(pid, SIGTERM);
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    free(sock);
+}
+
+static void test_rng_inband(void) { rng_stream(VUFE_NOTIFY_INBAND); }
+static void test_rng_eventfd(void) { rng_stream(VUFE_NOTIFY_EVENTFD); }
+
 static void test_inband(void) { ssd_requests(VUFE_NOTIFY_INBAND); }
 static void test_eventfd(void) { ssd_requests(VUFE_NOTIFY_EVENTFD); }
 
 static CU_TestInfo ssd_tests[] = {
     { "requests_inband", test_inband },
     { "requests_eventfd", test_eventfd },
+    { "rng_inband", test_rng_inband },
+    { "rng_eventfd", test_rng_eventfd },
     CU_TEST_INFO_NULL,
 };
 
