@@ -13,3 +13,6 @@ EXTRA_DIST += \
 	%reldir%/test.sh \
 	%reldir%/demo.sh
 EXTRA_DIST += %reldir%/build-tt-uml.sh
+# vusim's QEMU: the build recipe and its patch series (a directory: the
+# whole series ships).
+EXTRA_DIST += %reldir%/build-qemu.sh %reldir%/patches

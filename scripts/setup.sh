@@ -7,7 +7,8 @@
 #
 # 1. installs the Debian packages that are missing (apt-get, as root or via
 #    sudo); --no-guests skips the guest groups (UML, QEMU, kernel, busybox;
-#    the kernel source for the time-travel UML);
+#    the kernel source for the time-travel UML; what vusim's QEMU build
+#    needs, and a deb-src entry for apt-get source);
 # 2. runs autoreconf when configure is missing or older than its inputs;
 # 3. configures build/default when it is not configured or configure changed;
 # 4. runs make -j$(nproc) there.
@@ -34,6 +35,16 @@ VUSIM_BUILD_PKGS=(
 VUSIM_GUEST_PKGS=(
     user-mode-linux qemu-system-x86 busybox-static linux-image-amd64 jq
     e2fsprogs kmod
+)
+
+# vusim's QEMU: scripts/build-qemu.sh builds Debian's QEMU 7.2 source
+# (apt-get source: dpkg-dev, and a deb-src entry that vusim_deb_src adds)
+# with the patches in scripts/patches/qemu-7.2/, x86_64-softmmu with TCG
+# only: these are all that build needs. Its firmware comes from
+# qemu-system-x86 (qemu-system-data, seabios) in the guest group.
+VUSIM_QEMU_PKGS=(
+    dpkg-dev build-essential python3 meson ninja-build pkg-config
+    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
 )
 
 # Time-travel UML: scripts/build-tt-uml.sh builds a UML with time-travel
@@ -97,6 +108,83 @@ vusim_install_pkgs()
         --no-install-recommends $missing
 }
 
+# vusim_deb_src [APT-DIR]: make sure apt has a deb-src entry (apt-get source
+# needs one). When no source entry exists in APT-DIR (default /etc/apt), add
+# sources.list.d/vusim-deb-src.sources with one deb-src stanza per distinct
+# "URIs + Suites + Components" of the deb entries there, in deb822 and
+# one-line form alike, then apt-get update. Prints what it did; returns 0 if
+# an entry exists at the end.
+vusim_deb_src()
+{
+    local dir=${1:-/etc/apt} files=() f out tmp
+
+    for f in "$dir"/sources.list "$dir"/sources.list.d/*.list \
+             "$dir"/sources.list.d/*.sources; do
+        [ -f "$f" ] && files+=("$f")
+    done
+    [ "${#files[@]}" -gt 0 ] || { echo "setup: no apt sources in $dir" >&2
+                                  return 1; }
+    if cat "${files[@]}" 2>/dev/null |
+        grep -Eq '^[[:space:]]*(deb-src[[:space:]]|Types:.*deb-src)'; then
+        return 0
+    fi
+    out=$dir/sources.list.d/vusim-deb-src.sources
+    tmp=$(mktemp)
+    awk '
+        FNR == 1 { flush() }
+        # deb822: a stanza is a run of non-empty lines.
+        FILENAME ~ /\.sources$/ {
+            if ($0 ~ /^[[:space:]]*$/) { flush(); next }
+            if ($1 == "Types:") { deb = ($0 ~ /[[:space:]]deb([[:space:]]|$)/) }
+            else if ($1 == "URIs:" || $1 == "Suites:" || $1 == "Components:" ||
+                     $1 == "Signed-By:") { f[$1] = $0 }
+            else if ($1 == "Enabled:" && $2 == "no") { deb = 0 }
+            next
+        }
+        # one-line: deb [options] URI SUITE COMPONENTS...
+        /^[[:space:]]*deb[[:space:]]/ {
+            flush()
+            i = 2
+            opts = ""
+            if ($2 ~ /^\[/) {
+                while (i <= NF && $i !~ /\]$/) { opts = opts " " $i; i++ }
+                opts = opts " " $i; i++
+            }
+            uri = $i; suite = $(i + 1); comps = ""
+            for (j = i + 2; j <= NF; j++) comps = comps " " $j
+            so = ""
+            if (match(opts, /signed-by=[^] ]+/))
+                so = "Signed-By: " substr(opts, RSTART + 10, RLENGTH - 10)
+            emit("URIs: " uri, "Suites: " suite, "Components:" comps, so)
+        }
+        END { flush() }
+        function flush() {
+            if (deb && f["URIs:"] != "")
+                emit(f["URIs:"], f["Suites:"], f["Components:"], f["Signed-By:"])
+            deb = 0; delete f
+        }
+        function emit(u, s, c, k,   key) {
+            key = u "|" s "|" c
+            if (key in seen) return
+            seen[key] = 1
+            printf "%sTypes: deb-src\n%s\n%s\n%s\n", (n++ ? "\n" : ""), u, s, c
+            if (k != "") print k
+        }
+    ' "${files[@]}" >"$tmp"
+    if [ ! -s "$tmp" ]; then
+        rm -f "$tmp"
+        echo "setup: no deb entry in $dir to derive a deb-src entry from" >&2
+        return 1
+    fi
+    vusim_say "adding a deb-src entry: $out"
+    vusim_as_root install -m 0644 "$tmp" "$out"
+    rm -f "$tmp"
+    if [ "$dir" = /etc/apt ]; then
+        vusim_as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get -o DPkg::Lock::Timeout=1200 update -q
+    fi
+}
+
 # True when configure is missing or older than any autotools input.
 vusim_need_autoreconf()
 {
@@ -149,9 +237,13 @@ vusim_prepare()
     local pkgs=("${VUSIM_BUILD_PKGS[@]}")
 
     if [ "${1:-}" != "--no-guests" ]; then
-        pkgs+=("${VUSIM_GUEST_PKGS[@]}" "${VUSIM_TT_PKGS[@]}")
+        pkgs+=("${VUSIM_GUEST_PKGS[@]}" "${VUSIM_TT_PKGS[@]}"
+               "${VUSIM_QEMU_PKGS[@]}")
     fi
     vusim_install_pkgs "${pkgs[@]}"
+    if [ "${1:-}" != "--no-guests" ]; then
+        vusim_deb_src
+    fi
     vusim_autoreconf
     vusim_configure build/default
 }

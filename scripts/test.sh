@@ -4,7 +4,9 @@
 # scripts/test.sh - set up (as scripts/setup.sh), then run the whole suite
 #
 # 0. the time-travel UML for tests/tt (scripts/build-tt-uml.sh: minutes the
-#    first time, then cached), passed on as VUSIM_TT_UML;
+#    first time, then cached), passed on as VUSIM_TT_UML; vusim's patched
+#    QEMU (scripts/build-qemu.sh, cached the same way) as
+#    VUSIM_QEMU_PATCHED;
 # 1. make check in build/default (the normal build);
 # 2. make check in build/asan, built with ASan+UBSan (leak checks on when
 #    LeakSanitizer works here);
@@ -172,6 +174,13 @@ else
 fi
 VUSIM_TT_UML=$(scripts/build-tt-uml.sh | tail -n 1) || VUSIM_TT_UML=""
 export VUSIM_TT_UML
+# vusim's QEMU (Debian's 7.2 with scripts/patches/qemu-7.2/): built once
+# (a long first build), then cached; its tests fail rather than skip
+# without it.
+export VUSIM_QEMU_REQUIRED=1
+VUSIM_QEMU_PATCHED=$(scripts/build-qemu.sh | tail -n 1) ||
+    VUSIM_QEMU_PATCHED=""
+export VUSIM_QEMU_PATCHED
 run_check build/default
 
 export UBSAN_OPTIONS=print_stacktrace=1
