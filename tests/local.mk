@@ -70,7 +70,8 @@ GUEST_TESTS = \
 	tests/guest/uml-blk-inband.sh \
 	tests/guest/uml-blk-eventfd.sh \
 	tests/guest/qemu-blk.sh \
-	tests/guest/qemu-rng.sh
+	tests/guest/qemu-rng.sh \
+	tests/guest/qemu-inband.sh
 # A UML guest's trace replays with no divergence (traces helper).
 GUEST_TESTS += tests/guest/uml-blk-trace.sh
 dist_check_SCRIPTS += $(GUEST_TESTS) \

@@ -154,6 +154,37 @@ guest_kver()
     echo "$best"
 }
 
+# vusim's QEMU (scripts/build-qemu.sh: Debian's 7.2 with the patch series)
+# becomes the QEMU of this test: VUSIM_QEMU_PATCHED names it, else the
+# cached build is used. None: skip, or fail when VUSIM_QEMU_REQUIRED is set
+# (scripts/test.sh builds it first and sets it). It has TCG only.
+guest_require_qemu_patched()
+{
+    local q="" top
+
+    top=$(cd "$GUEST_LIB_DIR/../.." && pwd)
+    if [ -n "${VUSIM_QEMU_PATCHED:-}" ]; then
+        [ -x "$VUSIM_QEMU_PATCHED" ] ||
+            guest_fail "VUSIM_QEMU_PATCHED=$VUSIM_QEMU_PATCHED is not an" \
+                "executable"
+        q=$VUSIM_QEMU_PATCHED
+    else
+        q=$("$top/scripts/build-qemu.sh" --cached 2>/dev/null | tail -n 1) ||
+            q=""
+    fi
+    if [ -z "$q" ] || [ ! -x "$q" ]; then
+        [ -z "${VUSIM_QEMU_REQUIRED:-}" ] ||
+            guest_fail "no patched QEMU (scripts/build-qemu.sh failed?)"
+        guest_skip "no patched QEMU: run scripts/build-qemu.sh or set" \
+            "VUSIM_QEMU_PATCHED"
+    fi
+    [[ "$("$q" -device vhost-user-blk-pci,help 2>&1 </dev/null)" == \
+        *inband=* ]] || guest_fail "$q has no inband property: not vusim's QEMU"
+    VUSIM_QEMU=$q
+    VUSIM_QEMU_ACCEL=tcg
+    guest_say "QEMU: $q"
+}
+
 # What a test needs, or skip: "uml", "qemu" (plus the kernel), "jq".
 guest_require()
 {
@@ -445,7 +476,8 @@ guest_qemu_accel()
 # guest_qemu_cmd ACCEL SOCKETS KERNEL-ARGS...: the QEMU command line in
 # GUEST_CMD. SOCKETS is a comma-separated list of vhost-user back-ends, each
 # a vhost-user-blk-pci device, or vhost-user-rng-pci when written
-# "rng:PATH"; it may be empty.
+# "rng:PATH"; it may be empty. GUEST_QEMU_DEVOPTS (",inband=on", say) is
+# appended to every -device.
 guest_qemu_cmd()
 {
     local accel=$1 socks=$2 kver s i=0 dev list
@@ -467,7 +499,7 @@ guest_qemu_cmd()
         rng:*) dev=vhost-user-rng-pci s=${s#rng:} ;;
         esac
         GUEST_CMD+=(-chardev "socket,id=c$i,path=$s"
-            -device "$dev,chardev=c$i")
+            -device "$dev,chardev=c$i${GUEST_QEMU_DEVOPTS:-}")
         i=$((i + 1))
     done
 }
