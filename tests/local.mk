@@ -93,7 +93,9 @@ clean-local-guest:
 # without it, or fails when VUSIM_TT_REQUIRED is set (scripts/test.sh). The guest root is built into $(builddir)/guest-tt.
 TT_TESTS = \
 	tests/tt/tt-blk.sh \
-	tests/tt/tt-two.sh
+	tests/tt/tt-two.sh \
+	tests/tt/tt-qemu.sh \
+	tests/tt/tt-mixed.sh
 dist_check_SCRIPTS += $(TT_TESTS)
 EXTRA_DIST += \
 	tests/tt/lib.sh \

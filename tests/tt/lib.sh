@@ -233,3 +233,67 @@ tt_wait_all()
     TT_STARTED=()
     return "$rc"
 }
+
+# ---------------------------------------------------------------- QEMU
+
+# tt_qemu_initrd: QEMU's initramfs for the time-travel tier in
+# $TT_QEMU_INITRD: the guest tier's (tests/guest/mkimage.sh: busybox, the
+# virtio modules) with a second archive appended that replaces /init by
+# tests/tt/init.sh and adds the static ttprobe. Both archives are
+# uncompressed (the kernel rejects a plain one after a compressed one);
+# the later /init wins. Cached under $builddir/guest-tt by content.
+tt_qemu_initrd()
+{
+    local out=$builddir/guest-tt base key tmp
+
+    guest_images qemu
+    base=$GUEST_CPIO
+    tt_root
+    mkdir -p "$out"
+    TT_QEMU_INITRD=$out/qemu-initrd.cpio
+    key=$(sha1sum "$base" "$TT_ROOT/init" "$TT_ROOT/bin/ttprobe" |
+        cut -d' ' -f1 | sha1sum | cut -d' ' -f1)
+    (
+        flock 9
+        if [ -f "$TT_QEMU_INITRD" ] &&
+           [ "$(cat "$out/qemu-initrd.key" 2>/dev/null)" = "$key" ]; then
+            exit 0
+        fi
+        tmp=$out/qemu-tree
+        rm -rf "$tmp"
+        mkdir -p "$tmp/bin" || exit 1
+        cp "$TT_ROOT/init" "$tmp/init" &&
+            cp "$TT_ROOT/bin/ttprobe" "$tmp/bin/ttprobe" || exit 1
+        {
+            cat "$base"
+            (cd "$tmp" && printf '%s\n' init bin/ttprobe |
+                "$TT_ROOT/bin/busybox" cpio -o -H newc 2>/dev/null)
+        } >"$TT_QEMU_INITRD.new" || exit 1
+        mv "$TT_QEMU_INITRD.new" "$TT_QEMU_INITRD"
+        rm -rf "$tmp"
+        echo "$key" >"$out/qemu-initrd.key"
+    ) 9>"$out/.qemu-lock" ||
+        guest_fail "cannot build the QEMU initramfs in $out"
+}
+
+# tt_qemu_cmd ID TTSOCK START_S DEVICES ARGS...: the command line (TT_CMD)
+# of vusim's QEMU (guest_require_qemu_patched) as the time-travel
+# participant ID of the controller at TTSOCK: one instruction per ns
+# (-icount shift=0,sleep=off), the RTC at START_S on the virtual clock,
+# a fixed -seed, one vCPU. DEVICES is a comma-separated list of
+# vhost-user sockets as for guest_qemu_cmd ("rng:PATH" for an rng), each
+# with inband=on. ARGS are kernel parameters for tests/tt/init.sh.
+tt_qemu_cmd()
+{
+    local id=$1 tt=$2 start=$3 socks=$4 rtc
+
+    shift 4
+    rtc=$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%S)
+    GUEST_CPIO=$TT_QEMU_INITRD
+    GUEST_QEMU_DEVOPTS=,inband=on
+    guest_qemu_cmd tcg "$socks" "$@"
+    # shellcheck disable=SC2054 # commas inside QEMU option values
+    TT_CMD=("${GUEST_CMD[@]}" -icount shift=0,sleep=off
+        -rtc "base=$rtc,clock=vm" -seed 1
+        -object "time-travel,id=tt,path=$tt,client-id=$id")
+}

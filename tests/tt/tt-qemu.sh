@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tests/tt/tt-qemu.sh - vusim's QEMU as a time-travel participant
+#
+# One vusim is the time-travel controller of a QEMU guest (vusim's QEMU,
+# scripts/build-qemu.sh: -icount shift=0,sleep=off, -object time-travel,
+# -rtc clock=vm, -seed 1, TCG, one vCPU) and the back-end of its disk and
+# its rng, both with in-band notifications, all on one calendar:
+#
+#   vusim multi --time-travel=TT --guests=1 --inband=on --start-time=S \
+#       --device blk,socket-path=BLK,latency=1ms,size=16M,trace=blk.trace \
+#       --device rng,socket-path=RNG,seed=SEED,trace=rng.trace
+#
+# The guest runs tests/tt/init.sh: ttprobe (16 O_DIRECT reads of 4 KiB
+# timed with CLOCK_MONOTONIC) and 64 bytes of /dev/hwrng. The same run is
+# made VUSIM_TT_RUNS times (default 3). Passes when
+#   (a) each device's traces are byte-identical in all runs;
+#   (b) the guest's console from TT-START to TT-END (dates, uptimes, every
+#       read's latency, the rng bytes) is byte-identical in all runs;
+#   (c) every read took the model's 1 ms plus an overhead, and that
+#       overhead is reported (it is the same in every run by (b));
+#   (d) the guest read 64 rng bytes, the seeded stream from wherever the
+#       guest kernel's own reads left it (the same place in every run, by
+#       (b)), and every kick and call of both devices was in-band;
+#   (e) both traces pass `vusim trace check`.
+# When (a) or (b) fails, the test prints where the runs first diverge:
+# the first differing console line and `vusim trace diff` on the traces.
+# Skips (77) without vusim's QEMU (fails with VUSIM_QEMU_REQUIRED=1), a
+# kernel, busybox-static or jq.
+set -uo pipefail
+
+# shellcheck source=tests/tt/lib.sh
+. "$(dirname "$0")/lib.sh"
+guest_init tt-qemu
+guest_require busybox jq
+guest_require_qemu_patched
+guest_require qemu
+guest_require_vusim
+tt_require_controller
+tt_qemu_initrd
+
+RUNS=${VUSIM_TT_RUNS:-3}
+TIMEOUT=${VUSIM_GUEST_TIMEOUT:-600}
+LATENCY_NS=1000000
+READS=16
+RNG_BYTES=64
+SEED=20240611
+START_S=1700000000
+TTSOCK=$GUEST_RUN/tt.sock
+BLKSOCK=$GUEST_RUN/blk.sock
+RNGSOCK=$GUEST_RUN/rng.sock
+
+run_once()
+{
+    local n=$1 dir=$GUEST_RUN/run$1 rc=0 t0
+
+    mkdir -p "$dir"
+    tt_vusim "vusim$n" "$TTSOCK" "$BLKSOCK" "$RNGSOCK" -- multi \
+        "--time-travel=$TTSOCK" --guests=1 --inband=on \
+        "--start-time=$START_S" "--stats=$dir/stats.json" \
+        --device "blk,socket-path=$BLKSOCK,latency=1ms,size=16M,trace=$dir/blk.trace" \
+        --device "rng,socket-path=$RNGSOCK,seed=$SEED,trace=$dir/rng.trace"
+    tt_qemu_cmd 0 "$TTSOCK" "$START_S" "$BLKSOCK,rng:$RNGSOCK" \
+        tt_mode=probe tt_disk=vda "tt_reads=$READS" "tt_rng=$RNG_BYTES"
+    t0=$(date +%s%N)
+    guest_run "$dir/console.log" "$TIMEOUT" "${TT_CMD[@]}" || rc=$?
+    guest_say "run $n: QEMU exited with status $rc after" \
+        "$((($(date +%s%N) - t0) / 1000000)) ms of wall time"
+    if [ -n "$GUEST_TIMED_OUT" ]; then
+        tail -n 20 "$GUEST_RUN/vusim$n.log"
+        tt_fail_run "$dir/console.log" \
+            "run $n: the guest did not finish within $TIMEOUT s"
+    fi
+    guest_vusim_stop "$VUSIM_PID" "vusim$n"
+    tt_section "$dir/console.log" >"$dir/section" ||
+        tt_fail_run "$dir/console.log" "run $n: no TT-START .. TT-END"
+    tt_check_probe "$dir/section" "$LATENCY_NS" "$READS"
+    [ -s "$dir/blk.trace" ] && [ -s "$dir/rng.trace" ] ||
+        guest_fail "run $n: vusim wrote no trace"
+}
+
+# Every kick and call in-band, none by eventfd, for every queue listed in
+# the stats (both devices).
+check_inband()
+{
+    local f=$1 k got
+
+    for k in kicks_eventfd calls_eventfd; do
+        got=$(jq "[.. | objects | .$k? // empty] | add // 0" "$f") ||
+            guest_fail "cannot read $f"
+        [ "$got" = 0 ] || guest_fail "stats: $k is $got, expected 0"
+        guest_ok "stats: $k is 0"
+    done
+    for k in kicks_inband calls_inband; do
+        got=$(jq "[.. | objects | .$k? // empty] | add // 0" "$f") ||
+            guest_fail "cannot read $f"
+        [ "$got" -gt 0 ] || guest_fail "stats: $k is $got, expected > 0"
+        guest_ok "stats: $k is $got"
+    done
+}
+
+# Where runs 1 and N first diverge, then fail.
+divergence()
+{
+    local a=$GUEST_RUN/run1 b=$GUEST_RUN/run$1 d
+
+    guest_say "first differing console line (run 1 / run $1):"
+    diff "$a/section" "$b/section" | head -n 6
+    for d in blk rng; do
+        if ! cmp -s "$a/$d.trace" "$b/$d.trace"; then
+            guest_say "$d traces: vusim trace diff"
+            "$VUSIM" trace diff "$a/$d.trace" "$b/$d.trace" 2>&1 | head -n 20
+        fi
+    done
+    guest_fail "$2"
+}
+
+for ((i = 1; i <= RUNS; i++)); do
+    run_once "$i"
+done
+for ((i = 2; i <= RUNS; i++)); do
+    cmp -s "$GUEST_RUN/run1/section" "$GUEST_RUN/run$i/section" ||
+        divergence "$i" "the guest's output differs between run 1 and $i"
+    guest_ok "run $i: the guest's output is run 1's"
+    for d in blk rng; do
+        cmp -s "$GUEST_RUN/run1/$d.trace" "$GUEST_RUN/run$i/$d.trace" ||
+            divergence "$i" "the $d traces of run 1 and run $i differ"
+        guest_ok "run $i: the $d trace is run 1's, byte for byte"
+    done
+done
+check_inband "$GUEST_RUN/run1/stats.json"
+rng=$(sed -n 's/^TT-RNG: //p' "$GUEST_RUN/run1/section")
+[ "${#rng}" -eq $((2 * RNG_BYTES)) ] ||
+    guest_fail "the guest read no $RNG_BYTES rng bytes: '$rng'"
+guest_ok "the guest read $RNG_BYTES bytes of /dev/hwrng"
+# They are the seeded stream, from wherever the guest kernel's own reads
+# left it (the same place in every run, by the check above).
+expect=$builddir/tests/guest/rng-expect
+[ -x "$expect" ] || guest_fail "no $expect (make check builds it)"
+stream=$("$expect" "$SEED" $((4096 + RNG_BYTES)))
+head=${stream%%"$rng"*}
+if [ "$head" = "$stream" ] || [ $(((${#head} / 2) % 8)) -ne 0 ]; then
+    guest_fail "the guest's rng bytes are not in the first 4 KiB of the" \
+        "stream of seed $SEED"
+fi
+guest_ok "they are the seeded stream from byte $((${#head} / 2))"
+over=$(sed -n 's/^read i=[0-9]* .* lat_ns=\([0-9]*\) .*/\1/p' \
+    "$GUEST_RUN/run1/section" |
+    awk -v m="$LATENCY_NS" 'NR == 1 { lo = hi = $1 - m }
+        { o = $1 - m; if (o < lo) lo = o; if (o > hi) hi = o }
+        END { printf "%d..%d", lo, hi }')
+for d in blk rng; do
+    if ! "$VUSIM" trace check "$GUEST_RUN/run1/$d.trace" \
+        >"$GUEST_RUN/check-$d.log" 2>&1; then
+        cat "$GUEST_RUN/check-$d.log"
+        guest_fail "vusim trace check failed on the $d trace of run 1"
+    fi
+    guest_ok "vusim trace check: the $d trace of run 1 is whole"
+done
+guest_say "$RUNS runs: identical traces (blk $(stat -c %s \
+    "$GUEST_RUN/run1/blk.trace") bytes, rng $(stat -c %s \
+    "$GUEST_RUN/run1/rng.trace") bytes) and identical guest output" \
+    "($(wc -l <"$GUEST_RUN/run1/section") lines)"
+guest_say "4 KiB O_DIRECT read: 1 ms model + $over ns overhead, every run"
+guest_pass
