@@ -137,7 +137,8 @@ static const struct dev_optdesc gopts[GOPT_N] = {
                         "err, warn (default), info, debug or trace"},
     [GOPT_TIME_TRAVEL] = {"time-travel", "PATH",
                           "be the time controller of UMLs started with "
-                          "time-travel=ext:ID:PATH"},
+                          "time-travel=ext:ID:PATH and of vusim's QEMUs "
+                          "started with -object time-travel,path=PATH"},
     [GOPT_START_TIME] = {"start-time", "SECONDS",
                          "the guests' time of day at simulated time 0, in "
                          "seconds since 1970 (default 1767225600)"},

@@ -2,7 +2,9 @@
 /*
  * sim/tt.h - the UML time-travel controller (time-travel=ext, Linux 6.1)
  *
- * Model. Each UML started with time-travel=ext:ID:PATH is a participant of
+ * Model. Each UML started with time-travel=ext:ID:PATH (and each QEMU built
+ * by scripts/build-qemu.sh, started with -object time-travel,path=PATH,
+ * client-id=ID: it speaks the same protocol) is a participant of
  * the simulation calendar. Its time requests become calendar events next to
  * the devices' events, and exactly one participant runs at a time: while a
  * UML runs, the calendar is held (ops.hold); when it says WAIT, the hold is
