@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "cosim/backend.h"
+#include "cosim/inflight.h"
 #include "cosim/mem.h"
 #include "cosim/msg.h"
 #include "cosim/vq.h"
@@ -40,6 +41,7 @@ struct vu_queue {
     struct vu_request *free_reqs;
     struct vu_request *inflight;      /* singly linked, newest first */
     uint32_t ninflight;
+    struct vu_inflight_q iq;      /* INFLIGHT_SHMFD: heads to resubmit */
 };
 
 struct vu_backend {
@@ -64,6 +66,7 @@ struct vu_backend {
     bool features_set, pfeatures_set;
     uint8_t status;
     struct vu_mem mem;
+    struct vu_inflight inflight;  /* INFLIGHT_SHMFD region, if any */
     uint16_t nq;
     struct vu_queue q[VU_MAX_QUEUES];
     /* counters */

@@ -58,7 +58,8 @@ uint64_t vu_backend_protocol_features(const struct vu_backend *be)
 {
     uint64_t pf = VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
                   VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_RESET_DEVICE) |
-                  VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS);
+                  VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS) |
+                  VU_BIT(VU_PF_INFLIGHT_SHMFD);
 
     /* CONFIG only when the device has a config space (libvhost-user's rule
      * of deriving capabilities from the hooks present). */
@@ -335,6 +336,8 @@ static int vu_h_get_vring_base(struct vu_backend *be, struct vu_msg *m,
     return 1;
 }
 
+static void vu_inflight_poke(struct vu_backend *be, struct vu_queue *q);
+
 /* SET_VRING_KICK/CALL/ERR: the fd count must agree with the NOFD bit. */
 static int vu_ring_fd(struct vu_backend *be, struct vu_msg *m,
                       struct vu_queue **q, int *fd)
@@ -367,7 +370,11 @@ static int vu_h_set_vring_kick(struct vu_backend *be, struct vu_msg *m,
     if (fd < 0 && !vu_has_pf(be, VU_PF_INBAND_NOTIFICATIONS)) {
         return vu_queue_poll_kicks(q);
     }
-    return vu_queue_set_kick_fd(q, fd);
+    rc = vu_queue_set_kick_fd(q, fd);
+    if (rc == 0) {
+        vu_inflight_poke(be, q);
+    }
+    return rc;
 }
 
 static void vu_swap_fd(int *slot, int fd)
@@ -424,6 +431,9 @@ static int vu_h_set_vring_enable(struct vu_backend *be, struct vu_msg *m,
         return -EINVAL;
     }
     vu_queue_enable(q, m->p.state.num == 1);
+    if (m->p.state.num == 1) {
+        vu_inflight_poke(be, q);
+    }
     return 0;
 }
 
@@ -538,6 +548,56 @@ static int vu_h_get_status(struct vu_backend *be, struct vu_msg *m,
     return 1;
 }
 
+/* GET_INFLIGHT_FD: a fresh region, sent with its fd. */
+static int vu_h_get_inflight_fd(struct vu_backend *be, struct vu_msg *m,
+                                struct vu_msg *r)
+{
+    struct vu_inflight_desc d;
+    int fd, rc;
+
+    memcpy(&d, m->p.raw, sizeof(d));
+    if (d.num_queues > be->nq) {
+        return -EINVAL;
+    }
+    rc = vu_inflight_get(&be->inflight, &d, &fd);
+    if (rc < 0) {
+        return rc;
+    }
+    r->hdr.size = sizeof(d);
+    memcpy(r->p.raw, &d, sizeof(d));
+    r->fds[0] = fd;
+    r->nfds = 1;
+    return 1;
+}
+
+/* SET_INFLIGHT_FD: the region the front-end kept; queues started from now
+ * on resubmit what it says is in flight. */
+static int vu_h_set_inflight_fd(struct vu_backend *be, struct vu_msg *m,
+                                struct vu_msg *r)
+{
+    struct vu_inflight_desc d;
+
+    memcpy(&d, m->p.raw, sizeof(d));
+    if (m->nfds != 1 || d.num_queues > be->nq) {
+        return -EINVAL;
+    }
+    for (uint16_t i = 0; i < be->nq; i++) {
+        be->q[i].iq.checked = false;
+        be->q[i].iq.nresubmit = be->q[i].iq.next = 0;
+    }
+    return vu_inflight_set(&be->inflight, &d, vu_msg_take_fd(m, 0));
+}
+
+/* A ring (re)started with an in-flight region may hold requests the guest
+ * still waits for and will not kick again: look at it at the end of this
+ * batch, as a kick would. */
+static void vu_inflight_poke(struct vu_backend *be, struct vu_queue *q)
+{
+    if (be->inflight.map) {
+        vu_loop_defer(be->loop, &q->kick_defer);
+    }
+}
+
 static int vu_h_vring_kick(struct vu_backend *be, struct vu_msg *m,
                            struct vu_msg *r)
 {
@@ -573,6 +633,7 @@ struct vu_handler {
 #define U64 sizeof(uint64_t)
 #define STATE sizeof(struct vu_vring_state)
 #define REG sizeof(struct vu_mem_single)
+#define INFL sizeof(struct vu_inflight_desc)
 
 static const struct vu_handler vu_handlers[VU_REQ_MAX] = {
     [VU_REQ_GET_FEATURES] = H(vu_h_get_features, 0, 0, 0, -1),
@@ -612,6 +673,10 @@ static const struct vu_handler vu_handlers[VU_REQ_MAX] = {
                              VU_PF_CONFIGURE_MEM_SLOTS),
     [VU_REQ_REM_MEM_REG] = H(vu_h_rem_mem_reg, REG, REG, 1,
                              VU_PF_CONFIGURE_MEM_SLOTS),
+    [VU_REQ_GET_INFLIGHT_FD] = H(vu_h_get_inflight_fd, INFL, INFL, 0,
+                                 VU_PF_INFLIGHT_SHMFD),
+    [VU_REQ_SET_INFLIGHT_FD] = H(vu_h_set_inflight_fd, INFL, INFL, 1,
+                                 VU_PF_INFLIGHT_SHMFD),
     [VU_REQ_SET_STATUS] = H(vu_h_set_status, U64, U64, 0, VU_PF_STATUS),
     [VU_REQ_GET_STATUS] = H(vu_h_get_status, 0, 0, 0, VU_PF_STATUS),
 };
@@ -669,12 +734,17 @@ static void vu_describe(const struct vu_msg *m, char *buf, size_t len)
 
 /* ---- the connection ---------------------------------------------------- */
 
+/* Send a reply; fds a handler attached (GET_INFLIGHT_FD) go with it and
+ * are closed here. */
 static int vu_send_reply(struct vu_backend *be, struct vu_msg *r)
 {
+    int rc;
+
     r->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
-    r->nfds = 0;
     vu_trace_msg(be, TRACE_MSG_BE_REPLY, r);
-    return vu_msg_send(be->sock, r);
+    rc = vu_msg_send(be->sock, r);
+    vu_msg_close_fds(r);
+    return rc;
 }
 
 /* Run one message; returns < 0 only when the connection must close. */
@@ -893,6 +963,7 @@ struct vu_backend *vu_backend_new(struct vu_loop *loop, struct dev *dev,
     be->sock = be->bfd = -1;
     be->nq = dev->num_queues;
     vu_mem_init(&be->mem);
+    vu_inflight_init(&be->inflight);
     for (uint16_t i = 0; i < VU_MAX_QUEUES; i++) {
         vu_queue_init(be, &be->q[i], i);
     }
@@ -969,6 +1040,7 @@ void vu_backend_detach(struct vu_backend *be)
     be->sock = -1;
     vu_mem_fini(&be->mem);
     vu_mem_init(&be->mem);
+    vu_inflight_fini(&be->inflight);   /* the front-end keeps its copy */
     be->owner = false;
     be->pfeatures = 0;
     be->pfeatures_set = false;

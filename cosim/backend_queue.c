@@ -188,6 +188,40 @@ static int vu_pop_chain(struct vu_queue *q, struct vu_chain *ch)
     return rc;
 }
 
+/* With an in-flight region: on the first pop of a start, learn what the
+ * previous back-end left in flight; resubmit that first, then take new
+ * chains and mark them. */
+static int vu_pop_inflight_aware(struct vu_queue *q, struct vu_chain *ch)
+{
+    struct vu_inflight *inf = &q->be->inflight;
+    struct vu_inflight_q *iq = &q->iq;
+    int rc;
+
+    if (!inf->map) {
+        return vu_pop_chain(q, ch);
+    }
+    if (!iq->checked) {
+        long next = vu_inflight_start(inf, q->index, q->vq.num,
+                                      q->vq.used_idx, iq);
+
+        if (next >= 0) {
+            q->vq.last_avail = (uint16_t)next;
+        }
+    }
+    if (iq->next < iq->nresubmit) {
+        rc = vu_vq_pop_head(&q->vq, &q->be->mem, iq->resubmit[iq->next], ch);
+        if (rc > 0) {
+            iq->next++;
+        }
+        return rc;
+    }
+    rc = vu_pop_chain(q, ch);
+    if (rc > 0) {
+        vu_inflight_took(inf, q->index, ch->head);
+    }
+    return rc;
+}
+
 static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
 {
     struct vu_backend *be = host_be(dev);
@@ -207,7 +241,7 @@ static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
     if (!r) {
         return NULL;
     }
-    rc = vu_pop_chain(q, &r->chain);
+    rc = vu_pop_inflight_aware(q, &r->chain);
     if (rc <= 0) {
         vu_req_put(q, r);
         if (rc < 0 && rc != -EIO) {
@@ -299,7 +333,10 @@ static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
     if (used_len > r->chain.wr_len) {
         used_len = (uint32_t)r->chain.wr_len;
     }
+    vu_inflight_completing(&be->inflight, q->index, r->chain.head);
     if (vu_queue_live(q) && vu_vq_push(&q->vq, r->chain.head, used_len) == 0) {
+        vu_inflight_completed(&be->inflight, q->index, r->chain.head,
+                              q->vq.used_idx);
         be->st.q[q->index].completions++;
         if (vu_vq_should_notify(&q->vq)) {
             vu_queue_notify(q);
@@ -457,6 +494,8 @@ void vu_queue_stop(struct vu_queue *q)
     vu_trace_leave(q->be);
     q->started = false;
     q->call_pending = false;
+    q->iq.checked = false;        /* a restart reads the region again */
+    q->iq.nresubmit = q->iq.next = 0;
     vu_loop_undefer(q->be->loop, &q->kick_defer);
     /* As libvhost-user does: a stopped ring forgets its kick and call fds;
      * the front-end sends them again when it restarts the ring. */

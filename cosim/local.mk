@@ -26,10 +26,12 @@ nobase_pkginclude_HEADERS += \
 # guest memory and split virtqueue
 libvusim_la_SOURCES += \
 	%reldir%/mem.c \
-	%reldir%/vq.c
+	%reldir%/vq.c \
+	%reldir%/inflight.c
 nobase_pkginclude_HEADERS += \
 	%reldir%/mem.h \
-	%reldir%/vq.h
+	%reldir%/vq.h \
+	%reldir%/inflight.h
 
 # reference front-end (vufe helper)
 libvusim_la_SOURCES += \

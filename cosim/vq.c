@@ -390,6 +390,25 @@ int vu_vq_pop(struct vu_vq *vq, const struct vu_mem *mem,
     return 1;
 }
 
+int vu_vq_pop_head(struct vu_vq *vq, const struct vu_mem *mem, uint16_t head,
+                   struct vu_chain *ch)
+{
+    struct walk w;
+    int rc;
+
+    if (vq->broken || !vu_vq_ready(vq, mem)) {
+        return -EIO;
+    }
+    if (head >= vq->num) {
+        return vq_break(vq, -ERANGE, "resubmitted head index out of range");
+    }
+    rc = chain_walk(vq, mem, head, ch, &w);
+    if (rc < 0 && rc != -ENOMEM) {
+        return vq_break(vq, rc, w.why);
+    }
+    return rc < 0 ? rc : 1;
+}
+
 int vu_vq_push(struct vu_vq *vq, uint16_t head, uint32_t len)
 {
     volatile struct vu_used_elem *e;

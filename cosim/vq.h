@@ -122,6 +122,12 @@ int vu_vq_avail_count(const struct vu_vq *vq);
 int vu_vq_pop(struct vu_vq *vq, const struct vu_mem *mem,
               struct vu_chain *ch);
 
+/* Walk the chain at @head again without taking anything from the avail
+ * ring: a request in flight when the previous back-end died, resubmitted
+ * (cosim/inflight.h). 1 or an error as for pop. */
+int vu_vq_pop_head(struct vu_vq *vq, const struct vu_mem *mem, uint16_t head,
+                   struct vu_chain *ch);
+
 /* Return @head to the guest with @len bytes written: 0, -EIO (broken or
  * not mapped), -EINVAL (@head not below num). */
 int vu_vq_push(struct vu_vq *vq, uint16_t head, uint32_t len);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "cosim/inflight.h"
 #include "cosim/vufe.h"
 #include "sim/log.h"
 
@@ -53,6 +54,10 @@ struct vufe {
     uint32_t config_len;
     struct vufe_stats st;
     struct vufe_queue *q;
+    /* INFLIGHT_SHMFD: the region the back-end gave, kept across its
+     * restarts as QEMU keeps it; -1 none */
+    int inflight_fd;
+    struct vu_inflight_desc inflight;
 };
 
 static inline bool vufe_has_pf(const struct vufe *fe, int bit)

@@ -101,7 +101,7 @@ struct vufe *vufe_new(const struct vufe_cfg *cfg, int *err)
     }
     fe->cfg = *cfg;
     fe->sock = cfg->fd;     /* taken now, so every failure closes it */
-    fe->chan = fe->memfd = -1;
+    fe->chan = fe->memfd = fe->inflight_fd = -1;
     rc = fe_init(fe, cfg);
     if (rc < 0) {
         vufe_free(fe);
@@ -143,6 +143,9 @@ void vufe_free(struct vufe *fe)
     vufe_close_conn(fe);
     vufe_rings_fini(fe);
     vufe_mem_fini(fe);
+    if (fe->inflight_fd >= 0) {
+        close(fe->inflight_fd);
+    }
     free(fe->path);
     free(fe);
 }
@@ -289,6 +292,37 @@ static uint64_t wanted_features(const struct vufe *fe)
     return f;
 }
 
+/* As QEMU's vhost-user-blk: get a region once, give it back on every
+ * connection, so a restarted back-end finds what was in flight. */
+static int vufe_inflight(struct vufe *fe)
+{
+    struct vu_msg r;
+    int rc;
+
+    if (fe->inflight_fd < 0) {
+        struct vu_inflight_desc d = {
+            .num_queues = (uint16_t)fe->cfg.num_queues,
+            .queue_size = (uint16_t)fe->cfg.queue_size,
+        };
+
+        rc = vufe_request(fe, VU_REQ_GET_INFLIGHT_FD, &d, sizeof(d), NULL, 0,
+                          0, &r);
+        if (rc < 0) {
+            return rc;
+        }
+        if (r.hdr.size != sizeof(d) || r.nfds != 1) {
+            VUSIM_ERR(VUFE_SS, "GET_INFLIGHT_FD reply of %u bytes with %d "
+                      "fds", r.hdr.size, r.nfds);
+            vu_msg_close_fds(&r);
+            return -EPROTO;
+        }
+        memcpy(&fe->inflight, r.p.raw, sizeof(d));
+        fe->inflight_fd = vu_msg_take_fd(&r, 0);
+    }
+    return vufe_send_acked(fe, VU_REQ_SET_INFLIGHT_FD, &fe->inflight,
+                           sizeof(fe->inflight), &fe->inflight_fd, 1);
+}
+
 int vufe_negotiate(struct vufe *fe)
 {
     int rc = vufe_request(fe, VU_REQ_SET_OWNER, NULL, 0, NULL, 0, 0, NULL);
@@ -305,6 +339,9 @@ int vufe_negotiate(struct vufe *fe)
         rc = negotiate_pf(fe);
     } else if (vufe_inband(fe)) {
         rc = -EPROTO;
+    }
+    if (rc == 0 && vufe_has_pf(fe, VU_PF_INFLIGHT_SHMFD)) {
+        rc = vufe_inflight(fe);
     }
     if (rc == 0 && vufe_has_pf(fe, VU_PF_MQ)) {
         uint64_t nq = 0;

@@ -229,20 +229,10 @@ int vufe_serve(struct vufe *fe, int timeout_ms)
 
 /* ---- requests -------------------------------------------------------- */
 
+/* The spec's rule, shared with the back-end (cosim/proto.c). */
 static bool has_reply_body(uint32_t req)
 {
-    switch (req) {
-    case VU_REQ_GET_FEATURES:
-    case VU_REQ_GET_PROTOCOL_FEATURES:
-    case VU_REQ_GET_VRING_BASE:
-    case VU_REQ_GET_QUEUE_NUM:
-    case VU_REQ_GET_CONFIG:
-    case VU_REQ_GET_MAX_MEM_SLOTS:
-    case VU_REQ_GET_STATUS:
-        return true;
-    default:
-        return false;
-    }
+    return vu_req_has_reply(req) != 0;
 }
 
 static int check_reply(uint32_t req, const struct vu_msg *r)

@@ -36,7 +36,8 @@ tests_integration_vusim_integ_SOURCES = \
 	tests/integration/test_backend.c \
 	tests/integration/test_badinput.c \
 	tests/integration/test_devices.c \
-	tests/integration/test_tt.c
+	tests/integration/test_tt.c \
+	tests/integration/test_inflight.c
 tests_integration_vusim_integ_SOURCES += tests/integration/test_trace.c \
 	tests/support/tmpfile.c tests/support/tmpfile.h
 tests_integration_vusim_integ_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS)

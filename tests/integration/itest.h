@@ -44,5 +44,6 @@ extern CU_TestInfo badinput_tests[];
 extern CU_TestInfo devices_tests[];
 extern CU_TestInfo trace_itests[];
 extern CU_TestInfo tt_tests[];
+extern CU_TestInfo inflight_tests[];
 
 #endif

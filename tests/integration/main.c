@@ -16,6 +16,7 @@ static CU_SuiteInfo suites[] = {
     { "trace-inband", itest_init_inband, NULL, NULL, NULL, trace_itests },
     { "trace-eventfd", itest_init_eventfd, NULL, NULL, NULL, trace_itests },
     { "timetravel", itest_init_inband, NULL, NULL, NULL, tt_tests },
+    { "inflight", itest_init_eventfd, NULL, NULL, NULL, inflight_tests },
     CU_SUITE_INFO_NULL,
 };
 

@@ -42,7 +42,8 @@ static void test_negotiation(void)
     uint64_t v, pf_expect = VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
         VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CONFIG) |
         VU_BIT(VU_PF_INBAND_NOTIFICATIONS) | VU_BIT(VU_PF_RESET_DEVICE) |
-        VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS);
+        VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS) |
+        VU_BIT(VU_PF_INFLIGHT_SHMFD);
 
     CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
     fe = open_fe(&t, 1);
