@@ -13,6 +13,10 @@
  * again and lose a big one. Every request in flight at the kill must be
  * resubmitted and complete exactly once, none completed before may come
  * back, and every completed write must be in the file.
+ *
+ * The other way round: the front-end's process is killed with SIGKILL in
+ * the middle of writes; vusim must live on, serve the next front-end, and
+ * every write completed before a completed FLUSH must be in the file.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -206,7 +210,113 @@ static void test_kill_resubmit(void)
     rmdir(t.dir);
 }
 
+/* A flush; returns its status byte or -1. */
+static int ifl_flush(struct vufe *fe)
+{
+    struct dev_blk_req_hdr h = { .type = DEV_BLK_T_FLUSH };
+    uint64_t gh = vufe_alloc(fe, sizeof(h), 16), gs = vufe_alloc(fe, 1, 16);
+    struct vufe_buf b[2] = { { gh, sizeof(h), false }, { gs, 1, true } };
+    uint32_t id, len;
+
+    memcpy(vufe_ptr(fe, gh, sizeof(h)), &h, sizeof(h));
+    *(uint8_t *)vufe_ptr(fe, gs, 1) = 0xff;
+    if (vufe_add(fe, 0, b, 2, false) < 0 || vufe_kick(fe, 0) < 0 ||
+        vufe_reap_wait(fe, 0, &id, &len, 20000) != 1) {
+        return -1;
+    }
+    return *(uint8_t *)vufe_ptr(fe, gs, 1);
+}
+
+/* The front-end's process: NBEFORE writes, a flush, then "flushed" on
+ * @wfd, then writes without end until it is killed. */
+static void ifl_fe_child(struct ifl *t, int wfd)
+{
+    struct vufe_cfg cfg;
+    unsigned seen[256] = { 0 };
+    struct vufe *fe;
+    int err = 0, dup = 0;
+
+    vufe_cfg_init(&cfg);
+    cfg.path = t->sock;
+    cfg.queue_size = 64;
+    cfg.notify = VUFE_NOTIFY_EVENTFD;
+    cfg.timeout_ms = 20000;
+    fe = vufe_open(&cfg, &err);
+    if (!fe) {
+        _exit(1);
+    }
+    for (int i = 0; i < NBEFORE; i++) {
+        ifl_write(fe, (uint64_t)i, 1, (uint8_t)(0xc0 + i));
+    }
+    vufe_kick(fe, 0);
+    if (ifl_reap(fe, NBEFORE, 20000, seen, &dup) != NBEFORE ||
+        ifl_flush(fe) != 0 || write(wfd, "F", 1) != 1) {
+        _exit(1);
+    }
+    for (unsigned i = 0;; i++) {
+        uint32_t id, len;
+
+        ifl_write(fe, (uint64_t)(BIG + i % 64), 1, 0xee);
+        vufe_kick(fe, 0);
+        vufe_reap_wait(fe, 0, &id, &len, 1000);
+    }
+}
+
+/* The front-end dies (SIGKILL) in the middle of writes: vusim goes on,
+ * serves the next front-end, and what was flushed is in the file. */
+static void test_frontend_killed(void)
+{
+    struct ifl t = { .pid = -1 };
+    struct vufe_cfg cfg;
+    struct vufe *fe;
+    int p[2], fd, st, err = 0;
+    pid_t child;
+    char c = 0;
+
+    snprintf(t.dir, sizeof(t.dir), "/tmp/vusim-fekill-XXXXXX");
+    CU_ASSERT_FATAL(mkdtemp(t.dir) != NULL);
+    snprintf(t.sock, sizeof(t.sock), "%s/blk.sock", t.dir);
+    snprintf(t.disk, sizeof(t.disk), "%s/disk.img", t.dir);
+    fd = open(t.disk, O_CREAT | O_RDWR, 0600);
+    CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+    close(fd);
+    t.pid = ifl_spawn(&t);
+    CU_ASSERT_FATAL(pipe(p) == 0);
+    child = fork();
+    if (child == 0) {
+        close(p[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ifl_fe_child(&t, p[1]);
+    }
+    close(p[1]);
+    CU_ASSERT(read(p[0], &c, 1) == 1 && c == 'F');
+    close(p[0]);
+    ifl_sleep_ms(300);                  /* in the middle of the writes */
+    kill(child, SIGKILL);
+    waitpid(child, &st, 0);
+    for (int i = 0; i < NBEFORE; i++) {
+        CU_ASSERT(ifl_disk_has(t.disk, (uint64_t)i, 1, (uint8_t)(0xc0 + i)));
+    }
+    CU_ASSERT(waitpid(t.pid, &st, WNOHANG) == 0);      /* vusim lives */
+    vufe_cfg_init(&cfg);
+    cfg.path = t.sock;
+    cfg.notify = VUFE_NOTIFY_EVENTFD;
+    cfg.timeout_ms = 20000;
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT(fe != NULL);
+    if (fe) {
+        CU_ASSERT_EQUAL(ifl_flush(fe), 0);
+        vufe_free(fe);
+    }
+    kill(t.pid, SIGTERM);
+    waitpid(t.pid, &st, 0);
+    unlink(t.disk);
+    unlink(t.sock);
+    rmdir(t.dir);
+}
+
 CU_TestInfo inflight_tests[] = {
     { "kill_resubmit", test_kill_resubmit },
+    { "frontend_killed", test_frontend_killed },
     CU_TEST_INFO_NULL,
 };
