@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # scripts/check-symbols.sh - every symbol libvusim.so exports has a vusim
-# prefix: sim_, vusim_, vu_, vufe_, dev_, trace_ or g_vusim_.
+# prefix: sim_, vusim_, vu_, vufe_, dev_, faults_, trace_ or g_vusim_.
 #
 # Run by `make check` from the top build directory; $builddir (exported by
 # Makefile.am) points there. Exits 77 (skip) for a static-only build.
@@ -28,7 +28,7 @@ fi
 bad=$(printf '%s\n' "$syms" |
     awk 'NF >= 3 { sub(/@.*/, "", $3); sub(/^__odr_asan[._]/, "", $3);
                    print $3 }' |
-    grep -Ev '^(sim_|vusim_|vu_|vufe_|dev_|trace_|g_vusim_)' |
+    grep -Ev '^(sim_|vusim_|vu_|vufe_|dev_|faults_|trace_|g_vusim_)' |
     grep -Ev '^(_init|_fini|_edata|_end|__bss_start|__end__|_DYNAMIC|_GLOBAL_OFFSET_TABLE_|__dso_handle|__TMC_END__|__data_start)$')
 
 count=$(printf '%s\n' "$syms" | grep -c .)
