@@ -81,8 +81,7 @@ bench-ttrtt: bench/ttrtt$(EXEEXT)
 if HAVE_SYSTEMC
 BENCHES += systemc
 EXTRA_PROGRAMS += bench/systemc
-bench_systemc_SOURCES = bench/systemc.cc tests/unit/fakehost.c \
-	tests/unit/fakehost.h
+bench_systemc_SOURCES = bench/systemc.cc
 bench_systemc_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS) -O2
 bench_systemc_LDADD = libvusim-systemc.la libvusim.la $(SYSTEMC_LIBS)
 CLEANFILES += bench/systemc$(EXEEXT)

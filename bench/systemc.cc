@@ -3,8 +3,10 @@
 // bench/systemc - the bridge's cost: the same virtio-blk request workload
 // through libvusim-systemc (blk_bridge in front of a zero-time TLM memory)
 // and through the native C blk model (devices/blk, --latency=0), both
-// hosted by the in-memory fakehost (no sockets: only the device path is
+// hosted in memory (no sockets: only the device path is
 // timed, which is where the bridge adds its work), in interleaved rounds.
+// The host is a minimal one of this file (a fixed batch of preallocated
+// requests, memcpy for reads and writes), so the figures are the devices'.
 //
 // Each round: BATCHES kicks of BATCH requests (alternately 4 KiB OUT and
 // 4 KiB IN at moving offsets), the calendar run to completion after each
@@ -20,6 +22,7 @@
 #include "config.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -29,7 +32,7 @@
 #include "cosim/systemc/blk.h"
 
 extern "C" {
-#include "tests/unit/fakehost.h"
+#include "devices/dev.h"
 extern const struct dev_ops dev_blk_ops; // devices/blk.h is C-only
 }
 
@@ -74,46 +77,103 @@ uint64_t now_ns()
     return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
 }
 
+// The bench's host: BATCH requests, refilled before each kick.
+struct breq {
+    struct dev_req req;
+    uint8_t rd[16 + IO], wr[IO + 1];
+    bool done;
+};
+
+struct bhost {
+    breq r[BATCH];
+    int next = 0, n = 0;
+};
+
+bhost g_host[2];
+
+bhost *host_of(struct dev *d) { return static_cast<bhost *>(d->host_ctx); }
+
+struct dev_req *h_pop(struct dev *d, uint16_t)
+{
+    bhost *h = host_of(d);
+
+    return h->next < h->n ? &h->r[h->next++].req : nullptr;
+}
+
+breq *to_breq(struct dev_req *q) { return reinterpret_cast<breq *>(q); }
+
+int h_read(struct dev_req *q, uint64_t off, void *buf, size_t len)
+{
+    if (off > q->rd_len || len > q->rd_len - off) {
+        return -ERANGE;
+    }
+    std::memcpy(buf, to_breq(q)->rd + off, len);
+    return 0;
+}
+
+int h_write(struct dev_req *q, uint64_t off, const void *buf, size_t len)
+{
+    if (off > q->wr_len || len > q->wr_len - off) {
+        return -ERANGE;
+    }
+    std::memcpy(to_breq(q)->wr + off, buf, len);
+    return 0;
+}
+
+void h_complete(struct dev_req *q, uint32_t) { to_breq(q)->done = true; }
+
+struct dev_host_ops bench_host_ops; // the optional hooks stay NULL
+
+void attach(struct dev *d, bhost *h)
+{
+    bench_host_ops.pop = h_pop;
+    bench_host_ops.read = h_read;
+    bench_host_ops.write = h_write;
+    bench_host_ops.complete = h_complete;
+    d->host = &bench_host_ops;
+    d->host_ctx = h;
+}
+
 // One round on @dev: ns per request; exits on a wrong status.
 double round_on(struct dev *dev, struct sim_cal *cal, unsigned seed)
 {
-    static uint8_t rd[16 + IO];
-    struct fakehost *fh = fakehost_new(dev);
+    bhost *h = host_of(dev);
     uint64_t t0 = now_ns();
     unsigned n = 0;
 
     for (int b = 0; b < BATCHES; b++) {
-        int first = -1;
-
         for (int i = 0; i < BATCH; i++, n++) {
+            breq *r = &h->r[i];
             bool out = n % 2 == 0;
             uint32_t type = out ? T_OUT : T_IN;
             uint64_t sector = (n / 2 * 8 + seed * 8) % (DISK / 512 - 8);
-            int id;
 
-            std::memcpy(rd, &type, 4);
-            std::memset(rd + 4, 0, 4);
-            std::memcpy(rd + 8, &sector, 8);
-            rd[16] = uint8_t(n);
-            id = out ? fakehost_add(fh, 0, rd, 16 + IO, 1)
-                     : fakehost_add(fh, 0, rd, 16, IO + 1);
-            first = first < 0 ? id : first;
+            std::memset(&r->req, 0, sizeof(r->req));
+            r->req.dev = dev;
+            r->req.rd_len = out ? 16 + IO : 16;
+            r->req.wr_len = out ? 1 : IO + 1;
+            std::memcpy(r->rd, &type, 4);
+            std::memset(r->rd + 4, 0, 4);
+            std::memcpy(r->rd + 8, &sector, 8);
+            r->rd[16] = uint8_t(n);
+            r->wr[r->req.wr_len - 1] = 0xff;
+            r->done = false;
         }
-        fakehost_kick(fh, 0);
+        h->next = 0;
+        h->n = BATCH;
+        dev->ops->avail(dev, 0);
         sim_cal_run_all(cal);
         for (int i = 0; i < BATCH; i++) {
-            struct fakehost_req *r = fakehost_get(fh, first + i);
+            breq *r = &h->r[i];
 
-            if (!r || !r->completed || r->wr[r->req.wr_len - 1] != 0) {
-                std::fprintf(stderr, "bench-systemc: request %d failed\n",
-                             first + i);
+            if (!r->done || r->wr[r->req.wr_len - 1] != 0) {
+                std::fprintf(stderr, "bench-systemc: request %u failed\n",
+                             n - BATCH + i);
                 std::exit(1);
             }
         }
     }
-    double ns = double(now_ns() - t0) / n;
-    fakehost_free(fh);
-    return ns;
+    return double(now_ns() - t0) / n;
 }
 
 struct stat3 {
@@ -143,7 +203,8 @@ double crossing_ns(vusim_sc::kernel *k, struct sim_cal *cal)
 int sc_main(int, char **)
 {
     struct sim_cal *sc_cal = sim_cal_new(), *nat_cal = sim_cal_new();
-    static const char *const nat_args[] = {"size=64M", "latency=0", nullptr};
+    static const struct dev_opt nat_args[] = {{"size", "64M"},
+                                              {"latency", "0"}};
     struct dev *sc_dev = nullptr, *nat_dev = nullptr;
     char err[256];
     std::vector<double> sc_v, nat_v;
@@ -152,11 +213,13 @@ int sc_main(int, char **)
     auto *disk = new vusim_sc::blk_bridge("disk", "bench", DISK);
     disk->storage.bind(mem->socket);
     if (disk->br.attach(sc_cal, &sc_dev) != 0 ||
-        fakehost_create_dev(&dev_blk_ops, nat_cal, nat_args, &nat_dev, err,
-                            sizeof(err)) != 0) {
+        dev_blk_ops.create(nat_cal, nat_args, 2, &nat_dev, err,
+                           sizeof(err)) != 0) {
         std::fprintf(stderr, "bench-systemc: cannot set up: %s\n", err);
         return 1;
     }
+    attach(sc_dev, &g_host[0]);
+    attach(nat_dev, &g_host[1]);
     // warm-up: workers spawned, pages touched, on both sides
     round_on(sc_dev, sc_cal, 0);
     round_on(nat_dev, nat_cal, 0);

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "cosim/systemc/blk.h"
 
@@ -134,7 +135,8 @@ uint8_t blk_front::rw(request &rq, uint32_t type, uint64_t sector,
     bool in = type == T_IN;
     uint32_t n = in ? rq.wr_len - 1 : rq.rd_len - HDR;
     uint64_t off = sector * SECTOR;
-    std::vector<uint8_t> buf(n);
+    // not zero-filled: every byte is written before it is read
+    std::unique_ptr<uint8_t[]> buf(new uint8_t[n ? n : 1]);
 
     if (!in && ro_) {
         return S_IOERR;
@@ -144,17 +146,17 @@ uint8_t blk_front::rw(request &rq, uint32_t type, uint64_t sector,
         return S_IOERR;
     }
     if (in) {
-        if (!to_storage(tlm::TLM_READ_COMMAND, off, buf.data(), n, delay) ||
-            !to_dma(tlm::TLM_WRITE_COMMAND, rq.dma_addr, buf.data(), n,
+        if (!to_storage(tlm::TLM_READ_COMMAND, off, buf.get(), n, delay) ||
+            !to_dma(tlm::TLM_WRITE_COMMAND, rq.dma_addr, buf.get(), n,
                     delay)) {
             return S_IOERR;
         }
         *data = n;
         return S_OK;
     }
-    if (!to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, buf.data(), n,
+    if (!to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, buf.get(), n,
                 delay) ||
-        !to_storage(tlm::TLM_WRITE_COMMAND, off, buf.data(), n, delay)) {
+        !to_storage(tlm::TLM_WRITE_COMMAND, off, buf.get(), n, delay)) {
         return S_IOERR;
     }
     return S_OK;
