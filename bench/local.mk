@@ -89,3 +89,10 @@ bench-systemc: bench/systemc$(EXEEXT)
 	SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 bench/systemc$(EXEEXT)
 endif
 EXTRA_DIST += bench/systemc.cc
+# bench-qemu: vusim's QEMU (scripts/build-qemu.sh) with in-band
+# notifications against Debian's QEMU with eventfds on the same I/O
+# workload (both TCG), and its speed as a time-travel participant.
+BENCHES += qemu
+EXTRA_DIST += bench/qemu.sh
+bench-qemu: vusim$(EXEEXT)
+	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/qemu.sh
