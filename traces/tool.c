@@ -402,6 +402,29 @@ static size_t next_cmp(const struct trace_reader *r, size_t i, bool device)
     return i;
 }
 
+/* Two records that read alike may still differ in their bytes (a
+ * chain's data): say where. */
+static void print_first_byte(const uint8_t *fa, const uint8_t *fb,
+                             size_t la, size_t lb)
+{
+    size_t n = la < lb ? la : lb, k = 0;
+
+    if (!fa || !fb) {
+        return;
+    }
+    while (k < n && fa[k] == fb[k]) {
+        k++;
+    }
+    if (k < n) {
+        printf("  first differing byte: %zu of the record (payload byte "
+               "%zu): %02x / %02x\n", k,
+               k >= TRACE_REC_HDR_SIZE ? k - TRACE_REC_HDR_SIZE : 0,
+               fa[k], fb[k]);
+    } else if (la != lb) {
+        printf("  the records are %zu and %zu bytes long\n", la, lb);
+    }
+}
+
 static int diff_records(const struct trace_reader *a,
                         const struct trace_reader *b, bool device)
 {
@@ -438,6 +461,10 @@ static int diff_records(const struct trace_reader *a,
         print_rec(stdout, b, &rb, "  B ");
     } else {
         printf("  B ends here (%zu records)\n", nb);
+    }
+    if (i < na && j < nb) {
+        print_first_byte(trace_reader_frame(a, i, &la),
+                         trace_reader_frame(b, j, &lb), la, lb);
     }
     return 1;
 }
