@@ -48,9 +48,12 @@ VUSIM_QEMU_PKGS=(
 )
 
 # Time-travel UML: scripts/build-tt-uml.sh builds a UML with time-travel
-# support from the kernel source for the time-travel tier (tests/tt).
+# support from the kernel source, with the patches in
+# scripts/patches/linux-6.1 (patch), for the time-travel tier (tests/tt),
+# whose whole-system tests run the host's e2fsprogs in the guest.
 VUSIM_TT_PKGS=(
     linux-source-6.1 bc flex bison libelf-dev xz-utils kmod build-essential
+    patch e2fsprogs
 )
 
 VUSIM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
