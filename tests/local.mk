@@ -96,11 +96,16 @@ TT_TESTS = \
 	tests/tt/tt-blk.sh \
 	tests/tt/tt-two.sh \
 	tests/tt/tt-qemu.sh \
-	tests/tt/tt-mixed.sh
+	tests/tt/tt-mixed.sh \
+	tests/tt/tt-ext4.sh \
+	tests/tt/tt-writers.sh \
+	tests/tt/tt-random.sh \
+	tests/tt/tt-two-ext4.sh
 dist_check_SCRIPTS += $(TT_TESTS)
 EXTRA_DIST += \
 	tests/tt/lib.sh \
 	tests/tt/init.sh \
+	tests/tt/init-host.sh \
 	tests/tt/ttprobe.c
 TESTS += $(TT_TESTS)
 clean-local: clean-local-tt

@@ -297,3 +297,81 @@ tt_qemu_cmd()
         -rtc "base=$rtc,clock=vm" -seed 1
         -object "time-travel,id=tt,path=$tt,client-id=$id")
 }
+
+# ---------------------------------------------------------------- host root
+#
+# Guests whose root is the host's own `/` (hostfs, read-only) run the
+# host's programs (tests/tt/init-host.sh). Nothing they see of the host may
+# change between runs: the tree they copy is built once, with fixed
+# timestamps (its atime far in the future, so that reading it never
+# updates it under relatime), and the paths on their command line are the
+# same in every run of a test.
+
+# tt_tree: build (or reuse) the tree the ext4 workload copies, over 1000
+# files of the host's headers; sets TT_TREE.
+tt_tree()
+{
+    local out=$builddir/guest-tt tmp d
+
+    mkdir -p "$out"
+    TT_TREE=$out/tree
+    (
+        flock 9
+        [ -e "$out/tree.done" ] && exit 0
+        tmp=$out/tree.new
+        rm -rf "$tmp" "$TT_TREE"
+        mkdir -p "$tmp" || exit 1
+        for d in linux asm-generic x86_64-linux-gnu sound rdma; do
+            [ -d "/usr/include/$d" ] || continue
+            cp -a "/usr/include/$d" "$tmp/" || exit 1
+        done
+        chown -R 0:0 "$tmp" 2>/dev/null
+        find "$tmp" -exec touch -h -m -d @1600000000 {} + &&
+            find "$tmp" -exec touch -h -a -d @4102444800 {} + || exit 1
+        mv "$tmp" "$TT_TREE" && touch "$out/tree.done"
+    ) 9>"$out/.tree.lock" || guest_fail "cannot build the tree in $out"
+    [ "$(find "$TT_TREE" -type f | wc -l)" -ge 1000 ] ||
+        guest_fail "$TT_TREE has fewer than 1000 files"
+}
+
+# tt_host_cmd ID TTSOCK UMID ARGS...: the command line (TT_CMD) of a
+# time-travel guest with the host's / as its root and
+# tests/tt/init-host.sh as its init. UMID names its UML run folder, under
+# $GUEST_RUN/uml (not ~/.uml: the same path in every run).
+tt_host_cmd()
+{
+    local id=$1 tt=$2 umid=$3
+
+    shift 3
+    mkdir -p "$GUEST_RUN/uml"
+    # shellcheck disable=SC2034 # for the caller
+    TT_CMD=("$TT_UML" "time-travel=ext:$id:$tt" mem=128M root=/dev/root
+        rootfstype=hostfs rootflags=/ ro "init=$TT_LIB_DIR/init-host.sh"
+        "uml_dir=$GUEST_RUN/uml" "umid=$umid" con=null "con0=fd:0,fd:1"
+        "$@")
+}
+
+# tt_console_clean LOG: the whole console without carriage returns (the
+# line driver writes CR LF), compared byte for byte between runs.
+tt_console_clean()
+{
+    tr -d '\r' <"$1"
+}
+
+# tt_same NAME A B: fail unless files A and B (of runs 1 and N) are
+# identical; for traces, show `vusim trace diff`'s first divergence.
+tt_same()
+{
+    local what=$1 a=$2 b=$3
+
+    cmp -s "$a" "$b" && return 0
+    case "$what" in
+    *trace*)
+        "$VUSIM" trace diff "$a" "$b" 2>&1 | head -n 12 ;;
+    *console*)
+        diff "$a" "$b" | head -n 20 ;;
+    *)
+        cmp "$a" "$b" | head -n 3 ;;
+    esac
+    guest_fail "$what differs: $a $b"
+}
