@@ -13,8 +13,9 @@
 #           writers  mkfs.ext4, then tt_procs processes write files at
 #                    once, sync, drop caches, md5 of the files, umount,
 #                    e2fsck -fn
-#           random   64 bytes of /dev/urandom, bash's $RANDOM, a UUID
-#                    from the kernel and an address from a new process
+#           random   64 bytes of /dev/urandom, bash's $RANDOM and
+#                    $SRANDOM, a UUID from the kernel and where a new
+#                    process's stack is
 #   tt_tree=PATH     the tree ext4 copies (host path)
 #   tt_procs=4       writers
 #
@@ -111,7 +112,12 @@ writers()
 random()
 {
     echo "TT-URANDOM: $(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    # bash seeds $RANDOM from the time of day and its pid (simulated: the
+    # same in every run, whatever the seed); $SRANDOM is getrandom().
+    # shellcheck disable=SC2016 # for bash, not for us
     echo "TT-BASH-RANDOM: $(bash -c 'echo $RANDOM $RANDOM')"
+    # shellcheck disable=SC2016
+    echo "TT-BASH-SRANDOM: $(bash -c 'echo $SRANDOM $SRANDOM')"
     echo "TT-UUID: $(cat /proc/sys/kernel/random/uuid)"
     # Where the kernel put a new process's stack: address-space layout
     # randomisation drawn from the guest's pool.

@@ -7,11 +7,14 @@
 # One vusim is the guest's time-travel controller and its virtio-rng
 # device (`vusim rng --seed=N --time-travel=TT --trace=TRACE`); the guest
 # (host root, tests/tt/init-host.sh, tt_work=random) prints 64 bytes of
-# /dev/urandom, bash's $RANDOM twice, a UUID from the kernel
+# /dev/urandom, bash's $RANDOM and $SRANDOM twice, a UUID from the kernel
 # (/proc/sys/kernel/random/uuid) and where its stack was placed (ASLR).
 # Passes when VUSIM_TT_RUNS runs (default 3) with seed 1 give
 # byte-identical consoles and traces, each trace's header names the seed,
-# and a run with seed 2 prints different values on each of those lines.
+# and a run with seed 2 prints different values for /dev/urandom,
+# $SRANDOM, the UUID and the stack. ($RANDOM is the same in every run and
+# with both seeds: bash seeds it from the time of day and its pid, which
+# the simulation fixes, not from the kernel's pool.)
 set -uo pipefail
 
 # shellcheck source=tests/tt/lib.sh
@@ -27,7 +30,11 @@ RUNS=${VUSIM_TT_RUNS:-3}
 TIMEOUT=${VUSIM_GUEST_TIMEOUT:-300}
 TTSOCK=$GUEST_RUN/tt.sock
 RNGSOCK=$GUEST_RUN/rng.sock
-LINES=(TT-URANDOM TT-BASH-RANDOM TT-UUID TT-STACK)
+# What must follow the seed. bash's $RANDOM (TT-BASH-RANDOM) is seeded
+# from the time of day and the pid, both simulated: it must be the same in
+# every run, and is the same with another seed too; $SRANDOM is
+# getrandom()'s.
+LINES=(TT-URANDOM TT-BASH-SRANDOM TT-UUID TT-STACK)
 
 # run_once NAME SEED
 run_once()
