@@ -28,7 +28,7 @@
 # downloaded source package is kept in .../qemu/src/ for the next build.
 #
 # The configured build tree is kept too, in .../qemu/tree-<hash2> (<hash2>
-# is the key without the patches, about 1.5 GB): when only the patches
+# is the key without the patches, about 500 MB): when only the patches
 # changed, the old series is reverse-applied, the new one applied and ninja
 # recompiles what they touch (a minute instead of the full build). If the
 # tree is not in a known state (an interrupted run, a patch that does not
