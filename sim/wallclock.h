@@ -15,6 +15,10 @@
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t vusim_wallclock_ns(void);
 
+/* CLOCK_REALTIME in nanoseconds since the epoch: only for timestamps a
+ * person reads (the control socket's events carry one, as QMP's do). */
+uint64_t vusim_wallclock_epoch_ns(void);
+
 /* A host clock that can be replaced by a test clock. */
 struct vusim_hostclock {
     uint64_t (*now_ns)(void *opaque);

@@ -26,6 +26,7 @@
 #include "cosim/control/control.h"
 #include "devices/faults/faults.h"
 #include "sim/log.h"
+#include "sim/wallclock.h"
 
 #define SS              "control"
 #define CTL_CLIENTS     8
@@ -170,17 +171,16 @@ static json_t *sim_time_json(sim_time_t t)
 /* An event to every negotiated client: data is consumed. */
 static void ctl_event(struct vu_control *c, const char *name, json_t *data)
 {
-    struct timespec ts;
+    uint64_t wall = vusim_wallclock_epoch_ns();
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     for (size_t i = 0; i < CTL_CLIENTS; i++) {
         struct ctl_client *cl = c->cl[i];
 
         if (cl && cl->negotiated && !cl->dead) {
             client_send(cl, json_pack(
                 "{s:s,s:O,s:{s:I,s:I},s:I}", "event", name, "data", data,
-                "timestamp", "seconds", (json_int_t)ts.tv_sec,
-                "microseconds", (json_int_t)(ts.tv_nsec / 1000),
+                "timestamp", "seconds", (json_int_t)(wall / 1000000000u),
+                "microseconds", (json_int_t)(wall % 1000000000u / 1000),
                 "sim-time", (json_int_t)sim_cal_now(c->cal)));
         }
     }
