@@ -31,13 +31,13 @@ guest_vusim vusim blk "--socket-path=$sock" "--backing=$disk" \
 guest_uml_cmd "$GUEST_UML_ROOT" "virtio_uml.device=$sock:2" \
     vusim_mode=blk "vusim_size=$size"
 rc=0
-guest_run "$GUEST_RUN/console.log" "${VUSIM_GUEST_TIMEOUT:-60}" \
+guest_run "$GUEST_RUN/console.log" "${VUSIM_GUEST_TIMEOUT:-240}" \
     "${GUEST_CMD[@]}" || rc=$?
 guest_say "guest exit status $rc"
 if [ -n "$GUEST_TIMED_OUT" ]; then
     guest_console_tail "$GUEST_RUN/console.log" 60
     guest_fail "the UML guest did not finish within" \
-        "${VUSIM_GUEST_TIMEOUT:-60} s"
+        "${VUSIM_GUEST_TIMEOUT:-240} s"
 fi
 guest_vusim_stop "$VUSIM_PID" vusim
 guest_check_result "$GUEST_RUN/console.log" blk=ok
