@@ -96,3 +96,15 @@ BENCHES += qemu
 EXTRA_DIST += bench/qemu.sh
 bench-qemu: vusim$(EXEEXT)
 	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/qemu.sh
+
+# bench-rules: the in-band request cycle on blk with 10 fault rules that
+# never match against none.
+BENCHES += rules
+EXTRA_PROGRAMS += bench/rules
+bench_rules_SOURCES = bench/rules.c bench/bench-util.c bench/bench-util.h
+bench_rules_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+bench_rules_LDADD = libvusim.la $(LIBEVENT_LIBS)
+CLEANFILES += bench/rules$(EXEEXT)
+
+bench-rules: bench/rules$(EXEEXT)
+	bench/rules$(EXEEXT)
