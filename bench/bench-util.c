@@ -87,7 +87,7 @@ void bench_meter_stop(struct bench_meter *m, long iters,
     out->be_cpu_ns = (double)peer / (double)iters;
 }
 
-/* ---- the raw peer, polling as cosim/loop.c does ---------------------- */
+/* ---- the raw peer, polling as cosim/backend/loop.c does ---------------------- */
 
 struct poller {
     uint64_t max_ns, ns;

@@ -24,7 +24,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "cosim/vufe.h"
+#include "cosim/frontend/vufe.h"
 
 /* Rounds the benchmarks interleave their measurements in: a shared
  * machine's noise drifts over seconds, and each figure then sees the same
@@ -74,7 +74,7 @@ void bench_meter_stop(struct bench_meter *m, long iters,
  * "w0" writes on socketpair 0, "r1" reads socketpair 1, and so on; the
  * child does the mirror (every w a r and back). The child reads as vusim's
  * loop waits: it polls with non-blocking reads for an adaptive window of
- * up to @poll_ns (the rule of cosim/loop.c: double on a catch, halve on a
+ * up to @poll_ns (the rule of cosim/backend/loop.c: double on a catch, halve on a
  * miss, learn from short sleeps) and then blocks; 0 blocks at once. The
  * driving side blocks, as the reference front-end does. Warms up with a
  * tenth of @iters first. Exits on failure.

@@ -42,10 +42,10 @@
 #include <unistd.h>
 
 #include "bench/bench-util.h"
-#include "cosim/backend.h"
-#include "cosim/loop.h"
-#include "cosim/server.h"
-#include "cosim/vufe.h"
+#include "cosim/backend/backend.h"
+#include "cosim/backend/loop.h"
+#include "cosim/backend/server.h"
+#include "cosim/frontend/vufe.h"
 #include "sim/log.h"
 #include "tests/support/echodev.h"
 

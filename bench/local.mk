@@ -28,7 +28,7 @@ EXTRA_PROGRAMS += bench/inband
 bench_inband_SOURCES = bench/inband.c bench/bench-util.c bench/bench-util.h \
 	tests/support/echodev.c tests/support/echodev.h
 bench_inband_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-bench_inband_LDADD = libvusim.la $(LIBEVENT_LIBS)
+bench_inband_LDADD = libvufe.la libvusim.la $(LIBEVENT_LIBS)
 CLEANFILES += bench/inband$(EXEEXT)
 
 bench-inband: bench/inband$(EXEEXT)
@@ -56,7 +56,7 @@ BENCHES += trace
 EXTRA_PROGRAMS += bench/trace
 bench_trace_SOURCES = bench/trace.c bench/bench-util.c bench/bench-util.h
 bench_trace_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-bench_trace_LDADD = libvusim.la $(LIBEVENT_LIBS)
+bench_trace_LDADD = libvufe.la libvusim.la $(LIBEVENT_LIBS)
 CLEANFILES += bench/trace$(EXEEXT)
 EXTRA_DIST += bench/trace.sh
 
@@ -70,7 +70,7 @@ bench-trace: vusim$(EXEEXT) bench/trace$(EXEEXT)
 BENCHES += ttrtt
 EXTRA_PROGRAMS += bench/ttrtt
 bench_ttrtt_SOURCES = bench/ttrtt.c bench/bench-util.c bench/bench-util.h
-bench_ttrtt_LDADD = libvusim.la
+bench_ttrtt_LDADD = libvufe.la libvusim.la
 CLEANFILES += bench/ttrtt$(EXEEXT)
 
 bench-ttrtt: bench/ttrtt$(EXEEXT)
@@ -103,7 +103,7 @@ BENCHES += rules
 EXTRA_PROGRAMS += bench/rules
 bench_rules_SOURCES = bench/rules.c bench/bench-util.c bench/bench-util.h
 bench_rules_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-bench_rules_LDADD = libvusim.la $(LIBEVENT_LIBS)
+bench_rules_LDADD = libvufe.la libvusim.la $(LIBEVENT_LIBS)
 CLEANFILES += bench/rules$(EXEEXT)
 
 bench-rules: bench/rules$(EXEEXT)

@@ -33,7 +33,7 @@
 
 extern "C" {
 #include "devices/dev.h"
-extern const struct dev_ops dev_blk_ops; // devices/blk.h is C-only
+extern const struct dev_ops dev_blk_ops; // devices/blk/blk.h is C-only
 }
 
 using namespace sc_core;

@@ -38,12 +38,12 @@
 #include <unistd.h>
 
 #include "bench/bench-util.h"
-#include "cosim/backend.h"
-#include "cosim/backend_trace.h"
-#include "cosim/loop.h"
-#include "cosim/server.h"
-#include "cosim/vufe.h"
-#include "devices/blk.h"
+#include "cosim/backend/backend.h"
+#include "cosim/backend/backend_trace.h"
+#include "cosim/backend/loop.h"
+#include "cosim/backend/server.h"
+#include "cosim/frontend/vufe.h"
+#include "devices/blk/blk.h"
 #include "sim/log.h"
 #include "sim/wallclock.h"
 #include "traces/reader.h"

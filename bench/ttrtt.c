@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "bench/bench-util.h"
-#include "cosim/loop.h"
+#include "cosim/backend/loop.h"
 #include "sim/tt.h"
 
 static void hold(void *o) { vu_loop_hold(o); }

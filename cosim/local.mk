@@ -1,101 +1,16 @@
-# cosim fragment
+# cosim fragment: one product per folder.
+#   wire/      what both ends of the socket share (libvusim)
+#   backend/   the vhost-user back-end (libvusim)
+#   frontend/  vufe, the reference front-end (libvufe, not installed)
+#   program/   the vusim program
+#   control/   its control socket (below)
+include %reldir%/wire/local.mk
+include %reldir%/backend/local.mk
+include %reldir%/frontend/local.mk
+include %reldir%/program/local.mk
 
-# msg framing, proto names (vufe helper)
-libvusim_la_SOURCES += \
-	%reldir%/proto.c \
-	%reldir%/msg.c
-nobase_pkginclude_HEADERS += \
-	%reldir%/proto.h \
-	%reldir%/msg.h
-
-# back-end core (lead)
-libvusim_la_SOURCES += \
-	%reldir%/loop.c \
-	%reldir%/backend.c \
-	%reldir%/backend_queue.c \
-	%reldir%/backend-internal.h \
-	%reldir%/server.c
-# recording a run as a trace (traces helper)
-libvusim_la_SOURCES += %reldir%/backend_trace.c
-nobase_pkginclude_HEADERS += %reldir%/backend_trace.h
-nobase_pkginclude_HEADERS += \
-	%reldir%/loop.h \
-	%reldir%/backend.h \
-	%reldir%/server.h
-
-# guest memory and split virtqueue
-libvusim_la_SOURCES += \
-	%reldir%/mem.c \
-	%reldir%/vq.c \
-	%reldir%/inflight.c
-nobase_pkginclude_HEADERS += \
-	%reldir%/mem.h \
-	%reldir%/vq.h \
-	%reldir%/inflight.h
-
-# reference front-end (vufe helper)
-libvusim_la_SOURCES += \
-	%reldir%/vufe.c \
-	%reldir%/vufe_io.c \
-	%reldir%/vufe_ring.c \
-	%reldir%/vufe-internal.h
-nobase_pkginclude_HEADERS += \
-	%reldir%/vufe.h
-
-# the vusim program: main and CLI, the embedded demo, the --stats summary
-bin_PROGRAMS += vusim
-vusim_SOURCES = \
-	%reldir%/vusim.c \
-	%reldir%/vusim_run.c \
-	%reldir%/vusim-internal.h \
-	%reldir%/vusim-main.h \
-	%reldir%/cli.c \
-	%reldir%/cli.h \
-	%reldir%/stats.c \
-	%reldir%/stats.h \
-	%reldir%/demo.c \
-	%reldir%/demo.h \
-	%reldir%/demo-internal.h \
-	%reldir%/demo_probe.c \
-	%reldir%/demo_report.c \
-	%reldir%/demo_work.c
 # the control socket and its client (jansson: the QMP side's JSON)
 vusim_SOURCES += \
 	%reldir%/control/control.c \
 	%reldir%/control/control.h \
 	%reldir%/control/client.c
-vusim_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
-vusim_LDADD = libvusim.la $(LIBEVENT_LIBS) $(JANSSON_LIBS) -lpthread
-dist_man_MANS += man/vusim.1 man/vusim-blk.1 man/vusim-rng.1
-
-# One entry point per device (vusim-blk, ...): symlinks to vusim, which
-# takes the device from its name; the vhost-user JSON descriptors that QEMU
-# and libvirt read (docs/interop/vhost-user.json) point at them.
-vusim_devices = blk rng
-vhostuserdir = $(datadir)/qemu/vhost-user
-vhostuser_DATA = \
-	share/qemu/vhost-user/50-vusim-blk.json \
-	share/qemu/vhost-user/50-vusim-rng.json
-EXTRA_DIST += \
-	share/qemu/vhost-user/50-vusim-blk.json.in \
-	share/qemu/vhost-user/50-vusim-rng.json.in
-CLEANFILES += $(vhostuser_DATA)
-vusim_json_gen = $(AM_V_GEN)$(MKDIR_P) $(@D) && \
-	sed -e 's|@bindir[@]|$(bindir)|g' -e 's|@VERSION[@]|$(VERSION)|g' \
-	    $(srcdir)/$@.in > $@.tmp && mv $@.tmp $@
-share/qemu/vhost-user/50-vusim-blk.json: \
-		$(srcdir)/share/qemu/vhost-user/50-vusim-blk.json.in Makefile
-	$(vusim_json_gen)
-share/qemu/vhost-user/50-vusim-rng.json: \
-		$(srcdir)/share/qemu/vhost-user/50-vusim-rng.json.in Makefile
-	$(vusim_json_gen)
-
-install-exec-hook:
-	cd $(DESTDIR)$(bindir) && for d in $(vusim_devices); do \
-	    rm -f vusim-$$d$(EXEEXT) && \
-	    $(LN_S) vusim$(EXEEXT) vusim-$$d$(EXEEXT) || exit 1; \
-	done
-uninstall-hook:
-	for d in $(vusim_devices); do \
-	    rm -f $(DESTDIR)$(bindir)/vusim-$$d$(EXEEXT); \
-	done

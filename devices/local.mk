@@ -1,13 +1,8 @@
-# devices fragment
-libvusim_la_SOURCES += \
-	%reldir%/registry.c \
-	%reldir%/blk.c \
-	%reldir%/rng.c
-
-nobase_pkginclude_HEADERS += \
-	%reldir%/dev.h \
-	%reldir%/blk.h \
-	%reldir%/rng.h
+# devices fragment: the device API and registry; one folder per device.
+libvusim_la_SOURCES += %reldir%/registry.c
+nobase_pkginclude_HEADERS += %reldir%/dev.h
+include %reldir%/blk/local.mk
+include %reldir%/rng/local.mk
 
 # Fault and timing rules: the generic engine devices use.
 libvusim_la_SOURCES += %reldir%/faults/faults.c

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "devices/blk.h"
+#include "devices/blk/blk.h"
 #include "devices/dev.h"
 #include "devices/faults/faults.h"
-#include "devices/rng.h"
+#include "devices/rng/rng.h"
 
 const struct dev_ops *const dev_registry[] = {
     &dev_blk_ops,

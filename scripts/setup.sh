@@ -195,7 +195,7 @@ vusim_need_autoreconf()
 
     [ -f "$VUSIM_TOP/configure" ] || return 0
     for f in "$VUSIM_TOP/configure.ac" "$VUSIM_TOP/Makefile.am" \
-             "$VUSIM_TOP"/*/local.mk; do
+             "$VUSIM_TOP"/*/local.mk "$VUSIM_TOP"/*/*/local.mk; do
         if [ -f "$f" ] && [ "$f" -nt "$VUSIM_TOP/configure" ]; then
             return 0
         fi

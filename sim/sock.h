@@ -2,7 +2,7 @@
 /*
  * sim/sock.h - the listening Unix socket every server of vusim uses
  *
- * The vhost-user server (cosim/server.c) and the time-travel controller
+ * The vhost-user server (cosim/backend/server.c) and the time-travel controller
  * (sim/tt.c) both listen on a path that only the user may connect to.
  *
  * Owns:        nothing; returns the fd to the caller.

@@ -76,7 +76,7 @@ struct sim_tt_msg {
 };
 
 struct sim_tt_ops {
-    /* Stop / resume running calendar events (cosim/loop.h holds). */
+    /* Stop / resume running calendar events (cosim/backend/loop.h holds). */
     void (*hold)(void *opaque);
     void (*release)(void *opaque);
     void *opaque;

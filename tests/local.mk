@@ -3,22 +3,25 @@ check_PROGRAMS += tests/unit/vusim-unit
 tests_unit_vusim_unit_SOURCES = \
 	tests/cu_run.c tests/cu_run.h \
 	tests/unit/main.c tests/unit/suites.h \
-	tests/unit/test_time.c \
-	tests/unit/test_cal.c \
-	tests/unit/test_clock.c \
-	tests/unit/test_rng.c
-tests_unit_vusim_unit_SOURCES += tests/unit/test_msg.c
-tests_unit_vusim_unit_SOURCES += tests/unit/test_mem.c tests/unit/test_vq.c
-tests_unit_vusim_unit_SOURCES += tests/unit/fakehost.c tests/unit/fakehost.h \
-	tests/unit/test_blk.c tests/unit/test_rng_dev.c \
-	tests/unit/test_loop.c
-tests_unit_vusim_unit_SOURCES += tests/unit/test_vufe.c
-tests_unit_vusim_unit_SOURCES += tests/unit/test_faults.c
-tests_unit_vusim_unit_SOURCES += tests/unit/test_trace.c \
-	tests/unit/test_trace_replay.c tests/unit/test_trace_lazy.c \
+	tests/unit/sim/test_time.c \
+	tests/unit/sim/test_cal.c \
+	tests/unit/sim/test_clock.c \
+	tests/unit/sim/test_rng.c
+tests_unit_vusim_unit_SOURCES += tests/unit/cosim/wire/test_msg.c
+tests_unit_vusim_unit_SOURCES += tests/unit/cosim/wire/test_mem.c \
+	tests/unit/cosim/wire/test_vq.c
+tests_unit_vusim_unit_SOURCES += \
+	tests/unit/devices/fakehost.c tests/unit/devices/fakehost.h \
+	tests/unit/devices/blk/test_blk.c tests/unit/devices/rng/test_rng_dev.c \
+	tests/unit/cosim/backend/test_loop.c
+tests_unit_vusim_unit_SOURCES += tests/unit/cosim/frontend/test_vufe.c
+tests_unit_vusim_unit_SOURCES += tests/unit/devices/faults/test_faults.c
+tests_unit_vusim_unit_SOURCES += tests/unit/traces/test_trace.c \
+	tests/unit/traces/test_trace_replay.c \
+	tests/unit/traces/test_trace_lazy.c \
 	tests/support/tmpfile.c tests/support/tmpfile.h
 tests_unit_vusim_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_vusim_unit_LDADD = libvusim.la $(CUNIT_LIBS) -lpthread
+tests_unit_vusim_unit_LDADD = libvufe.la libvusim.la $(CUNIT_LIBS) -lpthread
 # test_trace_replay parses the Perfetto export back with jansson.
 tests_unit_vusim_unit_CFLAGS += $(JANSSON_CFLAGS)
 tests_unit_vusim_unit_LDADD += $(JANSSON_LIBS)
@@ -41,7 +44,7 @@ tests_integration_vusim_integ_SOURCES = \
 tests_integration_vusim_integ_SOURCES += tests/integration/test_trace.c \
 	tests/support/tmpfile.c tests/support/tmpfile.h
 tests_integration_vusim_integ_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_integration_vusim_integ_LDADD = libvusim.la $(CUNIT_LIBS) $(LIBEVENT_LIBS) -lpthread
+tests_integration_vusim_integ_LDADD = libvufe.la libvusim.la $(CUNIT_LIBS) $(LIBEVENT_LIBS) -lpthread
 TESTS += tests/integration/vusim-integ
 
 # CLI tier: the vusim program's options, exit statuses, signals and demo.

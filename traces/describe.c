@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "devices/blk.h"
+#include "devices/blk/blk.h"
 #include "traces/reader.h"
 
 bool trace_rec_is_device(const struct trace_rec *rec)

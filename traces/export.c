@@ -172,7 +172,7 @@ static uint64_t header_channels(const struct trace_header *h)
     return 1;
 }
 
-/* Channel occupancy with devices/blk.h's rule, requests in pop order. */
+/* Channel occupancy with devices/blk/blk.h's rule, requests in pop order. */
 static void vcd_busy(struct vcd *v, const struct xtab *t, uint64_t nchan)
 {
     sim_time_t *free_at = calloc(nchan, sizeof(*free_at));

@@ -10,7 +10,7 @@
  *   inflight  integer, chains popped and not yet completed or cancelled
  *   busy      integer, channels serving this queue's requests
  * busy is derived from the recorded pop and completion times with the
- * channel rule of devices/blk.h (lowest-index free channel, else the one
+ * channel rule of devices/blk/blk.h (lowest-index free channel, else the one
  * that frees first; --channels from the HEADER, 1 if absent): exact for
  * blk and rng; a cancelled request frees its channel at the cancel.
  *

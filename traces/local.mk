@@ -25,5 +25,3 @@ libvusim_la_LIBADD += $(NETTLE_LIBS) $(XXHASH_LIBS)
 # replay checks digests on one (traces/replay_digest.c)
 libvusim_la_LIBADD += -lpthread
 EXTRA_DIST += %reldir%/FORMAT.md
-# the trace commands of the program (vusim trace ..., vusim replay)
-vusim_SOURCES += %reldir%/tool.c %reldir%/tool.h

@@ -13,7 +13,7 @@
  * (wall clock, as QMP), "sim-time": PICOSECONDS}. vusim(1), CONTROL, lists
  * the commands and events.
  *
- * Stopping closes a gate on the loop's calendar (cosim/loop.h): no
+ * Stopping closes a gate on the loop's calendar (cosim/backend/loop.h): no
  * calendar event runs, so simulated time moves for nobody (devices and
  * time-travel guests, whose steps are calendar events), while fd callbacks
  * still run: the front-end's kicks are acked and queue their work,
@@ -38,8 +38,8 @@
 
 #include <stddef.h>
 
-#include "cosim/backend.h"
-#include "cosim/loop.h"
+#include "cosim/backend/backend.h"
+#include "cosim/backend/loop.h"
 
 struct vu_control;
 

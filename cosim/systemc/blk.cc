@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The virtio-blk front half (blk.h). Layouts are those of devices/blk.h
+ * The virtio-blk front half (blk.h). Layouts are those of devices/blk/blk.h
  * (virtio 1.1 5.2.6): header readable first, status the last writable
  * byte. Each request uses its own transactions and bounce buffer, so
  * several may be inside a storage model that wait()s at once.

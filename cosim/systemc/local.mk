@@ -15,7 +15,7 @@ libvusim_systemc_la_SOURCES = \
 	%reldir%/blk.cc \
 	%reldir%/program.cc
 libvusim_systemc_la_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS)
-libvusim_systemc_la_LIBADD = libvusim-program.la libvusim.la \
+libvusim_systemc_la_LIBADD = libvusim-program.la libvufe.la libvusim.la \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMC_LIBS) -lpthread
 libvusim_systemc_la_LDFLAGS = -version-info 0:0:0
 nobase_pkginclude_HEADERS += \

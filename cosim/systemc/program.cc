@@ -13,7 +13,7 @@
 #include "cosim/systemc/program.h"
 
 extern "C" {
-#include "cosim/vusim-main.h"
+#include "cosim/program/vusim-main.h"
 #include "sim/time.h"
 }
 

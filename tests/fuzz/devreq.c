@@ -3,7 +3,7 @@
 #include "config.h"
 
 #include "tests/fuzz/devreq.h"
-#include "tests/unit/fakehost.h"
+#include "tests/unit/devices/fakehost.h"
 
 #define FZ_MAX_REQS 64
 #define FZ_MAX_RD 4200u      /* a header, a sector run, some slack */

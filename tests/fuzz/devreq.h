@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/devreq.h - drive a device model's request decoder with fuzzed
- * requests through the unit tests' fakehost (tests/unit/fakehost.h)
+ * requests through the unit tests' fakehost (tests/unit/devices/fakehost.h)
  *
  * Input: a sequence of requests, each { u8 op; u16 rd_len; u16 wr_len;
  * rd_len bytes }. op's low bits pick the queue, bit 4 makes its I/O fail,

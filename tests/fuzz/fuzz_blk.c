@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/fuzz/fuzz_blk.c - the virtio-blk request decoder (devices/blk.c)
+ * tests/fuzz/fuzz_blk.c - the virtio-blk request decoder (devices/blk/blk.c)
  *
  * The first byte picks the device's options (read-only, queues, channels,
  * latency, bandwidth) over a 64 KiB RAM disk, so sector ranges at and past
@@ -8,7 +8,7 @@
  */
 #include "config.h"
 
-#include "devices/blk.h"
+#include "devices/blk/blk.h"
 #include "tests/fuzz/devreq.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

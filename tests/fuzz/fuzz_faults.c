@@ -17,9 +17,9 @@
 #include <errno.h>
 #include <stdbool.h>
 
-#include "devices/blk.h"
+#include "devices/blk/blk.h"
 #include "devices/faults/faults.h"
-#include "devices/rng.h"
+#include "devices/rng/rng.h"
 #include "tests/fuzz/fuzz.h"
 
 #define FZ_REQS 64

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_msg.c - the back-end's message reader, validator and
- * dispatch (cosim/msg.c, cosim/backend.c) over a sequence of messages
+ * dispatch (cosim/wire/msg.c, cosim/backend/backend.c) over a sequence of messages
  *
  * One loop, one virtio-blk back-end (1 MiB RAM disk) for the whole run; each
  * input is one front-end connection over a real socketpair, attached as the
@@ -32,9 +32,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cosim/backend.h"
-#include "cosim/msg.h"
-#include "devices/blk.h"
+#include "cosim/backend/backend.h"
+#include "cosim/wire/msg.h"
+#include "devices/blk/blk.h"
 #include "sim/cal.h"
 #include "tests/fuzz/fuzz.h"
 

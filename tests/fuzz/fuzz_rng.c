@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/fuzz/fuzz_rng.c - the virtio-rng request handling (devices/rng.c)
+ * tests/fuzz/fuzz_rng.c - the virtio-rng request handling (devices/rng/rng.c)
  *
  * The first byte picks a rate limit or none; the rest is requests
  * (tests/fuzz/devreq.h): readable bytes the device must ignore, writable
@@ -8,7 +8,7 @@
  */
 #include "config.h"
 
-#include "devices/rng.h"
+#include "devices/rng/rng.h"
 #include "tests/fuzz/devreq.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -12,7 +12,7 @@
  * only part of it (bit 3), and whether a back-end kick asks
  * sim_tt_kick_sync() afterwards (bit 4, as an in-band kick does). After each step
  * the event loop turns and the calendar runs while nothing holds it, as
- * cosim/loop.c does, and whatever the controller sent is read. The
+ * cosim/backend/loop.c does, and whatever the controller sent is read. The
  * controller must never crash, run the calendar while a participant runs,
  * or leave a kick's ack waiting once its participant is gone.
  */

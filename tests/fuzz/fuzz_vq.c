@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_vq.c - the split-ring descriptor-chain walker
- * (cosim/vq.c) over fuzzed guest memory
+ * (cosim/wire/vq.c) over fuzzed guest memory
  *
  * Guest memory is two 8 KiB memfd regions with a hole between them, shared
  * through vu_mem exactly as a front-end's table is. Input: a 16-byte header
@@ -22,8 +22,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cosim/mem.h"
-#include "cosim/vq.h"
+#include "cosim/wire/mem.h"
+#include "cosim/wire/vq.h"
 #include "tests/fuzz/fuzz.h"
 
 #define REG 0x2000u

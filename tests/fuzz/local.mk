@@ -6,7 +6,7 @@ FUZZ_TARGETS = msg vq blk rng trace tt faults
 FUZZ_SECONDS = 60
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/common.c
 FUZZ_DEVREQ = tests/fuzz/devreq.h tests/fuzz/devreq.c \
-	tests/unit/fakehost.c tests/unit/fakehost.h
+	tests/unit/devices/fakehost.c tests/unit/devices/fakehost.h
 
 FUZZ_REPLAYS = tests/fuzz/fuzz-msg-replay tests/fuzz/fuzz-vq-replay \
 	tests/fuzz/fuzz-blk-replay tests/fuzz/fuzz-rng-replay \

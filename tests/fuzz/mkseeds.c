@@ -26,7 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cosim/proto.h"
+#include "cosim/wire/proto.h"
 #include "traces/reader.h"
 
 static const char *g_out, *g_prefix = "uml";

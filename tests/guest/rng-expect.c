@@ -5,7 +5,7 @@
  * Usage: rng-expect SEED NBYTES [SKIP]
  *
  * Prints, as lowercase hex on one line, bytes SKIP .. SKIP+NBYTES-1 of the
- * stream sim/rng.h produces for SEED. devices/rng.h takes whole 64-bit
+ * stream sim/rng.h produces for SEED. devices/rng/rng.h takes whole 64-bit
  * words per request, so when every request is a multiple of 8 bytes (the
  * Linux driver asks for 64) the guest sees exactly this stream. The guest
  * tests compare /dev/hwrng's bytes with it.

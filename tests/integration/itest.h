@@ -10,7 +10,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "cosim/vufe.h"
+#include "cosim/frontend/vufe.h"
 #include "tests/support/echodev.h"
 #include "tests/support/harness.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cosim/proto.h"
+#include "cosim/wire/proto.h"
 #include "tests/integration/itest.h"
 
 #define LAT (1 * SIM_US)

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cosim/msg.h"
+#include "cosim/wire/msg.h"
 #include "tests/cu_run.h"
 #include "tests/integration/itest.h"
 

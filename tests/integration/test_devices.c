@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#include "devices/blk.h"
-#include "devices/rng.h"
+#include "devices/blk/blk.h"
+#include "devices/rng/rng.h"
 #include "sim/rng.h"
 #include "tests/integration/itest.h"
 

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "devices/blk.h"
+#include "devices/blk/blk.h"
 #include "tests/cu_run.h"
 #include "tests/integration/itest.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Traces recorded by the real back-end (cosim/backend_trace.c) on a real
+ * Traces recorded by the real back-end (cosim/backend/backend_trace.c) on a real
  * socket, driven by the reference front-end in the suite's notification
  * mode: the recording replays without divergence, two runs give the same
  * bytes, and every completion is in the file before its call reaches the
@@ -19,8 +19,8 @@
 
 #include <CUnit/CUnit.h>
 
-#include "cosim/backend_trace.h"
-#include "devices/blk.h"
+#include "cosim/backend/backend_trace.h"
+#include "devices/blk/blk.h"
 #include "tests/integration/itest.h"
 #include "tests/support/tmpfile.h"
 #include "traces/reader.h"

@@ -17,7 +17,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "cosim/loop.h"
+#include "cosim/backend/loop.h"
 #include "sim/tt.h"
 #include "tests/integration/itest.h"
 

@@ -12,9 +12,9 @@
 
 #include <pthread.h>
 
-#include "cosim/backend.h"
-#include "cosim/loop.h"
-#include "cosim/server.h"
+#include "cosim/backend/backend.h"
+#include "cosim/backend/loop.h"
+#include "cosim/backend/server.h"
 
 struct harness {
     char path[108];

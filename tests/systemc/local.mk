@@ -2,7 +2,7 @@
 if HAVE_SYSTEMC
 check_PROGRAMS += tests/systemc/vusim-sc-unit
 tests_systemc_vusim_sc_unit_SOURCES = tests/systemc/test_coupling.cc \
-	tests/unit/fakehost.c tests/unit/fakehost.h \
+	tests/unit/devices/fakehost.c tests/unit/devices/fakehost.h \
 	tests/cu_run.c tests/cu_run.h
 tests_systemc_vusim_sc_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_systemc_vusim_sc_unit_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS) \
@@ -18,7 +18,7 @@ tests_systemc_vusim_sc_itest_SOURCES = tests/systemc/ssd-itest.c \
 	tests/support/tmpfile.c tests/support/tmpfile.h \
 	tests/cu_run.c tests/cu_run.h
 tests_systemc_vusim_sc_itest_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
-tests_systemc_vusim_sc_itest_LDADD = libvusim.la $(CUNIT_LIBS)
+tests_systemc_vusim_sc_itest_LDADD = libvufe.la libvusim.la $(CUNIT_LIBS)
 TESTS += tests/systemc/vusim-sc-itest
 endif
 

@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cosim/vufe.h"
-#include "devices/blk.h"
+#include "cosim/frontend/vufe.h"
+#include "devices/blk/blk.h"
 #include "tests/cu_run.h"
 #include "tests/support/tmpfile.h"
 

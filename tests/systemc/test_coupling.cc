@@ -31,7 +31,7 @@
 extern "C" {
 #include "sim/log.h"
 #include "tests/cu_run.h"
-#include "tests/unit/fakehost.h"
+#include "tests/unit/devices/fakehost.h"
 }
 
 using namespace sc_core;

@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ring side of the back-end: ring state, the device host interface
+ * (pop, read, write, complete) and notifications in both directions.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cosim/backend/backend-internal.h"
+#include "devices/faults/faults.h"
+#include "sim/log.h"
+
+#define SS "vu"
+
+static struct vu_backend *host_be(struct dev *dev)
+{
+    return dev->host_ctx;
+}
+
+static struct vu_request *to_req(struct dev_req *dreq)
+{
+    return container_of(dreq, struct vu_request, dreq);
+}
+
+/* ---- calls ----------------------------------------------------------- */
+
+/* Send the next owed in-band call, lowest queue first; at most one is
+ * outstanding, and the calendar is held until it is acked. */
+static void vu_flush_calls(struct vu_backend *be)
+{
+    struct vu_vring_state st = { 0, 0 };
+
+    if (be->awaiting_call_ack || be->broken || !vu_inband_ok(be)) {
+        return;
+    }
+    for (uint16_t i = 0; i < be->nq; i++) {
+        struct vu_queue *q = &be->q[i];
+
+        if (!q->call_pending) {
+            continue;
+        }
+        q->call_pending = false;
+        st.index = i;
+        if (vu_backend_send_breq(be, VU_BREQ_VRING_CALL, &st,
+                                 sizeof(st)) < 0) {
+            vu_backend_fail(be, -ENOTCONN, "cannot send VRING_CALL");
+            return;
+        }
+        be->awaiting_call_ack = true;
+        be->call_inflight_q = i;
+        be->st.q[i].calls_inband++;
+        be->st.q[i].call_mode = VU_NOTIFY_INBAND;
+        vu_loop_hold(be->loop);
+        return;
+    }
+}
+
+void vu_backend_call_acked(struct vu_backend *be, uint64_t ack)
+{
+    be->awaiting_call_ack = false;
+    vu_loop_release(be->loop);
+    if (ack != 0) {
+        VUSIM_WARN(SS, "conn %u: front-end refused the call on queue %u "
+                   "(ack %llu)", be->cfg.conn_id, be->call_inflight_q,
+                   (unsigned long long)ack);
+    }
+    vu_flush_calls(be);
+}
+
+void vu_backend_drop_call_state(struct vu_backend *be)
+{
+    if (be->awaiting_call_ack) {
+        be->awaiting_call_ack = false;
+        vu_loop_release(be->loop);
+    }
+    for (uint16_t i = 0; i < be->nq; i++) {
+        be->q[i].call_pending = false;
+    }
+}
+
+/* The call path is chosen per queue: an fd from the front-end wins. */
+static void vu_queue_notify(struct vu_queue *q)
+{
+    struct vu_backend *be = q->be;
+    struct vu_queue_stats *st = &be->st.q[q->index];
+
+    vu_trace_call(q);
+    if (be->obs && be->obs->call) {
+        be->obs->call(be->obs_opaque, be, q->index);
+    }
+    if (q->call_fd >= 0) {
+        if (eventfd_write(q->call_fd, 1) < 0) {
+            VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u",
+                       be->cfg.conn_id, q->index);
+        }
+        st->calls_eventfd++;
+        st->call_mode = VU_NOTIFY_EVENTFD;
+    } else if (vu_inband_ok(be)) {
+        q->call_pending = true;
+        vu_flush_calls(be);
+    } else {
+        st->calls_suppressed++;   /* polling front-end, or no path yet */
+    }
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+void vu_queue_error(struct vu_queue *q, int err)
+{
+    struct vu_backend *be = q->be;
+    struct vu_vring_state st = { q->index, 0 };
+
+    VUSIM_ERR(SS, "conn %u: queue %u broken: malformed descriptor chain (%s)",
+              be->cfg.conn_id, q->index, strerror(-err));
+    if (q->err_fd >= 0) {
+        eventfd_write(q->err_fd, 1);
+    } else if (vu_inband_ok(be)) {
+        /* No NEED_REPLY: an ack here would be confused with a call's. */
+        vu_backend_send_breq(be, VU_BREQ_VRING_ERR, &st, sizeof(st));
+    }
+}
+
+/* ---- requests: the device host interface ------------------------------ */
+
+static struct vu_request *vu_req_get(struct vu_queue *q)
+{
+    struct vu_request *r = q->free_reqs;
+
+    if (r) {
+        q->free_reqs = r->next;
+        return r;
+    }
+    r = calloc(1, sizeof(*r));   /* warm-up only: reused afterwards */
+    if (r) {
+        vu_chain_init(&r->chain);
+        r->q = q;
+    }
+    return r;
+}
+
+static void vu_req_put(struct vu_queue *q, struct vu_request *r)
+{
+    r->next = q->free_reqs;
+    q->free_reqs = r;
+}
+
+static void vu_inflight_del(struct vu_queue *q, struct vu_request *r)
+{
+    for (struct vu_request **pp = &q->inflight; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            q->ninflight--;
+            r->inflight = false;
+            return;
+        }
+    }
+}
+
+static bool vu_queue_live(struct vu_queue *q)
+{
+    struct vu_backend *be = q->be;
+
+    if (be->broken || !q->started || !q->enabled || q->vq.broken) {
+        return false;
+    }
+    if (!vu_vq_ready(&q->vq, &be->mem) && vu_vq_map(&q->vq, &be->mem) < 0) {
+        return false;
+    }
+    return true;
+}
+
+/* Pop one chain. With EVENT_IDX an empty ring re-arms avail_event and
+ * looks once more, so a buffer added meanwhile is not missed. */
+static int vu_pop_chain(struct vu_queue *q, struct vu_chain *ch)
+{
+    int rc = vu_vq_pop(&q->vq, &q->be->mem, ch);
+
+    if (rc == 0 && q->vq.event_idx) {
+        vu_vq_enable_kicks(&q->vq);
+        rc = vu_vq_pop(&q->vq, &q->be->mem, ch);
+    }
+    return rc;
+}
+
+/* With an in-flight region: on the first pop of a start, learn what the
+ * previous back-end left in flight; resubmit that first, then take new
+ * chains and mark them. */
+static int vu_pop_inflight_aware(struct vu_queue *q, struct vu_chain *ch)
+{
+    struct vu_inflight *inf = &q->be->inflight;
+    struct vu_inflight_q *iq = &q->iq;
+    int rc;
+
+    if (!inf->map) {
+        return vu_pop_chain(q, ch);
+    }
+    if (!iq->checked) {
+        long next = vu_inflight_start(inf, q->index, q->vq.num,
+                                      q->vq.used_idx, iq);
+
+        if (next >= 0) {
+            q->vq.last_avail = (uint16_t)next;
+        }
+    }
+    if (iq->next < iq->nresubmit) {
+        rc = vu_vq_pop_head(&q->vq, &q->be->mem, iq->resubmit[iq->next], ch);
+        if (rc > 0) {
+            iq->next++;
+        }
+        return rc;
+    }
+    rc = vu_pop_chain(q, ch);
+    if (rc > 0) {
+        vu_inflight_took(inf, q->index, ch->head);
+    }
+    return rc;
+}
+
+static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
+{
+    struct vu_backend *be = host_be(dev);
+    struct vu_queue *q;
+    struct vu_request *r;
+    int rc;
+
+    if (queue >= be->nq) {
+        return NULL;
+    }
+    q = &be->q[queue];
+    /* A guest cannot have more chains out than its ring holds. */
+    if (!vu_queue_live(q) || q->ninflight >= q->vq.num) {
+        return NULL;
+    }
+    r = vu_req_get(q);
+    if (!r) {
+        return NULL;
+    }
+    rc = vu_pop_inflight_aware(q, &r->chain);
+    if (rc <= 0) {
+        vu_req_put(q, r);
+        if (rc < 0 && rc != -EIO) {
+            vu_queue_error(q, rc);
+        }
+        return NULL;
+    }
+    memset(&r->dreq, 0, sizeof(r->dreq));
+    r->dreq.dev = dev;
+    r->dreq.queue = queue;
+    r->dreq.rd_len = (uint32_t)r->chain.rd_len;
+    r->dreq.wr_len = (uint32_t)r->chain.wr_len;
+    r->inflight = true;
+    r->t_pop = sim_cal_now(dev->cal);
+    r->next = q->inflight;
+    q->inflight = r;
+    q->ninflight++;
+    be->st.q[queue].requests++;
+    vu_trace_pop(r);
+    if (be->obs && be->obs->pop) {
+        be->obs->pop(be->obs_opaque, be, &r->dreq);
+    }
+    return &r->dreq;
+}
+
+static int vu_host_read(struct dev_req *dreq, uint64_t off, void *buf,
+                        size_t len)
+{
+    struct vu_request *r = to_req(dreq);
+    struct vu_backend *be = r->q->be;
+    int rc = vu_chain_read(&r->chain, &be->mem, off, buf, len);
+
+    if (rc >= 0) {
+        be->st.q[r->q->index].bytes_read += len;
+    }
+    return rc;
+}
+
+static int vu_host_write(struct dev_req *dreq, uint64_t off, const void *buf,
+                         size_t len)
+{
+    struct vu_request *r = to_req(dreq);
+    struct vu_backend *be = r->q->be;
+    int rc = vu_chain_write(&r->chain, &be->mem, off, buf, len);
+
+    if (rc >= 0) {
+        vu_trace_write(r, off, buf, len);
+        be->st.q[r->q->index].bytes_written += len;
+    }
+    return rc;
+}
+
+static void vu_lat_record(struct vu_backend *be, sim_time_t lat)
+{
+    if (be->nlat == be->lat_cap) {
+        size_t cap = be->lat_cap ? be->lat_cap * 2 : 1024;
+        sim_time_t *n;
+
+        if (cap > VU_LAT_SAMPLES) {
+            return;
+        }
+        n = realloc(be->lat, cap * sizeof(*n));
+        if (!n) {
+            return;
+        }
+        be->lat = n;
+        be->lat_cap = cap;
+    }
+    be->lat[be->nlat++] = lat;
+}
+
+static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
+{
+    struct vu_request *r = to_req(dreq);
+    struct vu_queue *q = r->q;
+    struct vu_backend *be = q->be;
+
+    if (!r->inflight) {
+        VUSIM_ERR(SS, "device completed a request twice (queue %u)",
+                  q->index);
+        return;
+    }
+    vu_trace_complete(r, used_len);
+    if (be->obs && be->obs->complete) {
+        be->obs->complete(be->obs_opaque, be, dreq, used_len);
+    }
+    vu_inflight_del(q, r);
+    vu_lat_record(be, sim_cal_now(be->dev->cal) - r->t_pop);
+    if (used_len > r->chain.wr_len) {
+        used_len = (uint32_t)r->chain.wr_len;
+    }
+    vu_inflight_completing(&be->inflight, q->index, r->chain.head);
+    if (vu_queue_live(q) && vu_vq_push(&q->vq, r->chain.head, used_len) == 0) {
+        vu_inflight_completed(&be->inflight, q->index, r->chain.head,
+                              q->vq.used_idx);
+        be->st.q[q->index].completions++;
+        if (vu_vq_should_notify(&q->vq)) {
+            vu_queue_notify(q);
+        }
+    }
+    vu_req_put(q, r);
+}
+
+static void vu_host_fault(struct dev_req *dreq, const struct faults_fire *f)
+{
+    struct vu_request *r = to_req(dreq);
+
+    VUSIM_INFO(SS, "conn %u: queue %u: rule %u fired (do=%s, firing %llu, "
+               "state %s)", r->q->be->cfg.conn_id, r->q->index, f->rule->id,
+               f->action, (unsigned long long)f->firing, f->state);
+    vu_trace_fault(r, f);
+    if (r->q->be->obs && r->q->be->obs->fault) {
+        r->q->be->obs->fault(r->q->be->obs_opaque, r->q->be, dreq, f);
+    }
+}
+
+/* The device's config space changed (do=resize): the driver re-reads it
+ * when told, which needs CONFIG and a back-end channel; no reply asked. */
+static void vu_host_config_changed(struct dev *dev)
+{
+    struct vu_backend *be = dev->host_ctx;
+
+    if (!vu_has_pf(be, VU_PF_CONFIG) || be->bfd < 0) {
+        VUSIM_WARN(SS, "conn %u: config changed, but the front-end cannot "
+                   "be told (no CONFIG or back-end channel)",
+                   be->cfg.conn_id);
+        return;
+    }
+    if (vu_backend_send_breq(be, VU_BREQ_CONFIG_CHANGE_MSG, NULL, 0) < 0) {
+        vu_backend_fail(be, -ENOTCONN, "cannot send CONFIG_CHANGE_MSG");
+    }
+}
+
+/* ---- queries for a controller ---------------------------------------- */
+
+void vu_backend_set_obs(struct vu_backend *be,
+                        const struct vu_backend_obs *obs, void *opaque)
+{
+    be->obs = obs;
+    be->obs_opaque = opaque;
+}
+
+struct dev *vu_backend_dev(const struct vu_backend *be)
+{
+    return be->dev;
+}
+
+int vu_backend_queue_info(const struct vu_backend *be, uint16_t queue,
+                          struct vu_queue_info *out)
+{
+    const struct vu_queue *q;
+
+    if (queue >= be->nq) {
+        return -ENOENT;
+    }
+    q = &be->q[queue];
+    *out = (struct vu_queue_info){
+        .started = q->started, .enabled = q->enabled, .num = q->vq.num,
+        .last_avail = q->vq.last_avail, .used_idx = q->vq.used_idx,
+        .ninflight = q->ninflight,
+    };
+    return 0;
+}
+
+size_t vu_backend_inflight(const struct vu_backend *be, uint16_t queue,
+                           struct dev_req **reqs, sim_time_t *t_pop,
+                           size_t n)
+{
+    size_t len = 0, idx;
+
+    if (queue >= be->nq) {
+        return 0;
+    }
+    for (const struct vu_request *r = be->q[queue].inflight; r; r = r->next) {
+        len++;
+    }
+    /* The list is newest first: the oldest @n are its last @n. */
+    idx = len;
+    for (struct vu_request *r = be->q[queue].inflight; r; r = r->next) {
+        if (--idx < n) {
+            reqs[idx] = &r->dreq;
+            t_pop[idx] = r->t_pop;
+        }
+    }
+    return len < n ? len : n;
+}
+
+const struct dev_host_ops vu_host_ops = {
+    .pop = vu_host_pop,
+    .read = vu_host_read,
+    .write = vu_host_write,
+    .complete = vu_host_complete,
+    .fault = vu_host_fault,
+    .config_changed = vu_host_config_changed,
+};
+
+/* ---- ring state ------------------------------------------------------- */
+
+static void vu_kick_deferred(struct vu_defer *d)
+{
+    struct vu_queue *q = container_of(d, struct vu_queue, kick_defer);
+
+    vu_queue_kick(q, false);
+}
+
+void vu_queue_init(struct vu_backend *be, struct vu_queue *q, uint16_t idx)
+{
+    memset(q, 0, sizeof(*q));
+    q->be = be;
+    q->index = idx;
+    q->kick_fd = q->call_fd = q->err_fd = -1;
+    vu_vq_init(&q->vq);
+    q->kick_defer.fn = vu_kick_deferred;
+    q->kick_defer.key = ((uint64_t)be->cfg.conn_id << 16) | idx;
+}
+
+void vu_queue_start(struct vu_queue *q)
+{
+    struct dev *dev = q->be->dev;
+
+    if (q->started) {
+        return;
+    }
+    q->started = true;
+    vu_trace_queue(q, true);
+    if (dev->ops->queue_start) {
+        dev->ops->queue_start(dev, q->index);
+    }
+    vu_trace_leave(q->be);
+}
+
+/* Take back every request the device holds; stop the ring. */
+void vu_queue_stop(struct vu_queue *q)
+{
+    struct dev *dev = q->be->dev;
+
+    while (q->inflight) {
+        struct vu_request *r = q->inflight;
+
+        vu_inflight_del(q, r);
+        vu_trace_cancel(r);
+        dev->ops->cancel(dev, &r->dreq);
+        vu_trace_leave(q->be);
+        vu_req_put(q, r);
+    }
+    vu_trace_queue(q, false);
+    if (q->started && dev->ops->queue_stop) {
+        dev->ops->queue_stop(dev, q->index);
+    }
+    vu_trace_leave(q->be);
+    q->started = false;
+    q->call_pending = false;
+    q->iq.checked = false;        /* a restart reads the region again */
+    q->iq.nresubmit = q->iq.next = 0;
+    vu_loop_undefer(q->be->loop, &q->kick_defer);
+    /* As libvhost-user does: a stopped ring forgets its kick and call fds;
+     * the front-end sends them again when it restarts the ring. */
+    vu_queue_set_kick_fd(q, -1);
+    if (q->call_fd >= 0) {
+        close(q->call_fd);
+        q->call_fd = -1;
+    }
+}
+
+void vu_queue_reset(struct vu_queue *q)
+{
+    vu_queue_stop(q);
+    if (q->err_fd >= 0) {
+        close(q->err_fd);
+        q->err_fd = -1;
+    }
+    q->enabled = false;
+    vu_vq_init(&q->vq);
+}
+
+void vu_queue_free_reqs(struct vu_queue *q)
+{
+    while (q->free_reqs) {
+        struct vu_request *r = q->free_reqs;
+
+        q->free_reqs = r->next;
+        vu_chain_fini(&r->chain);
+        vu_trace_req_fini(r);
+        free(r);
+    }
+}
+
+void vu_queue_kick(struct vu_queue *q, bool inband)
+{
+    struct vu_backend *be = q->be;
+    struct dev *dev = be->dev;
+
+    if (inband) {
+        vu_trace_kick(q, true);
+        be->st.q[q->index].kicks_inband++;
+        be->st.q[q->index].kick_mode = VU_NOTIFY_INBAND;
+    }
+    vu_queue_start(q);
+    if (q->enabled && vu_queue_live(q)) {
+        vu_trace_avail(q);
+        dev->ops->avail(dev, q->index);
+        vu_trace_leave(be);
+    }
+}
+
+static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct vu_queue *q = arg;
+    eventfd_t v;
+
+    (void)what;
+    if (eventfd_read((int)fd, &v) < 0) {
+        return;
+    }
+    vu_loop_touch(q->be->loop);
+    q->be->st.q[q->index].kicks_eventfd++;
+    q->be->st.q[q->index].kick_mode = VU_NOTIFY_EVENTFD;
+    vu_trace_kick(q, false);
+    /* Not now: after this batch, in queue order (see cosim/backend/loop.h). */
+    vu_loop_defer(q->be->loop, &q->kick_defer);
+}
+
+/* A kick set with NOFD: the spec says the back-end polls the ring. */
+#define VU_KICK_POLL_US 100
+
+static void vu_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct vu_queue *q = arg;
+
+    (void)fd;
+    (void)what;
+    if (q->enabled && vu_vq_ready(&q->vq, &q->be->mem) &&
+        vu_vq_avail_count(&q->vq) > 0) {
+        vu_loop_defer(q->be->loop, &q->kick_defer);
+    }
+}
+
+int vu_queue_poll_kicks(struct vu_queue *q)
+{
+    static const struct timeval every = { 0, VU_KICK_POLL_US };
+    struct vu_backend *be = q->be;
+
+    vu_queue_set_kick_fd(q, -1);
+    q->poll_ev = event_new(vu_loop_base(be->loop), -1, EV_PERSIST,
+                           vu_poll_cb, q);
+    if (!q->poll_ev || event_add(q->poll_ev, &every) < 0) {
+        return -ENOMEM;
+    }
+    vu_queue_start(q);
+    vu_loop_defer(be->loop, &q->kick_defer);
+    return 0;
+}
+
+int vu_queue_set_kick_fd(struct vu_queue *q, int fd)
+{
+    struct vu_backend *be = q->be;
+
+    if (q->poll_ev) {
+        event_free(q->poll_ev);
+        q->poll_ev = NULL;
+    }
+    if (q->kick_ev) {
+        event_free(q->kick_ev);
+        q->kick_ev = NULL;
+    }
+    if (q->kick_fd >= 0) {
+        close(q->kick_fd);
+    }
+    q->kick_fd = fd;
+    if (fd < 0) {
+        return 0;
+    }
+    q->kick_ev = event_new(vu_loop_base(be->loop), fd, EV_READ | EV_PERSIST,
+                           vu_kick_cb, q);
+    if (!q->kick_ev || event_add(q->kick_ev, NULL) < 0) {
+        return -ENOMEM;
+    }
+    /* Buffers may be waiting already; look once the setup batch is done. */
+    vu_queue_start(q);
+    vu_loop_defer(be->loop, &q->kick_defer);
+    return 0;
+}
+
+void vu_queue_enable(struct vu_queue *q, bool on)
+{
+    q->enabled = on;
+    if (on && q->started) {
+        vu_loop_defer(q->be->loop, &q->kick_defer);
+    }
+}
+
+void vu_queue_remap(struct vu_queue *q)
+{
+    if (q->vq.addr_set) {
+        vu_vq_map(&q->vq, &q->be->mem);   /* may fail until memory arrives */
+    }
+}
+
+/* ---- stats ------------------------------------------------------------ */
+
+const char *vu_notify_mode_name(enum vu_notify_mode m)
+{
+    switch (m) {
+    case VU_NOTIFY_EVENTFD:
+        return "eventfd";
+    case VU_NOTIFY_INBAND:
+        return "inband";
+    default:
+        return "none";
+    }
+}
+
+void vu_backend_get_stats(const struct vu_backend *be,
+                          struct vu_backend_stats *st)
+{
+    *st = be->st;
+    st->num_queues = be->nq;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    sim_time_t x = *(const sim_time_t *)a, y = *(const sim_time_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int vu_backend_latency(const struct vu_backend *be, unsigned permille,
+                       sim_time_t *out)
+{
+    sim_time_t *v;
+    size_t i;
+
+    if (be->nlat == 0) {
+        return -ENOENT;
+    }
+    if (permille > 1000) {
+        return -EINVAL;
+    }
+    v = malloc(be->nlat * sizeof(*v));
+    if (!v) {
+        return -ENOMEM;
+    }
+    memcpy(v, be->lat, be->nlat * sizeof(*v));
+    qsort(v, be->nlat, sizeof(*v), cmp_time);
+    /* Nearest rank: the smallest sample with at least permille of all. */
+    i = (be->nlat * permille + 999) / 1000;
+    *out = v[i ? i - 1 : 0];
+    free(v);
+    return 0;
+}
+
+static void vu_lat_json(const struct vu_backend *be, FILE *f)
+{
+    static const unsigned pm[] = { 500, 900, 990, 1000 };
+    static const char *const names[] = { "p50", "p90", "p99", "max" };
+    sim_time_t t;
+
+    fprintf(f, "\"latency_ps\": {\"count\": %zu", be->nlat);
+    for (int i = 0; i < 4; i++) {
+        if (vu_backend_latency(be, pm[i], &t) == 0) {
+            fprintf(f, ", \"%s\": %llu", names[i], (unsigned long long)t);
+        }
+    }
+    fprintf(f, "}, ");
+}
+
+const char *vu_backend_mode_summary(const struct vu_backend_stats *st)
+{
+    bool inband = false, evfd = false;
+
+    for (uint16_t i = 0; i < st->num_queues; i++) {
+        const struct vu_queue_stats *q = &st->q[i];
+
+        inband |= q->kicks_inband || q->calls_inband;
+        evfd |= q->kicks_eventfd || q->calls_eventfd;
+    }
+    if (inband && evfd) {
+        return "mixed";
+    }
+    return inband ? "inband" : evfd ? "eventfd" : "none";
+}
+
+int vu_backend_stats_json(const struct vu_backend *be, FILE *f)
+{
+    struct vu_backend_stats st;
+
+    vu_backend_get_stats(be, &st);
+    fputc('{', f);
+    vu_lat_json(be, f);
+    fprintf(f, "\"connections\": %u, \"messages\": %llu, \"rejected\": %llu, "
+            "\"features\": \"0x%llx\", \"protocol_features\": \"0x%llx\", "
+            "\"inband_negotiated\": %s, \"notification_mode\": \"%s\", "
+            "\"queues\": [", st.connections,
+            (unsigned long long)st.messages, (unsigned long long)st.rejected,
+            (unsigned long long)st.features,
+            (unsigned long long)st.protocol_features,
+            (st.protocol_features & VU_BIT(VU_PF_INBAND_NOTIFICATIONS)) ?
+            "true" : "false", vu_backend_mode_summary(&st));
+    for (uint16_t i = 0; i < st.num_queues; i++) {
+        const struct vu_queue_stats *q = &st.q[i];
+
+        fprintf(f, "%s{\"index\": %u, \"kick_mode\": \"%s\", "
+                "\"call_mode\": \"%s\", \"kicks_inband\": %llu, "
+                "\"kicks_eventfd\": %llu, \"calls_inband\": %llu, "
+                "\"calls_eventfd\": %llu, \"calls_suppressed\": %llu, "
+                "\"requests\": %llu, \"completions\": %llu, "
+                "\"bytes_read\": %llu, \"bytes_written\": %llu}",
+                i ? ", " : "", i, vu_notify_mode_name(q->kick_mode),
+                vu_notify_mode_name(q->call_mode),
+                (unsigned long long)q->kicks_inband,
+                (unsigned long long)q->kicks_eventfd,
+                (unsigned long long)q->calls_inband,
+                (unsigned long long)q->calls_eventfd,
+                (unsigned long long)q->calls_suppressed,
+                (unsigned long long)q->requests,
+                (unsigned long long)q->completions,
+                (unsigned long long)q->bytes_read,
+                (unsigned long long)q->bytes_written);
+    }
+    fprintf(f, "]}");
+    return ferror(f) ? -EIO : 0;
+}

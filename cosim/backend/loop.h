@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cosim/backend/loop.h - the one event loop: libevent for fds, the calendar for time
+ *
+ * Every socket, back-end channel and eventfd is a libevent event on one
+ * event_base. Between fd callbacks the loop runs calendar events as the
+ * clock (sim/clock.h) allows. Two rules keep the simulation deterministic:
+ *
+ *  - Holds. While any hold is active no calendar event runs. A back-end that
+ *    has sent an in-band call holds the calendar until the front-end acks
+ *    it, so device work never races ahead of the guest taking an interrupt.
+ *    Fd callbacks still run during a hold, so a kick that crosses a call is
+ *    served and cannot deadlock.
+ *
+ *  - Deferred work in key order. libevent reports ready fds in an order the
+ *    kernel picks. An fd callback that would put work on the calendar
+ *    instead queues a struct vu_defer; after each batch of fd callbacks the
+ *    loop runs the queued items sorted by their key (connection id, queue
+ *    index), so the calendar sees the same order whichever fd woke first.
+ *
+ * Owns:        the event_base, the calendar and the clock.
+ * Threading:   one thread per loop; nothing is shared between loops.
+ * Errors:      -ENOMEM; vu_loop_run returns -EIO if libevent fails.
+ * Determinism: calendar order depends only on fd callbacks' effects, never
+ *              on the order fds became ready within one batch.
+ */
+#ifndef VUSIM_COSIM_LOOP_H
+#define VUSIM_COSIM_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/cal.h"
+#include "sim/clock.h"
+
+struct event_base;
+struct vu_loop;
+
+/* Event priority for fds that carry replies to our own requests (a call's
+ * ack): when a front-end acks a call and then kicks, both may be ready in
+ * one batch, and the ack must be handled first whichever the kernel lists
+ * first, or the order of records in a trace would vary. Others get 1. */
+#define VU_LOOP_PRIO_REPLY 0
+
+struct vu_defer {
+    uint64_t key;                       /* run order within a batch */
+    void (*fn)(struct vu_defer *d);
+    /* private: */
+    struct vu_defer *next;
+    bool queued;
+};
+
+/* @clk NULL means as fast as possible. */
+struct vu_loop *vu_loop_new(const struct sim_clock_cfg *clk);
+void vu_loop_free(struct vu_loop *loop);
+
+struct event_base *vu_loop_base(struct vu_loop *loop);
+struct sim_cal *vu_loop_cal(struct vu_loop *loop);
+
+/* Stop running calendar events until the matching release. */
+void vu_loop_hold(struct vu_loop *loop);
+void vu_loop_release(struct vu_loop *loop);
+bool vu_loop_held(const struct vu_loop *loop);
+
+/*
+ * A gate on the calendar (the control socket's stop, step and breakpoints):
+ * before each event the loop would run, may_run() sees the event's time
+ * and says whether it may; ran() follows each event that did. A closed
+ * gate is a hold: fd callbacks still run. NULL removes it.
+ */
+struct vu_loop_gate {
+    bool (*may_run)(void *opaque, sim_time_t next);
+    void (*ran)(void *opaque);
+    void *opaque;
+};
+void vu_loop_set_gate(struct vu_loop *loop, const struct vu_loop_gate *g);
+
+/* Queue @d for the end of the current batch (no-op if already queued). */
+void vu_loop_defer(struct vu_loop *loop, struct vu_defer *d);
+
+/* Drop @d from the queue if it is there. */
+void vu_loop_undefer(struct vu_loop *loop, struct vu_defer *d);
+
+/*
+ * Run until vu_loop_stop(). Each turn: run the deferred items, run due
+ * calendar events one at a time while no hold is active, then wait for fds
+ * (or the clock's next due time).
+ */
+int vu_loop_run(struct vu_loop *loop);
+
+/* One turn without blocking; returns the number of calendar events run. */
+long vu_loop_poll(struct vu_loop *loop);
+
+/* Make vu_loop_run() return after the current turn. Async-signal-safe
+ * through vu_loop_stop_fd(): writing a byte to it stops the loop too. */
+void vu_loop_stop(struct vu_loop *loop);
+int vu_loop_stop_fd(struct vu_loop *loop);
+
+/* An fd callback says it did something (polling uses it). */
+void vu_loop_touch(struct vu_loop *loop);
+
+/* Poll fds for up to @max_ns before sleeping (0: never; see loop.c). The
+ * vusim program uses VUSIM_POLL_NS. */
+#define VUSIM_POLL_NS 50000u
+void vu_loop_set_poll(struct vu_loop *loop, uint64_t max_ns);
+
+/* What polling cost: spin_ns is host time spent spinning (a busy CPU),
+ * polls the spins, caught those that found an fd ready. */
+struct vu_loop_poll_stats {
+    uint64_t max_ns, polls, caught, spin_ns;
+};
+void vu_loop_get_poll_stats(const struct vu_loop *loop,
+                            struct vu_loop_poll_stats *st);
+
+/* A callback run once per turn, e.g. for a live status line. */
+void vu_loop_set_tick(struct vu_loop *loop, void (*fn)(void *opaque),
+                      void *opaque);
+
+#endif

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `vusim demo` (cosim/program/demo.h): options, the in-process back-end and its
+ * thread, and the run. The workload is in demo_work.c, the report in
+ * demo_report.c.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cosim/backend/backend_trace.h"
+#include "cosim/program/cli.h"
+#include "cosim/program/demo-internal.h"
+#include "devices/blk/blk.h"
+#include "sim/log.h"
+#include "sim/wallclock.h"
+
+#define PROG "vusim"
+
+/* ---- options ---------------------------------------------------------- */
+
+/* The first four go to the blk model as they are: it judges them. */
+static const struct dev_optdesc demo_opts[] = {
+    { "latency", "DURATION", "blk: fixed time per request (default 20us)" },
+    { "bandwidth", "BYTES_PER_SEC", "blk: per channel (default 256M)" },
+    { "channels", "N", "blk: requests served in parallel (default 4)" },
+    { "size", "SIZE", "blk: RAM disk size, 64K to 1G (default 16M)" },
+    { "requests", "N", "requests to run, 1 to 10000000 (default 2000)" },
+    { "seed", "N", "workload seed (default 1)" },
+    { "inflight", "N", "up to N requests per kick, 1 to 64 (default 8)" },
+    { "notify", "MODE", "front-end notifications: inband (default, as "
+      "User-Mode Linux), eventfd, or qemu (as QEMU 7.2)" },
+    { "connect", "PATH", "drive the back-end listening at PATH instead of "
+      "an in-process one (a blk device whose disk starts zeroed)" },
+    { "stats", "FILE", "write a JSON summary at exit" },
+    { "trace", "FILE", "record the back-end side as a trace (vusim trace, "
+      "vusim replay)" },
+    { "trace-digest", "ALG", "digest of what each completion wrote: xxh128 "
+      "(default) or sha256" },
+    { "log-level", "LEVEL", "err, warn (default), info, debug or trace" },
+    { "verbose", NULL, "log every vhost-user message decoded" },
+    { "help", NULL, "show this help and exit" },
+    { NULL, NULL, NULL },
+};
+
+#define DEMO_NBLK 4
+
+static void demo_help(FILE *f)
+{
+    fprintf(f, "Usage: " PROG " demo [options]\n\n"
+            "Run a virtio-blk co-simulation without a guest OS: a vusim "
+            "back-end in a\nthread, driven over a real vhost-user socket by "
+            "the reference front-end\nwith a seeded mixed workload. Every "
+            "byte read back is checked against a\nshadow copy of the disk; "
+            "latencies are measured in simulated time.\n\nOptions:\n");
+    for (const struct dev_optdesc *d = demo_opts; d->name; d++) {
+        vusim_cli_help_opt(f, !strcmp(d->name, "verbose") ? "-v, "
+                           : !strcmp(d->name, "help") ? "-h, " : "", d);
+    }
+    fprintf(f, "\nExit status: 0 every byte verified, 1 a mismatch or a "
+            "failure, 2 a bad\noption.\n");
+}
+
+static int set_u64(const struct dev_opt *o, uint64_t min, uint64_t max,
+                   uint64_t *out)
+{
+    char err[256];
+
+    if (dev_opt_u64(o, min, max, out, err, sizeof(err)) < 0) {
+        return vusim_cli_bad("%s", err);
+    }
+    return 0;
+}
+
+static int set_notify(const char *v, enum vufe_notify *out)
+{
+    static const char *const names[] = { "eventfd", "inband", "qemu" };
+
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = (enum vufe_notify)i;
+            return 0;
+        }
+    }
+    return vusim_cli_bad("--notify=%s: expected inband, eventfd or qemu", v);
+}
+
+static int set_level(const char *v, int *out)
+{
+    *out = vusim_log_level_parse(v);
+    if (*out < 0) {
+        return vusim_cli_bad("--log-level=%s: expected err, warn, info, "
+                             "debug or trace", v);
+    }
+    return 0;
+}
+
+static int set_digest(const char *v, enum trace_digest *out)
+{
+    if (trace_digest_parse(v, out) < 0) {
+        return vusim_cli_bad("--trace-digest=%s: expected xxh128 or sha256",
+                             v);
+    }
+    return 0;
+}
+
+/* Option @k of demo_opts with value @v. */
+static int demo_opt(struct demo_cfg *c, size_t k, const struct dev_opt *o)
+{
+    const char *n = o->name;
+
+    if (k < DEMO_NBLK) {
+        c->blk[k].value = o->value;
+        c->blk_given[k] = true;
+        return 0;
+    }
+    if (!strcmp(n, "requests")) {
+        return set_u64(o, 1, 10000000, &c->requests);
+    } else if (!strcmp(n, "seed")) {
+        return set_u64(o, 0, UINT64_MAX, &c->seed);
+    } else if (!strcmp(n, "inflight")) {
+        return set_u64(o, 1, DEMO_MAX_INFLIGHT, &c->inflight);
+    } else if (!strcmp(n, "notify")) {
+        return set_notify(o->value, &c->notify);
+    } else if (!strcmp(n, "log-level")) {
+        return set_level(o->value, &c->log_level);
+    } else if (!strcmp(n, "connect")) {
+        c->connect = o->value;
+    } else if (!strcmp(n, "stats")) {
+        c->stats = o->value;
+    } else if (!strcmp(n, "trace")) {
+        c->trace = o->value;
+    } else if (!strcmp(n, "trace-digest")) {
+        return set_digest(o->value, &c->trace_digest);
+    } else if (!strcmp(n, "verbose")) {
+        c->verbose = true;
+    }
+    return 0;
+}
+
+static void demo_cfg_init(struct demo_cfg *c)
+{
+    static const char *const defs[DEMO_NBLK] = { "20us", "256M", "4",
+                                                 "16M" };
+
+    *c = (struct demo_cfg){
+        .requests = 2000, .seed = 1, .inflight = 8,
+        .notify = VUFE_NOTIFY_INBAND, .log_level = -1, .nblk = DEMO_NBLK,
+    };
+    for (size_t i = 0; i < DEMO_NBLK; i++) {
+        c->blk[i] = (struct dev_opt){ demo_opts[i].name, defs[i] };
+    }
+}
+
+static int demo_arg(struct demo_cfg *c, int argc, char **argv, int *i)
+{
+    char name[64];
+    struct dev_opt o;
+    size_t k;
+    int rc;
+
+    if (!strcmp(argv[*i], "-v") || !strcmp(argv[*i], "-h")) {
+        argv[*i] = (char *)(argv[*i][1] == 'v' ? "--verbose" : "--help");
+    }
+    if (!vusim_cli_name(argv[*i], name, sizeof(name))) {
+        return vusim_cli_bad("%s: unexpected argument; options are "
+                             "--name=value (see vusim demo --help)",
+                             argv[*i]);
+    }
+    for (k = 0; demo_opts[k].name && strcmp(demo_opts[k].name, name); k++) {
+    }
+    if (!demo_opts[k].name) {
+        return vusim_cli_bad("%s: unknown option for demo (see vusim demo "
+                             "--help)", argv[*i]);
+    }
+    o.name = demo_opts[k].name;
+    rc = vusim_cli_value(argc, argv, i, demo_opts[k].metavar, &o.value);
+    return rc ? rc : demo_opt(c, k, &o);
+}
+
+/* 0 to run, 2 for a bad option, -1 after --help. */
+static int demo_parse(int argc, char **argv, struct demo_cfg *c)
+{
+    int rc;
+
+    demo_cfg_init(c);
+    if (vusim_cli_help_wanted(argc, argv)) {
+        demo_help(stdout);
+        return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        if ((rc = demo_arg(c, argc, argv, &i)) != 0) {
+            return rc;
+        }
+    }
+    for (size_t k = 0; c->connect && k < DEMO_NBLK; k++) {
+        if (c->blk_given[k]) {
+            return vusim_cli_bad("--%s=%s: not with --connect (the "
+                                 "back-end there has its own)",
+                                 c->blk[k].name, c->blk[k].value);
+        }
+    }
+    if (c->connect && c->trace) {
+        return vusim_cli_bad("--trace=%s: not with --connect (give it to "
+                             "the back-end)", c->trace);
+    }
+    if (c->connect && c->stats) {
+        return vusim_cli_bad("--stats=%s: not with --connect (give it to "
+                             "the back-end)", c->stats);
+    }
+    return 0;
+}
+
+/* ---- the in-process back-end ------------------------------------------- */
+
+static void *demo_be_main(void *arg)
+{
+    struct demo_be *b = arg;
+
+    b->rc = vu_loop_run(b->loop);
+    return NULL;
+}
+
+static int demo_check_size(struct dev *blk, const struct demo_cfg *c)
+{
+    struct dev_blk_config cfg;
+    uint64_t bytes;
+
+    blk->ops->get_config(blk, 0, &cfg, sizeof(cfg.capacity));
+    bytes = le64toh(cfg.capacity) * DEV_BLK_SECTOR_SIZE;
+    if (bytes < DEMO_MIN_DISK || bytes > DEMO_MAX_DISK) {
+        return vusim_cli_bad("--size=%s: the demo keeps a shadow copy of the "
+                             "disk: expected 64K to 1G", c->blk[3].value);
+    }
+    return 0;
+}
+
+/* The blk model wrapped in the probe; 2 and a line on a bad option. */
+static int demo_dev(struct demo_be *b, const struct demo_cfg *c)
+{
+    char err[256] = "";
+    struct dev *blk = NULL;
+    int rc = dev_blk_ops.create(vu_loop_cal(b->loop), c->blk, c->nblk, &blk,
+                                err, sizeof(err));
+
+    if (rc < 0) {
+        return vusim_cli_bad("%s", err[0] ? err : strerror(-rc));
+    }
+    if ((rc = demo_check_size(blk, c)) != 0) {
+        blk->ops->destroy(blk);
+        return rc;
+    }
+    if (vusim_probe_new(blk, &b->probe) < 0) {
+        blk->ops->destroy(blk);
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* --trace: the blk model's side, as `vusim blk --trace` records it. */
+static int demo_trace_open(struct demo_be *b, const struct demo_cfg *c)
+{
+    struct vu_trace_cfg tc = { .path = c->trace, .device = "blk",
+                               .opts = c->blk, .nopts = c->nblk,
+                               .clock = "afap", .seed = c->seed,
+                               .digest = c->trace_digest };
+    char err[256] = "";
+
+    if (vu_trace_open(b->be, &tc, &b->trace, err, sizeof(err)) < 0) {
+        fprintf(stderr, PROG ": demo: %s\n", err);
+        return 1;
+    }
+    b->trace_path = c->trace;
+    return 0;
+}
+
+static int demo_listen(struct demo_be *b, const struct demo_cfg *c)
+{
+    struct vu_backend_cfg bc = { .inband = VU_INBAND_AUTO, .conn_id = 1,
+                                 .verbose = c->verbose };
+    const char *tmp = getenv("TMPDIR");
+    int rc;
+
+    snprintf(b->dir, sizeof(b->dir), "%s/vusim-demo-XXXXXX",
+             tmp && tmp[0] && strlen(tmp) < 32 ? tmp : "/tmp");
+    if (!mkdtemp(b->dir)) {
+        fprintf(stderr, PROG ": demo: %s: %s\n", b->dir, strerror(errno));
+        b->dir[0] = '\0';
+        return 1;
+    }
+    snprintf(b->path, sizeof(b->path), "%s/blk.sock", b->dir);
+    b->be = vu_backend_new(b->loop, vusim_probe_dev(b->probe), &bc);
+    if (!b->be) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    if (c->trace && demo_trace_open(b, c) != 0) {
+        return 1;
+    }
+    rc = vu_server_listen(b->loop, b->be, b->path, &b->srv);
+    if (rc < 0) {
+        fprintf(stderr, PROG ": demo: cannot listen on %s: %s\n", b->path,
+                strerror(-rc));
+        return 1;
+    }
+    vu_server_set_oneshot(b->srv, true);
+    return 0;
+}
+
+static int demo_be_start(struct demo_be *b, const struct demo_cfg *c)
+{
+    int rc;
+
+    b->loop = vu_loop_new(NULL);
+    if (!b->loop) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    vu_loop_set_poll(b->loop, VUSIM_POLL_NS);   /* as the program runs */
+    if ((rc = demo_dev(b, c)) != 0 || (rc = demo_listen(b, c)) != 0) {
+        return rc;
+    }
+    if (pthread_create(&b->thread, NULL, demo_be_main, b) != 0) {
+        fprintf(stderr, PROG ": demo: cannot start the back-end thread\n");
+        return 1;
+    }
+    b->running = true;
+    return 0;
+}
+
+/* Stop the loop and join the thread. The front-end has disconnected by
+ * now, which stops a one-shot server's loop already; the stop byte covers
+ * a front-end that never connected. */
+static void demo_be_stop(struct demo_be *b)
+{
+    char byte = 1;
+
+    if (!b->running) {
+        return;
+    }
+    if (write(vu_loop_stop_fd(b->loop), &byte, 1) < 0) {
+        VUSIM_WARN("demo", "cannot stop the back-end loop: %s",
+                   strerror(errno));
+    }
+    pthread_join(b->thread, NULL);
+    b->running = false;
+}
+
+static void demo_be_free(struct demo_be *b)
+{
+    demo_be_stop(b);
+    vu_server_free(b->srv);
+    vu_backend_free(b->be);
+    if (b->trace && vu_trace_close(NULL, b->trace) < 0) {
+        fprintf(stderr, PROG ": demo: --trace=%s: cannot write it\n",
+                b->trace_path);
+    }
+    vusim_probe_free(b->probe);
+    vu_loop_free(b->loop);
+    if (b->dir[0]) {
+        rmdir(b->dir);
+    }
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+/* Run the workload against @b, or against c->connect when @b is NULL. */
+static int demo_run(struct demo_be *b, const struct demo_cfg *c,
+                    uint64_t t0)
+{
+    struct demo_run r = { .done = 0 };
+    int rc = vusim_demo_work(c, b ? b->path : c->connect, &r);
+
+    r.wall_ns = vusim_wallclock_ns() - t0;
+    if (b) {
+        demo_be_stop(b);
+    }
+    if (rc == 0 || r.done > 0) {
+        vusim_demo_report(b, c, &r);
+    }
+    if (rc == 0 && (r.mismatches || r.errors)) {
+        rc = 1;
+    }
+    if (b && c->stats && vusim_demo_write_stats(b, c, &r) != 0) {
+        rc = rc ? rc : 1;
+    }
+    return rc;
+}
+
+int vusim_demo_main(int argc, char **argv)
+{
+    struct demo_cfg c;
+    struct demo_be b = { .rc = 0 };
+    uint64_t t0 = vusim_wallclock_ns();
+    int rc = demo_parse(argc, argv, &c);
+
+    if (rc) {
+        return rc < 0 ? 0 : rc;
+    }
+    g_vusim_log_level = c.log_level >= 0 ? c.log_level : VUSIM_LOG_WARN;
+    if (c.verbose && g_vusim_log_level < VUSIM_LOG_INFO) {
+        g_vusim_log_level = VUSIM_LOG_INFO;
+    }
+    if (c.connect) {
+        return demo_run(NULL, &c, t0);
+    }
+    rc = demo_be_start(&b, &c);
+    if (rc == 0) {
+        rc = demo_run(&b, &c, t0);
+    }
+    demo_be_free(&b);
+    return rc;
+}

@@ -1,0 +1,3 @@
+# devices/blk fragment: the virtio-blk model.
+libvusim_la_SOURCES += %reldir%/blk.c
+nobase_pkginclude_HEADERS += %reldir%/blk.h
