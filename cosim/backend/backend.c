@@ -548,6 +548,15 @@ static int vu_h_get_status(struct vu_backend *be, struct vu_msg *m,
     return 1;
 }
 
+/* The description as sent (20 or 24 bytes, the table checked which), with
+ * the padding QEMU may leave out read as zero. */
+static void inflight_desc_read(const struct vu_msg *m,
+                               struct vu_inflight_desc *d)
+{
+    memset(d, 0, sizeof(*d));
+    memcpy(d, m->p.raw, m->hdr.size);
+}
+
 /* GET_INFLIGHT_FD: a fresh region, sent with its fd. */
 static int vu_h_get_inflight_fd(struct vu_backend *be, struct vu_msg *m,
                                 struct vu_msg *r)
@@ -555,7 +564,7 @@ static int vu_h_get_inflight_fd(struct vu_backend *be, struct vu_msg *m,
     struct vu_inflight_desc d;
     int fd, rc;
 
-    memcpy(&d, m->p.raw, sizeof(d));
+    inflight_desc_read(m, &d);
     if (d.num_queues > be->nq) {
         return -EINVAL;
     }
@@ -563,6 +572,7 @@ static int vu_h_get_inflight_fd(struct vu_backend *be, struct vu_msg *m,
     if (rc < 0) {
         return rc;
     }
+    d.padding = 0;
     r->hdr.size = sizeof(d);
     memcpy(r->p.raw, &d, sizeof(d));
     r->fds[0] = fd;
@@ -577,7 +587,7 @@ static int vu_h_set_inflight_fd(struct vu_backend *be, struct vu_msg *m,
 {
     struct vu_inflight_desc d;
 
-    memcpy(&d, m->p.raw, sizeof(d));
+    inflight_desc_read(m, &d);
     if (m->nfds != 1 || d.num_queues > be->nq) {
         return -EINVAL;
     }
@@ -634,6 +644,7 @@ struct vu_handler {
 #define STATE sizeof(struct vu_vring_state)
 #define REG sizeof(struct vu_mem_single)
 #define INFL sizeof(struct vu_inflight_desc)
+#define INFL_MIN VU_INFLIGHT_DESC_MIN
 
 static const struct vu_handler vu_handlers[VU_REQ_MAX] = {
     [VU_REQ_GET_FEATURES] = H(vu_h_get_features, 0, 0, 0, -1),
@@ -673,9 +684,9 @@ static const struct vu_handler vu_handlers[VU_REQ_MAX] = {
                              VU_PF_CONFIGURE_MEM_SLOTS),
     [VU_REQ_REM_MEM_REG] = H(vu_h_rem_mem_reg, REG, REG, 1,
                              VU_PF_CONFIGURE_MEM_SLOTS),
-    [VU_REQ_GET_INFLIGHT_FD] = H(vu_h_get_inflight_fd, INFL, INFL, 0,
+    [VU_REQ_GET_INFLIGHT_FD] = H(vu_h_get_inflight_fd, INFL_MIN, INFL, 0,
                                  VU_PF_INFLIGHT_SHMFD),
-    [VU_REQ_SET_INFLIGHT_FD] = H(vu_h_set_inflight_fd, INFL, INFL, 1,
+    [VU_REQ_SET_INFLIGHT_FD] = H(vu_h_set_inflight_fd, INFL_MIN, INFL, 1,
                                  VU_PF_INFLIGHT_SHMFD),
     [VU_REQ_SET_STATUS] = H(vu_h_set_status, U64, U64, 0, VU_PF_STATUS),
     [VU_REQ_GET_STATUS] = H(vu_h_get_status, 0, 0, 0, VU_PF_STATUS),

@@ -40,13 +40,20 @@
 
 #include "cosim/wire/proto.h"
 
-/* The inflight description (vhost-user.rst), 20 bytes on the wire. */
+/* The inflight description (vhost-user.rst). Its fields take 20 bytes, but
+ * QEMU and libvhost-user declare it unpacked and so send it, and insist on
+ * it back, with 4 bytes of tail padding: 24 on the wire. A request of 20
+ * or 24 bytes is taken; the reply is 24, padding zeroed. */
 struct vu_inflight_desc {
     uint64_t mmap_size;
     uint64_t mmap_offset;
     uint16_t num_queues;
     uint16_t queue_size;
-} __attribute__((packed));
+    uint32_t padding;
+};
+
+/* The shortest description a front-end may send: the fields alone. */
+#define VU_INFLIGHT_DESC_MIN 20
 
 struct vu_inflight {
     uint8_t *map;               /* NULL: none attached */
