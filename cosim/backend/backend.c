@@ -599,12 +599,14 @@ static int vu_h_set_inflight_fd(struct vu_backend *be, struct vu_msg *m,
 }
 
 /* A ring (re)started with an in-flight region may hold requests the guest
- * still waits for and will not kick again: look at it at the end of this
- * batch, as a kick would. */
+ * still waits for and will not kick again: look at it now, as a kick
+ * would. Now, not at the end of the batch: which messages share a batch
+ * depends on host timing, and the queue's start is a trace record whose
+ * place must follow the message order alone (tests/tt/tt-qemu.sh). */
 static void vu_inflight_poke(struct vu_backend *be, struct vu_queue *q)
 {
-    if (be->inflight.map) {
-        vu_loop_defer(be->loop, &q->kick_defer);
+    if (be->inflight.map && q->vq.num != 0 && q->vq.addr_set) {
+        vu_queue_kick(q, false);
     }
 }
 
