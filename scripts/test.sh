@@ -206,7 +206,7 @@ vusim_configure build/asan CFLAGS="$ASAN_CFLAGS" LDFLAGS="$ASAN_LDFLAGS" ||
 asan_tt=()
 if [ "${VUSIM_ASAN_FULL_TT:-0}" != 1 ]; then
     asan_tt=("TT_TESTS=$(printf 'tests/tt/%s.sh ' \
-        tt-blk tt-two tt-qemu tt-mixed tt-random)")
+        tt-blk tt-two tt-random)")
 fi
 run_check build/asan "${asan_tt[@]}"
 
