@@ -219,6 +219,7 @@ fs_run()
     us=$(guest_field "$line" usec)
     guest_say "fs: $name: $(guest_field "$line" files) files in" \
         "$(awk -v u="$us" 'BEGIN { printf "%.2f", u / 1e6 }') guest s"
+    guest_say "fs: $name: ${line#*usec=$us }"
     FSALL[$name]+="$us
 "
 }
