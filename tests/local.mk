@@ -121,3 +121,18 @@ clean-local: clean-local-tt
 clean-local-tt:
 	-rm -rf guest-tt
 include tests/fuzz/local.mk
+
+# Soak tier: the vusim program under the reference front-end at full rate
+# with disconnects, reloads, resets and hostile messages; fd, RSS and
+# mapping growth checked (tests/soak/soak.c). make check runs 30 s
+# (SOAK_CHECK_SECONDS); `make soak SOAK_SECONDS=N` runs N (default 600).
+check_PROGRAMS += tests/soak/soak
+tests_soak_soak_SOURCES = tests/soak/soak.c
+tests_soak_soak_LDADD = libvufe.la libvusim.la
+dist_check_SCRIPTS += tests/soak/soak.sh
+TESTS += tests/soak/soak.sh
+SOAK_SECONDS = 600
+.PHONY: soak
+soak: tests/soak/soak$(EXEEXT) vusim$(EXEEXT)
+	builddir='$(abs_top_builddir)' nice -n 19 tests/soak/soak$(EXEEXT) \
+	    --seconds='$(SOAK_SECONDS)'
