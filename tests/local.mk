@@ -102,6 +102,8 @@ TT_TESTS = \
 	tests/tt/tt-writers.sh \
 	tests/tt/tt-random.sh \
 	tests/tt/tt-two-ext4.sh
+# Fault rules and the control socket against the guest kernel (issue 14).
+TT_TESTS += tests/tt/tt-faults.sh
 dist_check_SCRIPTS += $(TT_TESTS)
 # vusim's QEMU on the time-travel calendar. Not in `make check`: its runs
 # are not yet reproducible (two runs part at guest time 6.165 s, where the
@@ -114,6 +116,8 @@ EXTRA_DIST += \
 	tests/tt/lib.sh \
 	tests/tt/init.sh \
 	tests/tt/init-host.sh \
+	tests/tt/init-faults.sh \
+	tests/tt/faultprobe.c \
 	tests/tt/ttprobe.c
 TESTS += $(TT_TESTS)
 clean-local: clean-local-tt

@@ -209,7 +209,12 @@ static int run_time_travel(struct run *r)
     struct sim_tt_cfg cfg = {
         .path = c->time_travel,
         .participants = c->guests ? c->guests : (unsigned)r->n,
-        .start_tod_ns = c->start_tod_ns, .free_until = c->free_until};
+        .start_tod_ns = c->start_tod_ns,
+        /* A guest bounded only by the calendar runs ahead of it when the
+         * calendar is empty (a hung request, an idle device): a control
+         * client could then neither stop it nor release a request at the
+         * time the guest is at. */
+        .free_until = c->free_until && !c->control};
     struct sim_tt_ops ops = {tt_hold, tt_release, r->loop};
     int rc;
 

@@ -336,17 +336,18 @@ tt_tree()
 
 # tt_host_cmd ID TTSOCK UMID ARGS...: the command line (TT_CMD) of a
 # time-travel guest with the host's / as its root and
-# tests/tt/init-host.sh as its init. UMID names its UML run folder, under
-# $GUEST_RUN/uml (not ~/.uml: the same path in every run).
+# tests/tt/init-host.sh (or $TT_HOST_INIT) as its init. UMID names its UML
+# run folder, under $GUEST_RUN/uml (not ~/.uml: the same path in every
+# run).
 tt_host_cmd()
 {
-    local id=$1 tt=$2 umid=$3
+    local id=$1 tt=$2 umid=$3 init=${TT_HOST_INIT:-$TT_LIB_DIR/init-host.sh}
 
     shift 3
     mkdir -p "$GUEST_RUN/uml"
     # shellcheck disable=SC2034 # for the caller
     TT_CMD=("$TT_UML" "time-travel=ext:$id:$tt" mem=128M root=/dev/root
-        rootfstype=hostfs rootflags=/ ro "init=$TT_LIB_DIR/init-host.sh"
+        rootfstype=hostfs rootflags=/ ro "init=$init"
         "uml_dir=$GUEST_RUN/uml" "umid=$umid" con=null "con0=fd:0,fd:1"
         "$@")
 }
