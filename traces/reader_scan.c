@@ -186,7 +186,15 @@ static void reserved_tail(const struct trace_reader *r,
         end = at + TRACE_REC_HDR_SIZE + trace_le32(r->data + at + 4) +
               TRACE_REC_CRC_SIZE;
     }
-    if (z <= at) {
+    if (r->size - at >= 8 && trace_le64(r->data + at) == 0 && z > at) {
+        /* A zero type and length where a record starts: the writer
+         * commits a chunk by storing its first header last, so this is a
+         * chunk it was still copying when it died. */
+        st->status = TRACE_ST_NO_END;
+        snprintf(st->why, sizeof(st->why), "a zero record header: %llu "
+                 "bytes the writer had not committed follow the records",
+                 (unsigned long long)(r->size - at));
+    } else if (z <= at) {
         st->status = TRACE_ST_NO_END;
         snprintf(st->why, sizeof(st->why), "%llu zero bytes (space the "
                  "writer reserved) follow the records",

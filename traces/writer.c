@@ -21,6 +21,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -281,6 +282,29 @@ static int map_grow(struct trace_writer *w, uint64_t need)
     return 0;
 }
 
+/* Copy @len bytes of whole records to the mapping with the first record's
+ * type, flags and length stored last. A writer killed mid-copy then leaves
+ * a zero header where the chunk starts, which a reader takes as space not
+ * yet committed (FORMAT.md, "The valid prefix"), not as damage: memcpy
+ * picks its own store order (glibc writes a large copy's two ends after
+ * its middle), so without this a kill could leave a chunk whose first
+ * record fails its checksum with zeros in between. */
+static void map_commit(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    uint64_t head;
+
+    if (len < sizeof(head)) {
+        memcpy(dst, src, len);
+        return;
+    }
+    memcpy(dst + sizeof(head), src + sizeof(head), len - sizeof(head));
+    memcpy(&head, src, sizeof(head));
+    /* Stores retire in program order on one thread; keep the compiler
+     * from moving the header store before the copy. */
+    atomic_signal_fence(memory_order_seq_cst);
+    memcpy(dst, &head, sizeof(head));
+}
+
 static int flush_mapped(struct trace_writer *w)
 {
     int rc = w->bytes + w->len > w->map_cap ? map_grow(w, w->bytes + w->len)
@@ -289,7 +313,7 @@ static int flush_mapped(struct trace_writer *w)
     if (rc < 0) {
         wr_fail(w, rc, "reserving space for the trace");
     } else {
-        memcpy(w->map + w->bytes, w->buf, w->len);
+        map_commit(w->map + w->bytes, w->buf, w->len);
         w->bytes += w->len;
     }
     w->len = 0;

@@ -184,6 +184,27 @@ static void test_lazy_zero_tail(void)
     lz_padded(dst, buf, len - 44 - 4000, 1u << 20, &st);
     CU_ASSERT_EQUAL(st.status, TRACE_ST_TORN);
     CU_ASSERT(strstr(st.why, "incomplete record") != NULL);
+    /* Killed while copying a chunk: the writer stores the chunk's first
+     * header last, so a zero header starts it, with copied bytes and
+     * still-zero bytes after it in any order. */
+    {
+        uint8_t *cut = malloc(len);
+
+        CU_ASSERT_FATAL(cut != NULL);
+        memcpy(cut, buf, len);
+        memset(cut + len - 44, 0, 8);         /* the header not yet stored */
+        memset(cut + len - 30, 0, 10);        /* a hole memcpy left */
+        lz_padded(dst, cut, len, 1u << 20, &st);
+        CU_ASSERT_EQUAL(st.status, TRACE_ST_NO_END);
+        CU_ASSERT_EQUAL(st.records, whole.records - 1);
+        CU_ASSERT_EQUAL(st.valid_bytes, len - 44);
+        CU_ASSERT(strstr(st.why, "zero record header") != NULL);
+        /* The same bytes with a non-zero header are damage, not a kill. */
+        cut[len - 44 + 2] = 1;
+        lz_padded(dst, cut, len, 1u << 20, &st);
+        CU_ASSERT_EQUAL(st.status, TRACE_ST_CORRUPT);
+        free(cut);
+    }
     /* A damaged byte well before the zeros. */
     buf[len / 2] ^= 0x01;
     lz_padded(dst, buf, len - 44, 1u << 20, &st);
