@@ -39,7 +39,6 @@
 
 #include "bench/bench-util.h"
 #include "cosim/backend/backend.h"
-#include "cosim/backend/backend_trace.h"
 #include "cosim/backend/loop.h"
 #include "cosim/backend/server.h"
 #include "cosim/frontend/vufe.h"
@@ -47,6 +46,7 @@
 #include "sim/log.h"
 #include "sim/wallclock.h"
 #include "traces/reader.h"
+#include "traces/record.h"
 #include "traces/replay.h"
 
 #define ROUNDS 25
@@ -61,9 +61,9 @@ static const struct dev_opt blk_opts[] = {
 static pid_t start_backend(const char *path, const char *trace)
 {
     struct vu_backend_cfg cfg = { .inband = VU_INBAND_ON, .conn_id = 1 };
-    struct vu_trace_cfg tc = { .path = trace, .device = "blk",
+    struct trace_record_cfg tc = { .path = trace, .device = "blk",
                                .opts = blk_opts, .nopts = 2 };
-    struct trace_writer *w = NULL;
+    struct trace_recorder *w = NULL;
     struct vu_server *srv;
     struct vu_backend *be;
     struct vu_loop *loop;
@@ -83,7 +83,7 @@ static pid_t start_backend(const char *path, const char *trace)
         _exit(1);
     }
     be = vu_backend_new(loop, dev, &cfg);
-    if (!be || (trace && vu_trace_open(be, &tc, &w, err, sizeof(err))) ||
+    if (!be || (trace && trace_record_open(be, &tc, &w, err, sizeof(err))) ||
         vu_server_listen(loop, be, path, &srv) < 0) {
         _exit(1);
     }
@@ -91,7 +91,7 @@ static pid_t start_backend(const char *path, const char *trace)
     vu_loop_run(loop);
     vu_server_free(srv);
     vu_backend_free(be);
-    vu_trace_close(NULL, w);
+    trace_record_close(NULL, w);
     dev->ops->destroy(dev);
     vu_loop_free(loop);
     _exit(0);

@@ -1,5 +1,5 @@
 # devices fragment: the device API and registry; one folder per device.
-libvusim_la_SOURCES += %reldir%/registry.c
+libvusim_la_SOURCES += %reldir%/registry.c %reldir%/dev.c
 nobase_pkginclude_HEADERS += %reldir%/dev.h
 include %reldir%/blk/local.mk
 include %reldir%/rng/local.mk

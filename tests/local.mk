@@ -140,3 +140,8 @@ SOAK_SECONDS = 600
 soak: tests/soak/soak$(EXEEXT) vusim$(EXEEXT)
 	builddir='$(abs_top_builddir)' nice -n 19 tests/soak/soak$(EXEEXT) \
 	    --seconds='$(SOAK_SECONDS)'
+
+# Layout tier: no cycle between folders or modules, and the lower layers
+# record only through observers (tests/check-layout.sh).
+dist_check_SCRIPTS += tests/check-layout.sh
+TESTS += tests/check-layout.sh

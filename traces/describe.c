@@ -15,52 +15,6 @@
 #include "devices/blk/blk.h"
 #include "traces/reader.h"
 
-bool trace_rec_is_device(const struct trace_rec *rec)
-{
-    switch (rec->type) {
-    case TRACE_AVAIL:
-    case TRACE_CHAIN:
-    case TRACE_COMPLETE:
-    case TRACE_CANCEL:
-    case TRACE_QUEUE:
-    case TRACE_RESET:
-    case TRACE_CONFIG:
-    case TRACE_CAL:
-    case TRACE_FAULT:
-        return true;
-    case TRACE_NEG:
-        return rec->u.neg.what == TRACE_NEG_FEATURES;
-    default:
-        return false;
-    }
-}
-
-const char *trace_type_name(uint16_t type)
-{
-    switch (type) {
-    case TRACE_HEADER: return "HEADER";
-    case TRACE_END: return "END";
-    case TRACE_TRAILER: return "TRAILER";
-    case TRACE_CONN: return "CONN";
-    case TRACE_MSG: return "MSG";
-    case TRACE_NEG: return "NEG";
-    case TRACE_MODE: return "MODE";
-    case TRACE_KICK: return "KICK";
-    case TRACE_AVAIL: return "AVAIL";
-    case TRACE_CHAIN: return "CHAIN";
-    case TRACE_COMPLETE: return "COMPLETE";
-    case TRACE_CANCEL: return "CANCEL";
-    case TRACE_CALL: return "CALL";
-    case TRACE_QUEUE: return "QUEUE";
-    case TRACE_RESET: return "RESET";
-    case TRACE_CONFIG: return "CONFIG";
-    case TRACE_CAL: return "CAL";
-    case TRACE_TT: return "TT";
-    case TRACE_FAULT: return "FAULT";
-    default: return "UNKNOWN";
-    }
-}
-
 static const char *const fe_names[] = {
     "NONE", "GET_FEATURES", "SET_FEATURES", "SET_OWNER", "RESET_OWNER",
     "SET_MEM_TABLE", "SET_LOG_BASE", "SET_LOG_FD", "SET_VRING_NUM",

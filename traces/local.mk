@@ -12,9 +12,11 @@ libvusim_la_SOURCES += \
 	%reldir%/replay_setup.c \
 	%reldir%/replay_digest.c \
 	%reldir%/replay-internal.h \
-	%reldir%/export.c
+	%reldir%/export.c \
+	%reldir%/record.c
 nobase_pkginclude_HEADERS += \
 	%reldir%/trace.h \
+	%reldir%/record.h \
 	%reldir%/reader.h \
 	%reldir%/replay.h \
 	%reldir%/export.h

@@ -152,6 +152,14 @@ void trace_reader_status(const struct trace_reader *r,
                          struct trace_status_info *st);
 const char *trace_status_name(enum trace_status s);
 
+/* Record types: names, and which are the device's. */
+const char *trace_type_name(uint16_t type);
+
+/* What the device saw and did: the records replay applies or checks
+ * (AVAIL, CHAIN, COMPLETE, CANCEL, QUEUE, RESET, CONFIG, CAL, and the
+ * negotiated features); the rest is the transport's context. */
+bool trace_rec_is_device(const struct trace_rec *rec);
+
 /* The record index of the CHAIN with request @id, or -1. */
 long trace_reader_chain(const struct trace_reader *r, uint64_t id);
 
@@ -160,13 +168,6 @@ const uint8_t *trace_reader_frame(const struct trace_reader *r, size_t i,
                                   size_t *len);
 
 /* ---- describing records (describe.c) ---- */
-
-const char *trace_type_name(uint16_t type);
-
-/* What the device saw and did: the records replay applies or checks
- * (AVAIL, CHAIN, COMPLETE, CANCEL, QUEUE, RESET, CONFIG, CAL, and the
- * negotiated features); the rest is the transport's context. */
-bool trace_rec_is_device(const struct trace_rec *rec);
 
 /* One line for @rec without index and time, e.g. "CHAIN q0 req=3 ... blk
  * IN sector=8 len=4096". Returns @buf. */

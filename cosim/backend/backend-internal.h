@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cosim/backend/backend-internal.h - shared by backend.c (messages) and
- * backend_queue.c (rings, requests, notifications). Never installed.
+ * cosim/backend/backend-internal.h - shared by backend.c (messages),
+ * backend_queue.c (rings, requests, notifications) and backend_channel.c
+ * (the back-end channel). Never installed.
  */
 #ifndef VUSIM_COSIM_BACKEND_INTERNAL_H
 #define VUSIM_COSIM_BACKEND_INTERNAL_H
@@ -9,11 +10,11 @@
 #include <event2/event.h>
 
 #include "cosim/backend/backend.h"
+#include "cosim/backend/observer.h"
 #include "cosim/wire/inflight.h"
 #include "cosim/wire/mem.h"
 #include "cosim/wire/msg.h"
 #include "cosim/wire/vq.h"
-#include "traces/trace.h"
 
 /* A request: the device's view (dreq) plus the chain behind it. */
 struct vu_request {
@@ -23,9 +24,7 @@ struct vu_request {
     sim_time_t t_pop;             /* simulated time the device took it */
     struct vu_request *next;          /* free list or in-flight list */
     bool inflight;
-    /* traces (backend_trace.c): the request's id and what it wrote */
-    uint64_t trace_id;
-    struct trace_wbuf trace_wb;
+    void *obs_data;               /* the observer's (observer.h) */
 };
 
 struct vu_queue {
@@ -36,7 +35,7 @@ struct vu_queue {
     struct event *kick_ev;
     struct event *poll_ev;        /* NOFD kick: look at the ring on a timer */
     bool started, enabled;
-    bool call_pending;            /* a call is owed and waits its turn */
+    bool call_pending;            /* a call is owed (backend_channel.c) */
     struct vu_defer kick_defer;   /* eventfd kicks, run in queue order */
     struct vu_request *free_reqs;
     struct vu_request *inflight;      /* singly linked, newest first */
@@ -52,11 +51,13 @@ struct vu_backend {
     int sock;
     struct event *sock_ev;
     struct vu_msg_reader rd;      /* the socket's buffered messages */
-    int bfd;                      /* back-end channel, -1 if none */
-    struct vu_msg_reader brd;     /* its buffered replies */
-    struct event *bfd_ev;
-    bool awaiting_call_ack;       /* an in-band call is out; calendar held */
-    uint16_t call_inflight_q;
+    struct vu_chan {              /* back-end channel: backend_channel.c */
+        int fd;                   /* -1 if none */
+        struct vu_msg_reader rd;  /* its buffered replies */
+        struct event *ev;
+        bool awaiting_call_ack;   /* an in-band call is out; calendar held */
+        uint16_t call_inflight_q;
+    } chan;
     bool owner;
     bool ack_deferred;            /* a kick's ack waits for kick_sync */
     uint32_t deferred_flags;
@@ -74,13 +75,10 @@ struct vu_backend {
     sim_time_t *lat;              /* per-request simulated latency samples */
     size_t nlat, lat_cap;
     int errs_logged;
-    struct trace_writer *trace;   /* NULL: not recording */
-    const struct vu_backend_obs *obs;     /* NULL: no observer */
+    const struct vu_backend_obs *obs;     /* the controller's, or NULL */
     void *obs_opaque;
-    struct vu_trace_base {        /* front-end addresses are traced */
-        bool set;                 /* relative to its first memory table */
-        uint64_t gpa, uva, off;
-    } trace_base;
+    const struct vu_obs_ops *observer;    /* observer.h, or NULL */
+    void *observer_ctx;
 };
 
 static inline bool vu_has_pf(const struct vu_backend *be, int bit)
@@ -90,7 +88,7 @@ static inline bool vu_has_pf(const struct vu_backend *be, int bit)
 
 static inline bool vu_inband_ok(const struct vu_backend *be)
 {
-    return vu_has_pf(be, VU_PF_INBAND_NOTIFICATIONS) && be->bfd >= 0;
+    return vu_has_pf(be, VU_PF_INBAND_NOTIFICATIONS) && be->chan.fd >= 0;
 }
 
 /* backend_queue.c */
@@ -105,41 +103,39 @@ void vu_queue_start(struct vu_queue *q);
 void vu_queue_stop(struct vu_queue *q);
 void vu_queue_enable(struct vu_queue *q, bool on);
 void vu_queue_remap(struct vu_queue *q);
+
+/* backend_channel.c: the back-end channel, in-band calls and VRING_ERR */
+void vu_chan_init(struct vu_backend *be);
+int vu_chan_set_fd(struct vu_backend *be, int fd);   /* takes @fd */
+void vu_chan_close(struct vu_backend *be);  /* drops the calls too */
+void vu_chan_call(struct vu_queue *q);      /* owe an in-band call, send */
+void vu_chan_forget_call(struct vu_queue *q);
+void vu_chan_drop_calls(struct vu_backend *be);   /* owed and in flight */
+void vu_chan_config_changed(struct vu_backend *be);   /* CONFIG_CHANGE_MSG */
 void vu_queue_error(struct vu_queue *q, int err);
-void vu_backend_call_acked(struct vu_backend *be, uint64_t ack);
-void vu_backend_drop_call_state(struct vu_backend *be);
 
 /* backend.c */
 void vu_backend_fail(struct vu_backend *be, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int vu_backend_send_breq(struct vu_backend *be, uint32_t req,
-                         const void *payload, uint32_t size);
+/* Detach, then tell the owner (on_close) if a front-end was connected. */
+void vu_backend_close(struct vu_backend *be);
 
-/* backend_trace.c: the recording hooks; each does nothing without a
- * trace. They sit where the back-end crosses a boundary. Calls into the
- * device are bracketed, so the trace knows which calendar events are the
- * device's: vu_trace_avail, _queue, _cancel and _reset record and enter,
- * vu_trace_leave follows the device's hook; vu_trace_enter precedes the
- * features and config hooks, and vu_trace_config records and leaves. */
-void vu_trace_enter(struct vu_backend *be);
-void vu_trace_leave(struct vu_backend *be);
-void vu_trace_msg(struct vu_backend *be, enum trace_msg_dir dir,
-                  const struct vu_msg *m);
-void vu_trace_conn(struct vu_backend *be, bool up);
-void vu_trace_neg(struct vu_backend *be, enum trace_neg what, uint64_t v);
-void vu_trace_config(struct vu_backend *be, bool set, uint32_t off,
-                     const void *data, uint32_t len, int rc);
-void vu_trace_reset(struct vu_backend *be);
-void vu_trace_kick(struct vu_queue *q, bool inband);
-void vu_trace_avail(struct vu_queue *q);
-void vu_trace_queue(struct vu_queue *q, bool started);
-void vu_trace_call(struct vu_queue *q);       /* flushes the trace */
-void vu_trace_pop(struct vu_request *r);
-void vu_trace_write(struct vu_request *r, uint64_t off, const void *buf,
-                    size_t len);
-void vu_trace_complete(struct vu_request *r, uint32_t used_len);
-void vu_trace_cancel(struct vu_request *r);
-void vu_trace_fault(struct vu_request *r, const struct faults_fire *f);
-void vu_trace_req_fini(struct vu_request *r);
+/* The observer (observer.h): each call does nothing without one. */
+#define VU_OBS(be, fn, ...) \
+    do { \
+        if ((be)->observer && (be)->observer->fn) { \
+            (be)->observer->fn((be)->observer_ctx, __VA_ARGS__); \
+        } \
+    } while (0)
+#define VU_OBS0(be, fn) \
+    do { \
+        if ((be)->observer && (be)->observer->fn) { \
+            (be)->observer->fn((be)->observer_ctx); \
+        } \
+    } while (0)
+
+void vu_obs_pop(struct vu_request *r);
+void vu_obs_call(struct vu_queue *q);
+void vu_obs_req_free(struct vu_request *r);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The message side of the back-end: connection, dispatch table, one handler
- * per request. Rings, requests and notifications live in backend_queue.c.
+ * per request. Rings, requests and notifications live in backend_queue.c,
+ * the back-end channel in backend_channel.c.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -72,6 +73,16 @@ uint64_t vu_backend_protocol_features(const struct vu_backend *be)
     return pf;
 }
 
+uint16_t vu_backend_num_queues(const struct vu_backend *be)
+{
+    return be->nq;
+}
+
+const struct vu_backend_cfg *vu_backend_config(const struct vu_backend *be)
+{
+    return &be->cfg;
+}
+
 /* ---- replies --------------------------------------------------------- */
 
 static void reply_u64(struct vu_msg *r, uint64_t v)
@@ -109,9 +120,9 @@ static int vu_h_set_features(struct vu_backend *be, struct vu_msg *m,
     if (f & ~vu_backend_features(be)) {
         return -EINVAL;
     }
-    vu_trace_enter(be);
+    VU_OBS0(be, dev_enter);
     rc = dev->ops->set_features ? dev->ops->set_features(dev, f) : 0;
-    vu_trace_leave(be);
+    VU_OBS0(be, dev_leave);
     if (rc < 0) {
         return -EINVAL;
     }
@@ -119,7 +130,7 @@ static int vu_h_set_features(struct vu_backend *be, struct vu_msg *m,
     be->features_set = true;
     be->st.features = f;
     dev->acked_features = f;
-    vu_trace_neg(be, TRACE_NEG_FEATURES, f);
+    VU_OBS(be, neg, VU_OBS_NEG_FEATURES, f);
     for (uint16_t i = 0; i < be->nq; i++) {
         struct vu_queue *q = &be->q[i];
 
@@ -144,16 +155,16 @@ static void vu_reset_state(struct vu_backend *be)
 {
     /* A call already sent stays outstanding: its ack is still coming. */
     for (uint16_t i = 0; i < be->nq; i++) {
-        be->q[i].call_pending = false;
+        vu_chan_forget_call(&be->q[i]);
     }
     for (uint16_t i = 0; i < be->nq; i++) {
         vu_queue_reset(&be->q[i]);
     }
-    vu_trace_reset(be);
+    VU_OBS0(be, reset);
     if (be->dev->ops->reset) {
         be->dev->ops->reset(be->dev);
     }
-    vu_trace_leave(be);
+    VU_OBS0(be, dev_leave);
     be->features = 0;
     be->features_set = false;
     be->dev->acked_features = 0;
@@ -201,7 +212,7 @@ static int vu_h_set_protocol_features(struct vu_backend *be, struct vu_msg *m,
     be->pfeatures = pf;
     be->pfeatures_set = true;
     be->st.protocol_features = pf;
-    vu_trace_neg(be, TRACE_NEG_PROTOCOL, pf);
+    VU_OBS(be, neg, VU_OBS_NEG_PROTOCOL, pf);
     return 0;
 }
 
@@ -437,41 +448,16 @@ static int vu_h_set_vring_enable(struct vu_backend *be, struct vu_msg *m,
     return 0;
 }
 
-static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg);
-
 static int vu_h_set_backend_req_fd(struct vu_backend *be, struct vu_msg *m,
                                    struct vu_msg *r)
 {
-    struct event *ev;
     int fd;
 
     if (m->nfds != 1) {
         return -EINVAL;
     }
     fd = vu_msg_take_fd(m, 0);
-    ev = event_new(vu_loop_base(be->loop), fd, EV_READ | EV_PERSIST,
-                   vu_bfd_cb, be);
-    if (ev) {
-        event_priority_set(ev, VU_LOOP_PRIO_REPLY);
-    }
-    if (!ev || event_add(ev, NULL) < 0) {
-        if (ev) {
-            event_free(ev);
-        }
-        close(fd);
-        return -ENOMEM;
-    }
-    if (be->bfd_ev) {
-        vu_backend_drop_call_state(be);
-        event_free(be->bfd_ev);
-        close(be->bfd);
-        vu_msg_reader_fini(&be->brd);
-    }
-    be->bfd = fd;
-    be->bfd_ev = ev;
-    vu_msg_reader_init(&be->brd);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return 0;
+    return vu_chan_set_fd(be, fd);
 }
 
 static int vu_config_args(struct vu_backend *be, const struct vu_msg *m)
@@ -499,11 +485,11 @@ static int vu_h_get_config(struct vu_backend *be, struct vu_msg *m,
     r->p.config.size = c->size;
     r->p.config.flags = c->flags;
     if (rc == 0) {
-        vu_trace_enter(be);
+        VU_OBS0(be, dev_enter);
         rc = be->dev->ops->get_config(be->dev, c->offset, r->p.config.payload,
                                       c->size);
-        vu_trace_config(be, false, c->offset, r->p.config.payload, c->size,
-                        rc);
+        VU_OBS(be, config, false, c->offset, r->p.config.payload, c->size,
+               rc);
     }
     /* The spec signals a failed GET_CONFIG with an empty payload. */
     r->hdr.size = rc < 0 ? 0 : VU_CONFIG_HDR_SIZE + c->size;
@@ -525,9 +511,9 @@ static int vu_h_set_config(struct vu_backend *be, struct vu_msg *m,
     if (!be->dev->ops->set_config) {
         return -EINVAL;
     }
-    vu_trace_enter(be);
+    VU_OBS0(be, dev_enter);
     rc = be->dev->ops->set_config(be->dev, c->offset, c->payload, c->size);
-    vu_trace_config(be, true, c->offset, c->payload, c->size, rc);
+    VU_OBS(be, config, true, c->offset, c->payload, c->size, rc);
     return rc;
 }
 
@@ -754,7 +740,7 @@ static int vu_send_reply(struct vu_backend *be, struct vu_msg *r)
     int rc;
 
     r->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
-    vu_trace_msg(be, TRACE_MSG_BE_REPLY, r);
+    VU_OBS(be, msg, VU_OBS_BE_REPLY, r);
     rc = vu_msg_send(be->sock, r);
     vu_msg_close_fds(r);
     return rc;
@@ -810,7 +796,7 @@ static int vu_process(struct vu_backend *be, struct vu_msg *m)
     return 0;
 }
 
-static void vu_close(struct vu_backend *be)
+void vu_backend_close(struct vu_backend *be)
 {
     bool was = vu_backend_connected(be);
 
@@ -829,13 +815,13 @@ static bool vu_handle_one(struct vu_backend *be, struct vu_msg *m)
     char desc[192];
 
     be->st.messages++;
-    vu_trace_msg(be, TRACE_MSG_FE_REQ, m);
+    VU_OBS(be, msg, VU_OBS_FE_REQ, m);
     if (be->cfg.verbose) {
         vu_describe(m, desc, sizeof(desc));
         VUSIM_INFO(SS, "conn %u: recv %s", be->cfg.conn_id, desc);
     }
     if (vu_process(be, m) < 0 || be->broken) {
-        vu_close(be);
+        vu_backend_close(be);
         return false;
     }
     return true;
@@ -862,13 +848,13 @@ static void vu_drain(struct vu_backend *be)
         if (rc == -ENOTCONN) {
             VUSIM_INFO(SS, "conn %u: front-end disconnected",
                        be->cfg.conn_id);
-            vu_close(be);
+            vu_backend_close(be);
             return;
         }
         if (rc < 0) {
             VUSIM_ERR(SS, "conn %u: bad message from front-end (%s); "
                       "closing", be->cfg.conn_id, strerror(-rc));
-            vu_close(be);
+            vu_backend_close(be);
             return;
         }
         if (!vu_handle_one(be, &m)) {
@@ -887,79 +873,6 @@ static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
     vu_drain(be);
 }
 
-/* One reply from the back-end channel; false when nothing more to do. */
-static bool vu_bfd_one(struct vu_backend *be, int fd)
-{
-    struct vu_msg m;
-    int rc;
-
-    rc = vu_msg_read(&be->brd, fd, &m);
-    if (rc == -EAGAIN) {
-        return false;
-    }
-    if (rc < 0) {
-        /* A front-end that leaves closes the channel at a message boundary,
-         * often before its main socket is seen to close: that is the end
-         * of a good run. A torn message, or a call left without its ack,
-         * is worth a warning. */
-        if (rc == -ENOTCONN && !be->awaiting_call_ack) {
-            VUSIM_INFO(SS, "conn %u: back-end channel closed",
-                       be->cfg.conn_id);
-        } else {
-            VUSIM_WARN(SS, "conn %u: back-end channel closed (%s)%s",
-                       be->cfg.conn_id, strerror(-rc),
-                       be->awaiting_call_ack ? " with a call unacked" : "");
-        }
-        vu_backend_drop_call_state(be);
-        event_free(be->bfd_ev);
-        be->bfd_ev = NULL;
-        close(be->bfd);
-        vu_msg_reader_fini(&be->brd);
-        be->bfd = -1;
-        return false;
-    }
-    vu_trace_msg(be, TRACE_MSG_FE_REPLY, &m);
-    vu_msg_close_fds(&m);
-    if (!(m.hdr.flags & VU_FLAG_REPLY) ||
-        m.hdr.request != VU_BREQ_VRING_CALL || m.hdr.size != U64 ||
-        !be->awaiting_call_ack) {
-        vu_backend_fail(be, -EPROTO, "unexpected %s on the back-end channel",
-                        vu_breq_name(m.hdr.request));
-        vu_close(be);
-        return false;
-    }
-    vu_backend_call_acked(be, m.p.u64);
-    if (be->broken) {
-        vu_close(be);
-        return false;
-    }
-    return be->bfd >= 0 && vu_msg_reader_pending(&be->brd);
-}
-
-static void vu_bfd_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)what;
-    vu_loop_touch(((struct vu_backend *)arg)->loop);
-    while (vu_bfd_one(arg, (int)fd)) {
-    }
-}
-
-int vu_backend_send_breq(struct vu_backend *be, uint32_t req,
-                         const void *payload, uint32_t size)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, VU_VERSION, size);
-    if (req == VU_BREQ_VRING_CALL) {
-        m.hdr.flags |= VU_FLAG_NEED_REPLY;
-    }
-    if (size) {
-        memcpy(&m.p, payload, size);
-    }
-    vu_trace_msg(be, TRACE_MSG_BE_REQ, &m);
-    return vu_msg_send(be->bfd, &m);
-}
-
 /* ---- life cycle ---------------------------------------------------- */
 
 struct vu_backend *vu_backend_new(struct vu_loop *loop, struct dev *dev,
@@ -973,7 +886,8 @@ struct vu_backend *vu_backend_new(struct vu_loop *loop, struct dev *dev,
     be->loop = loop;
     be->dev = dev;
     be->cfg = *cfg;
-    be->sock = be->bfd = -1;
+    be->sock = -1;
+    vu_chan_init(be);
     be->nq = dev->num_queues;
     vu_mem_init(&be->mem);
     vu_inflight_init(&be->inflight);
@@ -1017,7 +931,7 @@ int vu_backend_attach(struct vu_backend *be, int sock)
     be->broken = false;
     be->errs_logged = 0;
     be->st.connections++;
-    vu_trace_conn(be, true);
+    VU_OBS(be, conn, true);
     VUSIM_INFO(SS, "conn %u: front-end connected", be->cfg.conn_id);
     if (be->obs && be->obs->conn) {
         be->obs->conn(be->obs_opaque, be, true);
@@ -1030,21 +944,13 @@ void vu_backend_detach(struct vu_backend *be)
     if (be->sock < 0) {
         return;
     }
-    vu_trace_conn(be, false);
+    VU_OBS(be, conn, false);
     vu_reset_state(be);
-    vu_backend_drop_call_state(be);
+    vu_chan_drop_calls(be);
     for (uint16_t i = 0; i < be->nq; i++) {
         vu_queue_free_reqs(&be->q[i]);
     }
-    if (be->bfd_ev) {
-        event_free(be->bfd_ev);
-        be->bfd_ev = NULL;
-    }
-    if (be->bfd >= 0) {
-        close(be->bfd);
-        vu_msg_reader_fini(&be->brd);
-        be->bfd = -1;
-    }
+    vu_chan_close(be);
     event_free(be->sock_ev);
     be->sock_ev = NULL;
     be->ack_deferred = false;
@@ -1077,7 +983,7 @@ void vu_backend_kick_resume(struct vu_backend *be)
         reply_u64(&r, 0);
         if (vu_send_reply(be, &r) < 0) {
             vu_backend_fail(be, -ENOTCONN, "cannot send a deferred kick ack");
-            vu_close(be);
+            vu_backend_close(be);
             return;
         }
     }

@@ -160,6 +160,11 @@ size_t vu_backend_inflight(const struct vu_backend *be, uint16_t queue,
 uint64_t vu_backend_features(const struct vu_backend *be);
 uint64_t vu_backend_protocol_features(const struct vu_backend *be);
 
+/* What the back-end was made with: its queue count and config (an
+ * observer describes a run with them, and with vu_backend_dev()). */
+uint16_t vu_backend_num_queues(const struct vu_backend *be);
+const struct vu_backend_cfg *vu_backend_config(const struct vu_backend *be);
+
 /* Counters since creation (they survive reconnects; features are the
  * last connection's). */
 void vu_backend_get_stats(const struct vu_backend *be,

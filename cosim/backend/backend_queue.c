@@ -28,60 +28,67 @@ static struct vu_request *to_req(struct dev_req *dreq)
     return container_of(dreq, struct vu_request, dreq);
 }
 
-/* ---- calls ----------------------------------------------------------- */
+/* ---- the observer (observer.h) ---- */
 
-/* Send the next owed in-band call, lowest queue first; at most one is
- * outstanding, and the calendar is held until it is acked. */
-static void vu_flush_calls(struct vu_backend *be)
+/* The path a call takes, as vu_queue_notify() chooses it. */
+void vu_obs_call(struct vu_queue *q)
 {
-    struct vu_vring_state st = { 0, 0 };
+    struct vu_backend *be = q->be;
+    enum vu_obs_notify how = VU_OBS_NOTIFY_NONE;
 
-    if (be->awaiting_call_ack || be->broken || !vu_inband_ok(be)) {
+    if (!be->observer || !be->observer->call) {
         return;
     }
-    for (uint16_t i = 0; i < be->nq; i++) {
-        struct vu_queue *q = &be->q[i];
+    if (q->call_fd >= 0) {
+        how = VU_OBS_NOTIFY_EVENTFD;
+    } else if (vu_inband_ok(be)) {
+        how = VU_OBS_NOTIFY_INBAND;
+    }
+    be->observer->call(be->observer_ctx, q->index, how);
+}
 
-        if (!q->call_pending) {
-            continue;
-        }
-        q->call_pending = false;
-        st.index = i;
-        if (vu_backend_send_breq(be, VU_BREQ_VRING_CALL, &st,
-                                 sizeof(st)) < 0) {
-            vu_backend_fail(be, -ENOTCONN, "cannot send VRING_CALL");
-            return;
-        }
-        be->awaiting_call_ack = true;
-        be->call_inflight_q = i;
-        be->st.q[i].calls_inband++;
-        be->st.q[i].call_mode = VU_NOTIFY_INBAND;
-        vu_loop_hold(be->loop);
-        return;
+void vu_obs_pop(struct vu_request *r)
+{
+    struct vu_backend *be = r->q->be;
+    struct vu_obs_chain c = {
+        .queue = r->q->index,
+        .chain = &r->chain,
+        .mem = &be->mem,
+        .rd_len = r->dreq.rd_len,
+        .wr_len = r->dreq.wr_len,
+    };
+
+    if (be->observer && be->observer->pop) {
+        be->observer->pop(be->observer_ctx, &r->obs_data, &c);
     }
 }
 
-void vu_backend_call_acked(struct vu_backend *be, uint64_t ack)
+void vu_obs_req_free(struct vu_request *r)
 {
-    be->awaiting_call_ack = false;
-    vu_loop_release(be->loop);
-    if (ack != 0) {
-        VUSIM_WARN(SS, "conn %u: front-end refused the call on queue %u "
-                   "(ack %llu)", be->cfg.conn_id, be->call_inflight_q,
-                   (unsigned long long)ack);
+    struct vu_backend *be = r->q->be;
+
+    if (r->obs_data && be->observer && be->observer->req_free) {
+        be->observer->req_free(be->observer_ctx, r->obs_data);
     }
-    vu_flush_calls(be);
+    r->obs_data = NULL;
 }
 
-void vu_backend_drop_call_state(struct vu_backend *be)
+static void vu_obs_free_list(struct vu_request *r)
 {
-    if (be->awaiting_call_ack) {
-        be->awaiting_call_ack = false;
-        vu_loop_release(be->loop);
+    for (; r; r = r->next) {
+        vu_obs_req_free(r);
     }
-    for (uint16_t i = 0; i < be->nq; i++) {
-        be->q[i].call_pending = false;
+}
+
+void vu_backend_set_observer(struct vu_backend *be,
+                             const struct vu_obs_ops *ops, void *ctx)
+{
+    for (uint16_t i = 0; i < VU_MAX_QUEUES; i++) {
+        vu_obs_free_list(be->q[i].free_reqs);
+        vu_obs_free_list(be->q[i].inflight);
     }
+    be->observer = ops;
+    be->observer_ctx = ops ? ctx : NULL;
 }
 
 /* The call path is chosen per queue: an fd from the front-end wins. */
@@ -90,7 +97,7 @@ static void vu_queue_notify(struct vu_queue *q)
     struct vu_backend *be = q->be;
     struct vu_queue_stats *st = &be->st.q[q->index];
 
-    vu_trace_call(q);
+    vu_obs_call(q);
     if (be->obs && be->obs->call) {
         be->obs->call(be->obs_opaque, be, q->index);
     }
@@ -102,27 +109,9 @@ static void vu_queue_notify(struct vu_queue *q)
         st->calls_eventfd++;
         st->call_mode = VU_NOTIFY_EVENTFD;
     } else if (vu_inband_ok(be)) {
-        q->call_pending = true;
-        vu_flush_calls(be);
+        vu_chan_call(q);
     } else {
         st->calls_suppressed++;   /* polling front-end, or no path yet */
-    }
-}
-
-/* ---- errors ------------------------------------------------------------ */
-
-void vu_queue_error(struct vu_queue *q, int err)
-{
-    struct vu_backend *be = q->be;
-    struct vu_vring_state st = { q->index, 0 };
-
-    VUSIM_ERR(SS, "conn %u: queue %u broken: malformed descriptor chain (%s)",
-              be->cfg.conn_id, q->index, strerror(-err));
-    if (q->err_fd >= 0) {
-        eventfd_write(q->err_fd, 1);
-    } else if (vu_inband_ok(be)) {
-        /* No NEED_REPLY: an ack here would be confused with a call's. */
-        vu_backend_send_breq(be, VU_BREQ_VRING_ERR, &st, sizeof(st));
     }
 }
 
@@ -260,7 +249,7 @@ static struct dev_req *vu_host_pop(struct dev *dev, uint16_t queue)
     q->inflight = r;
     q->ninflight++;
     be->st.q[queue].requests++;
-    vu_trace_pop(r);
+    vu_obs_pop(r);
     if (be->obs && be->obs->pop) {
         be->obs->pop(be->obs_opaque, be, &r->dreq);
     }
@@ -288,7 +277,7 @@ static int vu_host_write(struct dev_req *dreq, uint64_t off, const void *buf,
     int rc = vu_chain_write(&r->chain, &be->mem, off, buf, len);
 
     if (rc >= 0) {
-        vu_trace_write(r, off, buf, len);
+        VU_OBS(be, write, r->obs_data, r->q->index, off, buf, len);
         be->st.q[r->q->index].bytes_written += len;
     }
     return rc;
@@ -324,7 +313,8 @@ static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
                   q->index);
         return;
     }
-    vu_trace_complete(r, used_len);
+    VU_OBS(be, complete, r->obs_data, q->index, r->chain.head,
+           r->dreq.wr_len, used_len);
     if (be->obs && be->obs->complete) {
         be->obs->complete(be->obs_opaque, be, dreq, used_len);
     }
@@ -352,27 +342,17 @@ static void vu_host_fault(struct dev_req *dreq, const struct faults_fire *f)
     VUSIM_INFO(SS, "conn %u: queue %u: rule %u fired (do=%s, firing %llu, "
                "state %s)", r->q->be->cfg.conn_id, r->q->index, f->rule->id,
                f->action, (unsigned long long)f->firing, f->state);
-    vu_trace_fault(r, f);
+    VU_OBS(r->q->be, fault, r->obs_data, r->q->index, f);
     if (r->q->be->obs && r->q->be->obs->fault) {
         r->q->be->obs->fault(r->q->be->obs_opaque, r->q->be, dreq, f);
     }
 }
 
-/* The device's config space changed (do=resize): the driver re-reads it
- * when told, which needs CONFIG and a back-end channel; no reply asked. */
+/* The device's config space changed (do=resize): backend_channel.c tells
+ * the driver. */
 static void vu_host_config_changed(struct dev *dev)
 {
-    struct vu_backend *be = dev->host_ctx;
-
-    if (!vu_has_pf(be, VU_PF_CONFIG) || be->bfd < 0) {
-        VUSIM_WARN(SS, "conn %u: config changed, but the front-end cannot "
-                   "be told (no CONFIG or back-end channel)",
-                   be->cfg.conn_id);
-        return;
-    }
-    if (vu_backend_send_breq(be, VU_BREQ_CONFIG_CHANGE_MSG, NULL, 0) < 0) {
-        vu_backend_fail(be, -ENOTCONN, "cannot send CONFIG_CHANGE_MSG");
-    }
+    vu_chan_config_changed(dev->host_ctx);
 }
 
 /* ---- queries for a controller ---------------------------------------- */
@@ -466,11 +446,11 @@ void vu_queue_start(struct vu_queue *q)
         return;
     }
     q->started = true;
-    vu_trace_queue(q, true);
+    VU_OBS(q->be, queue, q->index, true, true);
     if (dev->ops->queue_start) {
         dev->ops->queue_start(dev, q->index);
     }
-    vu_trace_leave(q->be);
+    VU_OBS0(q->be, dev_leave);
 }
 
 /* Take back every request the device holds; stop the ring. */
@@ -482,18 +462,18 @@ void vu_queue_stop(struct vu_queue *q)
         struct vu_request *r = q->inflight;
 
         vu_inflight_del(q, r);
-        vu_trace_cancel(r);
+        VU_OBS(q->be, cancel, r->obs_data, q->index);
         dev->ops->cancel(dev, &r->dreq);
-        vu_trace_leave(q->be);
+        VU_OBS0(q->be, dev_leave);
         vu_req_put(q, r);
     }
-    vu_trace_queue(q, false);
+    VU_OBS(q->be, queue, q->index, false, q->started);
     if (q->started && dev->ops->queue_stop) {
         dev->ops->queue_stop(dev, q->index);
     }
-    vu_trace_leave(q->be);
+    VU_OBS0(q->be, dev_leave);
     q->started = false;
-    q->call_pending = false;
+    vu_chan_forget_call(q);
     q->iq.checked = false;        /* a restart reads the region again */
     q->iq.nresubmit = q->iq.next = 0;
     vu_loop_undefer(q->be->loop, &q->kick_defer);
@@ -524,7 +504,7 @@ void vu_queue_free_reqs(struct vu_queue *q)
 
         q->free_reqs = r->next;
         vu_chain_fini(&r->chain);
-        vu_trace_req_fini(r);
+        vu_obs_req_free(r);
         free(r);
     }
 }
@@ -535,15 +515,15 @@ void vu_queue_kick(struct vu_queue *q, bool inband)
     struct dev *dev = be->dev;
 
     if (inband) {
-        vu_trace_kick(q, true);
+        VU_OBS(q->be, kick, q->index, true);
         be->st.q[q->index].kicks_inband++;
         be->st.q[q->index].kick_mode = VU_NOTIFY_INBAND;
     }
     vu_queue_start(q);
     if (q->enabled && vu_queue_live(q)) {
-        vu_trace_avail(q);
+        VU_OBS(q->be, avail, q->index);
         dev->ops->avail(dev, q->index);
-        vu_trace_leave(be);
+        VU_OBS0(be, dev_leave);
     }
 }
 
@@ -559,7 +539,7 @@ static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
     vu_loop_touch(q->be->loop);
     q->be->st.q[q->index].kicks_eventfd++;
     q->be->st.q[q->index].kick_mode = VU_NOTIFY_EVENTFD;
-    vu_trace_kick(q, false);
+    VU_OBS(q->be, kick, q->index, false);
     /* Not now: after this batch, in queue order (see cosim/backend/loop.h). */
     vu_loop_defer(q->be->loop, &q->kick_defer);
 }

@@ -4,12 +4,11 @@ libvusim_la_SOURCES += \
 	%reldir%/loop.c \
 	%reldir%/backend.c \
 	%reldir%/backend_queue.c \
+	%reldir%/backend_channel.c \
 	%reldir%/backend-internal.h \
 	%reldir%/server.c
 nobase_pkginclude_HEADERS += \
 	%reldir%/loop.h \
 	%reldir%/backend.h \
-	%reldir%/server.h
-# recording a run as a trace
-libvusim_la_SOURCES += %reldir%/backend_trace.c
-nobase_pkginclude_HEADERS += %reldir%/backend_trace.h
+	%reldir%/server.h \
+	%reldir%/observer.h

@@ -65,7 +65,7 @@ struct demo_be {
     struct vusim_probe *probe;
     struct vu_backend *be;
     struct vu_server *srv;
-    struct trace_writer *trace; /* --trace */
+    struct trace_recorder *trace; /* --trace */
     const char *trace_path;
     pthread_t thread;
     bool running;

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cosim/backend/backend_trace.h"
 #include "cosim/program/cli.h"
 #include "cosim/program/demo-internal.h"
 #include "devices/blk/blk.h"
 #include "sim/log.h"
 #include "sim/wallclock.h"
+#include "traces/record.h"
 
 #define PROG "vusim"
 
@@ -269,13 +269,13 @@ static int demo_dev(struct demo_be *b, const struct demo_cfg *c)
 /* --trace: the blk model's side, as `vusim blk --trace` records it. */
 static int demo_trace_open(struct demo_be *b, const struct demo_cfg *c)
 {
-    struct vu_trace_cfg tc = { .path = c->trace, .device = "blk",
+    struct trace_record_cfg tc = { .path = c->trace, .device = "blk",
                                .opts = c->blk, .nopts = c->nblk,
                                .clock = "afap", .seed = c->seed,
                                .digest = c->trace_digest };
     char err[256] = "";
 
-    if (vu_trace_open(b->be, &tc, &b->trace, err, sizeof(err)) < 0) {
+    if (trace_record_open(b->be, &tc, &b->trace, err, sizeof(err)) < 0) {
         fprintf(stderr, PROG ": demo: %s\n", err);
         return 1;
     }
@@ -360,7 +360,7 @@ static void demo_be_free(struct demo_be *b)
     demo_be_stop(b);
     vu_server_free(b->srv);
     vu_backend_free(b->be);
-    if (b->trace && vu_trace_close(NULL, b->trace) < 0) {
+    if (b->trace && trace_record_close(NULL, b->trace) < 0) {
         fprintf(stderr, PROG ": demo: --trace=%s: cannot write it\n",
                 b->trace_path);
     }

@@ -21,7 +21,6 @@
 
 #include "cosim/control/control.h"
 #include "cosim/backend/backend.h"
-#include "cosim/backend/backend_trace.h"
 #include "cosim/program/cli.h"
 #include "cosim/backend/loop.h"
 #include "cosim/backend/server.h"
@@ -30,6 +29,7 @@
 #include "sim/log.h"
 #include "sim/tt.h"
 #include "sim/wallclock.h"
+#include "traces/record.h"
 
 #define PROG "vusim"
 
@@ -166,7 +166,7 @@ struct slot {
     struct dev *dev;
     struct vu_backend *be;
     struct vu_server *srv;
-    struct trace_writer *trace;     /* --trace */
+    struct trace_recorder *trace;   /* --trace */
 };
 
 struct run {
@@ -295,7 +295,7 @@ static int run_open_trace(struct run *r, struct slot *sl)
 {
     const struct vusim_cli *c = sl->c;
     const struct dev_opt *seed = dev_opt_find(c->dopts, c->ndopts, "seed");
-    struct vu_trace_cfg tc = {
+    struct trace_record_cfg tc = {
         .path = c->trace, .opts = c->dopts, .nopts = c->ndopts,
         .digest = c->trace_digest,
         .seed = seed && seed->value ? strtoull(seed->value, NULL, 0) : 0,
@@ -313,7 +313,7 @@ static int run_open_trace(struct run *r, struct slot *sl)
         snprintf(clock, sizeof(clock), "%s", r->tt ? "external" : "afap");
     }
     tc.clock = clock;
-    if (vu_trace_open(sl->be, &tc, &sl->trace, err, sizeof(err)) < 0) {
+    if (trace_record_open(sl->be, &tc, &sl->trace, err, sizeof(err)) < 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return 1;
     }
@@ -434,7 +434,7 @@ static void run_free_slot(struct slot *sl)
     vu_server_free(sl->srv); /* unlinks the socket path */
     vu_backend_free(sl->be);
     /* After the back-end: its disconnect is the trace's last record. */
-    if (sl->trace && vu_trace_close(NULL, sl->trace) < 0) {
+    if (sl->trace && trace_record_close(NULL, sl->trace) < 0) {
         fprintf(stderr, PROG ": --trace=%s: cannot write it\n", sl->c->trace);
     }
     if (sl->dev) {

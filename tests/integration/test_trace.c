@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Traces recorded by the real back-end (cosim/backend/backend_trace.c) on a real
+ * Traces recorded by the real back-end (through traces/record.c) on a real
  * socket, driven by the reference front-end in the suite's notification
  * mode: the recording replays without divergence, two runs give the same
  * bytes, and every completion is in the file before its call reaches the
@@ -19,7 +19,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "cosim/backend/backend_trace.h"
+#include "traces/record.h"
 #include "devices/blk/blk.h"
 #include "tests/integration/itest.h"
 #include "tests/support/tmpfile.h"
@@ -34,7 +34,7 @@ static const struct dev_opt tr_opts[] = {
 
 struct tr {
     struct harness h;
-    struct trace_writer *w;
+    struct trace_recorder *w;
     char trace[64];
 };
 
@@ -52,7 +52,7 @@ static int tr_start(struct tr *t)
 {
     static unsigned counter;
     struct vu_backend_cfg bc = { .inband = VU_INBAND_AUTO, .conn_id = 1 };
-    struct vu_trace_cfg tc = { .device = "blk", .opts = tr_opts,
+    struct trace_record_cfg tc = { .device = "blk", .opts = tr_opts,
                                .nopts = TR_NOPTS, .seed = 3 };
     char err[256] = "";
     unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
@@ -70,7 +70,8 @@ static int tr_start(struct tr *t)
         return -1;
     }
     t->h.be = vu_backend_new(t->h.loop, t->h.dev, &bc);
-    if (!t->h.be || vu_trace_open(t->h.be, &tc, &t->w, err, sizeof(err)) ||
+    if (!t->h.be ||
+        trace_record_open(t->h.be, &tc, &t->w, err, sizeof(err)) ||
         vu_server_listen(t->h.loop, t->h.be, t->h.path, &t->h.srv) < 0) {
         return -1;
     }
@@ -85,7 +86,7 @@ static void tr_finish(struct tr *t)
     pthread_join(t->h.thread, NULL);
     vu_server_free(t->h.srv);
     vu_backend_free(t->h.be);
-    CU_ASSERT_EQUAL(vu_trace_close(NULL, t->w), 0);
+    CU_ASSERT_EQUAL(trace_record_close(NULL, t->w), 0);
     if (t->h.dev) {
         t->h.dev->ops->destroy(t->h.dev);
     }

@@ -2,7 +2,7 @@
 /*
  * traces: replay and exports. A small recording host plays the back-end's
  * part for a real device (blk, rng from the registry) and records through
- * the trace writer the way cosim/backend/backend_trace.c does; replay must then
+ * the trace writer the way traces/record.c does; replay must then
  * find no divergence, and must find the right one when the model, the
  * timing or the guest's input changes. Exports are parsed back: VCD by a
  * parser here, Chrome JSON by jansson.

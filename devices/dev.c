@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The option parsers every create() hook shares (devices/dev.h), so all
+ * devices reject bad options with the same kind of line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/dev.h"
+#include "devices/faults/faults.h"
+
+static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+static const struct dev_optdesc *optdesc_find(const struct dev_ops *ops,
+                                              const char *name)
+{
+    for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
+        if (strcmp(d->name, name) == 0) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* "backing, size, read-only" into @buf, for the unknown-option line. */
+static void optdesc_list(const struct dev_ops *ops, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
+        int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", d->name);
+        if (w < 0 || (size_t)w >= len - n) {
+            return;
+        }
+        n += (size_t)w;
+    }
+}
+
+static int opt_check_one(const struct dev_ops *ops, const struct dev_opt *o,
+                         char *err, size_t errlen)
+{
+    const struct dev_optdesc *d = optdesc_find(ops, o->name);
+    char names[256];
+
+    if (!d) {
+        optdesc_list(ops, names, sizeof(names));
+        return opt_fail(err, errlen, "--%s: unknown option for device %s "
+                        "(allowed: %s)", o->name, ops->name,
+                        names[0] ? names : "none");
+    }
+    if (!d->metavar && o->value) {
+        return opt_fail(err, errlen, "--%s=%s: %s is a flag and takes no "
+                        "value", o->name, o->value, o->name);
+    }
+    if (d->metavar && (!o->value || !o->value[0])) {
+        return opt_fail(err, errlen, "--%s: needs a value: --%s=%s",
+                        o->name, o->name, d->metavar);
+    }
+    return 0;
+}
+
+int dev_opts_check(const struct dev_ops *ops, const struct dev_opt *opts,
+                   size_t nopts, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < nopts; i++) {
+        int rc;
+
+        if (!opts[i].name) {
+            return opt_fail(err, errlen, "option %zu has no name", i);
+        }
+        rc = opt_check_one(ops, &opts[i], err, errlen);
+        if (rc) {
+            return rc;
+        }
+        for (size_t j = 0; j < i && strcmp(opts[i].name, "fault") != 0;
+             j++) {
+            if (strcmp(opts[j].name, opts[i].name) == 0) {
+                return opt_fail(err, errlen, "--%s: given more than once; "
+                                "allowed once", opts[i].name);
+            }
+        }
+    }
+    return 0;
+}
+
+const struct dev_opt *dev_opt_find(const struct dev_opt *opts, size_t nopts,
+                                   const char *name)
+{
+    for (size_t i = 0; i < nopts; i++) {
+        if (opts[i].name && strcmp(opts[i].name, name) == 0) {
+            return &opts[i];
+        }
+    }
+    return NULL;
+}
+
+static int digit_value(char c, unsigned base)
+{
+    int v = -1;
+
+    if (c >= '0' && c <= '9') {
+        v = c - '0';
+    } else if (base == 16 && c >= 'a' && c <= 'f') {
+        v = c - 'a' + 10;
+    } else if (base == 16 && c >= 'A' && c <= 'F') {
+        v = c - 'A' + 10;
+    }
+    return (v >= 0 && (unsigned)v < base) ? v : -1;
+}
+
+/* Leading digits of @s into *out; *end past them. -ERANGE on overflow,
+ * -EINVAL if there is no digit. */
+static int parse_digits(const char *s, uint64_t *out, const char **end)
+{
+    unsigned base = 10;
+    uint64_t v = 0;
+    const char *p = s;
+    int d;
+
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    }
+    if (digit_value(*p, base) < 0) {
+        return -EINVAL;
+    }
+    for (; (d = digit_value(*p, base)) >= 0; p++) {
+        if (v > (UINT64_MAX - (uint64_t)d) / base) {
+            return -ERANGE;
+        }
+        v = v * base + (uint64_t)d;
+    }
+    *out = v;
+    *end = p;
+    return 0;
+}
+
+static int range_fail(const struct dev_opt *opt, uint64_t min, uint64_t max,
+                      const char *what, char *err, size_t errlen)
+{
+    return opt_fail(err, errlen, "--%s=%s: must be %s from %llu to %llu",
+                    opt->name, opt->value, what, (unsigned long long)min,
+                    (unsigned long long)max);
+}
+
+int dev_opt_u64(const struct dev_opt *opt, uint64_t min, uint64_t max,
+                uint64_t *out, char *err, size_t errlen)
+{
+    const char *end = NULL;
+    uint64_t v;
+
+    if (!opt->value || parse_digits(opt->value, &v, &end) || *end != '\0' ||
+        v < min || v > max) {
+        return range_fail(opt, min, max, "an integer", err, errlen);
+    }
+    *out = v;
+    return 0;
+}
+
+static int suffix_shift(const char *s)
+{
+    static const char sfx[] = "KMGT";
+    const char *p;
+
+    if (s[0] == '\0') {
+        return 0;
+    }
+    if (s[1] != '\0') {
+        return -1;
+    }
+    p = strchr(sfx, s[0] >= 'a' ? s[0] - 'a' + 'A' : s[0]);
+    return p ? 10 * (int)(p - sfx + 1) : -1;
+}
+
+int dev_opt_bytes(const struct dev_opt *opt, uint64_t min, uint64_t max,
+                  uint64_t *out, char *err, size_t errlen)
+{
+    const char *end = NULL;
+    uint64_t v;
+    int sh;
+
+    if (!opt->value || parse_digits(opt->value, &v, &end) ||
+        (sh = suffix_shift(end)) < 0 || (sh && v > (UINT64_MAX >> sh))) {
+        goto bad;
+    }
+    v <<= sh;
+    if (v < min || v > max) {
+        goto bad;
+    }
+    *out = v;
+    return 0;
+bad:
+    return range_fail(opt, min, max,
+                      "a byte count (optional K, M, G or T suffix)", err,
+                      errlen);
+}
+
+int dev_opt_duration(const struct dev_opt *opt, sim_time_t *out, char *err,
+                     size_t errlen)
+{
+    char why[128] = "";
+
+    if (!opt->value || sim_time_parse(opt->value, out, why, sizeof(why))) {
+        return opt_fail(err, errlen, "--%s=%s: must be a duration such as "
+                        "250ns, 1.5ms or 0 (%s)", opt->name,
+                        opt->value ? opt->value : "",
+                        opt->value ? why : "missing");
+    }
+    return 0;
+}
+
+int dev_faults_create(const struct dev_ops *ops, const struct dev_opt *opts,
+                      size_t nopts, struct faults_set *set, char *err,
+                      size_t errlen)
+{
+    const struct dev_opt *seed = dev_opt_find(opts, nopts, "seed");
+    uint64_t s = 0;
+    char why[512];
+    int rc = 0;
+
+    if (seed) {
+        rc = dev_opt_u64(seed, 0, UINT64_MAX, &s, err, errlen);
+        if (rc) {
+            return rc;
+        }
+    }
+    faults_set_init(set, ops->fault_actions, s);
+    for (size_t i = 0; i < nopts && rc == 0; i++) {
+        if (strcmp(opts[i].name, "fault") != 0 || !opts[i].value) {
+            continue;
+        }
+        rc = faults_set_add(set, opts[i].value, strlen(opts[i].value), NULL,
+                            why, sizeof(why));
+        if (rc == -EINVAL) {
+            opt_fail(err, errlen, "--fault=%s: %s", opts[i].value, why);
+        } else if (rc) {
+            opt_fail(err, errlen, "--fault=%s: %s", opts[i].value,
+                     strerror(-rc));
+        }
+    }
+    if (rc) {
+        faults_set_fini(set);
+    }
+    return rc;
+}
