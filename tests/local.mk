@@ -16,6 +16,9 @@ tests_unit_vusim_unit_SOURCES += \
 	tests/unit/cosim/backend/test_loop.c
 tests_unit_vusim_unit_SOURCES += tests/unit/cosim/frontend/test_vufe.c
 tests_unit_vusim_unit_SOURCES += tests/unit/devices/faults/test_faults.c
+# The program's option parser is not in a library: its source is built in.
+tests_unit_vusim_unit_SOURCES += tests/unit/cosim/program/test_opts.c \
+	cosim/program/opts.c cosim/program/opts.h
 tests_unit_vusim_unit_SOURCES += tests/unit/traces/test_trace.c \
 	tests/unit/traces/test_trace_replay.c \
 	tests/unit/traces/test_trace_lazy.c \

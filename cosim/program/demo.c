@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cosim/program/cli.h"
 #include "cosim/program/demo-internal.h"
+#include "cosim/program/opts.h"
 #include "devices/blk/blk.h"
 #include "sim/log.h"
 #include "sim/wallclock.h"
@@ -27,31 +27,138 @@
 
 /* ---- options ---------------------------------------------------------- */
 
-/* The first four go to the blk model as they are: it judges them. */
-static const struct dev_optdesc demo_opts[] = {
-    { "latency", "DURATION", "blk: fixed time per request (default 20us)" },
-    { "bandwidth", "BYTES_PER_SEC", "blk: per channel (default 256M)" },
-    { "channels", "N", "blk: requests served in parallel (default 4)" },
-    { "size", "SIZE", "blk: RAM disk size, 64K to 1G (default 16M)" },
-    { "requests", "N", "requests to run, 1 to 10000000 (default 2000)" },
-    { "seed", "N", "workload seed (default 1)" },
-    { "inflight", "N", "up to N requests per kick, 1 to 64 (default 8)" },
-    { "notify", "MODE", "front-end notifications: inband (default, as "
-      "User-Mode Linux), eventfd, or qemu (as QEMU 7.2)" },
-    { "connect", "PATH", "drive the back-end listening at PATH instead of "
-      "an in-process one (a blk device whose disk starts zeroed)" },
-    { "stats", "FILE", "write a JSON summary at exit" },
-    { "trace", "FILE", "record the back-end side as a trace (vusim trace, "
-      "vusim replay)" },
-    { "trace-digest", "ALG", "digest of what each completion wrote: xxh128 "
-      "(default) or sha256" },
-    { "log-level", "LEVEL", "err, warn (default), info, debug or trace" },
-    { "verbose", NULL, "log every vhost-user message decoded" },
-    { "help", NULL, "show this help and exit" },
-    { NULL, NULL, NULL },
+/* The blk model's options the demo forwards by name, in the order the
+ * model gets them (and the trace header records them), with its defaults. */
+static const struct dev_opt demo_blk_defaults[] = {
+    { "latency", "20us" },
+    { "bandwidth", "256M" },
+    { "channels", "4" },
+    { "size", "16M" },
 };
 
-#define DEMO_NBLK 4
+#define DEMO_NBLK (sizeof(demo_blk_defaults) / sizeof(demo_blk_defaults[0]))
+
+/* A blk option: the model judges it when the demo creates it. */
+static int set_blk(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    struct demo_cfg *c = ctx;
+
+    for (size_t k = 0; k < c->nblk; k++) {
+        if (strcmp(c->blk[k].name, o->name) == 0) {
+            c->blk[k].value = v;
+            c->blk_given[k] = true;
+        }
+    }
+    return 0;
+}
+
+static int set_u64(const char *name, const char *v, uint64_t min,
+                   uint64_t max, uint64_t *out)
+{
+    const struct dev_opt o = { name, v };
+    char err[256];
+
+    if (dev_opt_u64(&o, min, max, out, err, sizeof(err)) < 0) {
+        return vusim_opts_bad("%s", err);
+    }
+    return 0;
+}
+
+static int set_requests(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    return set_u64(o->name, v, 1, 10000000,
+                   &((struct demo_cfg *)ctx)->requests);
+}
+
+static int set_seed(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    return set_u64(o->name, v, 0, UINT64_MAX,
+                   &((struct demo_cfg *)ctx)->seed);
+}
+
+static int set_inflight(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    return set_u64(o->name, v, 1, DEMO_MAX_INFLIGHT,
+                   &((struct demo_cfg *)ctx)->inflight);
+}
+
+static int set_notify(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    static const char *const names[] = { "eventfd", "inband", "qemu" };
+
+    (void)o;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            ((struct demo_cfg *)ctx)->notify = (enum vufe_notify)i;
+            return 0;
+        }
+    }
+    return vusim_opts_bad("--notify=%s: expected inband, eventfd or qemu", v);
+}
+
+/* --connect, --stats, --trace: a path kept as given. */
+static int set_path(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    struct demo_cfg *c = ctx;
+
+    *(!strcmp(o->name, "connect") ? &c->connect :
+      !strcmp(o->name, "stats") ? &c->stats : &c->trace) = v;
+    return 0;
+}
+
+static int set_digest(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    return vusim_opts_set_digest(&((struct demo_cfg *)ctx)->trace_digest, o,
+                                 v);
+}
+
+static int set_level(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    return vusim_opts_set_log_level(&((struct demo_cfg *)ctx)->log_level, o,
+                                    v);
+}
+
+static int set_verbose(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    (void)o;
+    (void)v;
+    ((struct demo_cfg *)ctx)->verbose = true;
+    return 0;
+}
+
+static const struct vusim_opt demo_opts[] = {
+    { "latency", "DURATION", "blk: fixed time per request (default 20us)",
+      set_blk, 0, 0, NULL },
+    { "bandwidth", "BYTES_PER_SEC", "blk: per channel (default 256M)",
+      set_blk, 0, 0, NULL },
+    { "channels", "N", "blk: requests served in parallel (default 4)",
+      set_blk, 0, 0, NULL },
+    { "size", "SIZE", "blk: RAM disk size, 64K to 1G (default 16M)",
+      set_blk, 0, 0, NULL },
+    { "requests", "N", "requests to run, 1 to 10000000 (default 2000)",
+      set_requests, 0, 0, NULL },
+    { "seed", "N", "workload seed (default 1)", set_seed, 0, 0, NULL },
+    { "inflight", "N", "up to N requests per kick, 1 to 64 (default 8)",
+      set_inflight, 0, 0, NULL },
+    { "notify", "MODE", "front-end notifications: inband (default, as "
+      "User-Mode Linux), eventfd, or qemu (as QEMU 7.2)", set_notify, 0, 0,
+      NULL },
+    { "connect", "PATH", "drive the back-end listening at PATH instead of "
+      "an in-process one (a blk device whose disk starts zeroed)", set_path,
+      0, 0, NULL },
+    { "stats", "FILE", "write a JSON summary at exit", set_path, 0, 0,
+      NULL },
+    { "trace", "FILE", "record the back-end side as a trace (vusim trace, "
+      "vusim replay)", set_path, 0, 0, NULL },
+    { "trace-digest", "ALG", "digest of what each completion wrote: xxh128 "
+      "(default) or sha256", set_digest, 0, 0, NULL },
+    { "log-level", "LEVEL", "err, warn (default), info, debug or trace",
+      set_level, 0, 0, NULL },
+    { "verbose", NULL, "log every vhost-user message decoded", set_verbose,
+      'v', 0, NULL },
+    { "help", NULL, "show this help and exit", NULL, 'h', 0, NULL },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
+};
 
 static void demo_help(FILE *f)
 {
@@ -61,159 +168,49 @@ static void demo_help(FILE *f)
             "the reference front-end\nwith a seeded mixed workload. Every "
             "byte read back is checked against a\nshadow copy of the disk; "
             "latencies are measured in simulated time.\n\nOptions:\n");
-    for (const struct dev_optdesc *d = demo_opts; d->name; d++) {
-        vusim_cli_help_opt(f, !strcmp(d->name, "verbose") ? "-v, "
-                           : !strcmp(d->name, "help") ? "-h, " : "", d);
-    }
+    vusim_opts_help(f, demo_opts, 0);
     fprintf(f, "\nExit status: 0 every byte verified, 1 a mismatch or a "
             "failure, 2 a bad\noption.\n");
 }
 
-static int set_u64(const struct dev_opt *o, uint64_t min, uint64_t max,
-                   uint64_t *out)
-{
-    char err[256];
-
-    if (dev_opt_u64(o, min, max, out, err, sizeof(err)) < 0) {
-        return vusim_cli_bad("%s", err);
-    }
-    return 0;
-}
-
-static int set_notify(const char *v, enum vufe_notify *out)
-{
-    static const char *const names[] = { "eventfd", "inband", "qemu" };
-
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(v, names[i]) == 0) {
-            *out = (enum vufe_notify)i;
-            return 0;
-        }
-    }
-    return vusim_cli_bad("--notify=%s: expected inband, eventfd or qemu", v);
-}
-
-static int set_level(const char *v, int *out)
-{
-    *out = vusim_log_level_parse(v);
-    if (*out < 0) {
-        return vusim_cli_bad("--log-level=%s: expected err, warn, info, "
-                             "debug or trace", v);
-    }
-    return 0;
-}
-
-static int set_digest(const char *v, enum trace_digest *out)
-{
-    if (trace_digest_parse(v, out) < 0) {
-        return vusim_cli_bad("--trace-digest=%s: expected xxh128 or sha256",
-                             v);
-    }
-    return 0;
-}
-
-/* Option @k of demo_opts with value @v. */
-static int demo_opt(struct demo_cfg *c, size_t k, const struct dev_opt *o)
-{
-    const char *n = o->name;
-
-    if (k < DEMO_NBLK) {
-        c->blk[k].value = o->value;
-        c->blk_given[k] = true;
-        return 0;
-    }
-    if (!strcmp(n, "requests")) {
-        return set_u64(o, 1, 10000000, &c->requests);
-    } else if (!strcmp(n, "seed")) {
-        return set_u64(o, 0, UINT64_MAX, &c->seed);
-    } else if (!strcmp(n, "inflight")) {
-        return set_u64(o, 1, DEMO_MAX_INFLIGHT, &c->inflight);
-    } else if (!strcmp(n, "notify")) {
-        return set_notify(o->value, &c->notify);
-    } else if (!strcmp(n, "log-level")) {
-        return set_level(o->value, &c->log_level);
-    } else if (!strcmp(n, "connect")) {
-        c->connect = o->value;
-    } else if (!strcmp(n, "stats")) {
-        c->stats = o->value;
-    } else if (!strcmp(n, "trace")) {
-        c->trace = o->value;
-    } else if (!strcmp(n, "trace-digest")) {
-        return set_digest(o->value, &c->trace_digest);
-    } else if (!strcmp(n, "verbose")) {
-        c->verbose = true;
-    }
-    return 0;
-}
-
 static void demo_cfg_init(struct demo_cfg *c)
 {
-    static const char *const defs[DEMO_NBLK] = { "20us", "256M", "4",
-                                                 "16M" };
-
     *c = (struct demo_cfg){
         .requests = 2000, .seed = 1, .inflight = 8,
         .notify = VUFE_NOTIFY_INBAND, .log_level = -1, .nblk = DEMO_NBLK,
     };
-    for (size_t i = 0; i < DEMO_NBLK; i++) {
-        c->blk[i] = (struct dev_opt){ demo_opts[i].name, defs[i] };
-    }
-}
-
-static int demo_arg(struct demo_cfg *c, int argc, char **argv, int *i)
-{
-    char name[64];
-    struct dev_opt o;
-    size_t k;
-    int rc;
-
-    if (!strcmp(argv[*i], "-v") || !strcmp(argv[*i], "-h")) {
-        argv[*i] = (char *)(argv[*i][1] == 'v' ? "--verbose" : "--help");
-    }
-    if (!vusim_cli_name(argv[*i], name, sizeof(name))) {
-        return vusim_cli_bad("%s: unexpected argument; options are "
-                             "--name=value (see vusim demo --help)",
-                             argv[*i]);
-    }
-    for (k = 0; demo_opts[k].name && strcmp(demo_opts[k].name, name); k++) {
-    }
-    if (!demo_opts[k].name) {
-        return vusim_cli_bad("%s: unknown option for demo (see vusim demo "
-                             "--help)", argv[*i]);
-    }
-    o.name = demo_opts[k].name;
-    rc = vusim_cli_value(argc, argv, i, demo_opts[k].metavar, &o.value);
-    return rc ? rc : demo_opt(c, k, &o);
+    memcpy(c->blk, demo_blk_defaults, sizeof(demo_blk_defaults));
 }
 
 /* 0 to run, 2 for a bad option, -1 after --help. */
 static int demo_parse(int argc, char **argv, struct demo_cfg *c)
 {
+    const struct vusim_optset set = { demo_opts, c, NULL };
+    const struct vusim_cmdline cl = { .cmd = "demo", .sets = &set,
+                                      .nsets = 1 };
     int rc;
 
     demo_cfg_init(c);
-    if (vusim_cli_help_wanted(argc, argv)) {
+    if (vusim_opts_help_wanted(argc, argv)) {
         demo_help(stdout);
         return -1;
     }
-    for (int i = 1; i < argc; i++) {
-        if ((rc = demo_arg(c, argc, argv, &i)) != 0) {
-            return rc;
-        }
+    if ((rc = vusim_opts_parse(&cl, argc, argv)) != 0) {
+        return rc;
     }
     for (size_t k = 0; c->connect && k < DEMO_NBLK; k++) {
         if (c->blk_given[k]) {
-            return vusim_cli_bad("--%s=%s: not with --connect (the "
+            return vusim_opts_bad("--%s=%s: not with --connect (the "
                                  "back-end there has its own)",
                                  c->blk[k].name, c->blk[k].value);
         }
     }
     if (c->connect && c->trace) {
-        return vusim_cli_bad("--trace=%s: not with --connect (give it to "
+        return vusim_opts_bad("--trace=%s: not with --connect (give it to "
                              "the back-end)", c->trace);
     }
     if (c->connect && c->stats) {
-        return vusim_cli_bad("--stats=%s: not with --connect (give it to "
+        return vusim_opts_bad("--stats=%s: not with --connect (give it to "
                              "the back-end)", c->stats);
     }
     return 0;
@@ -237,8 +234,8 @@ static int demo_check_size(struct dev *blk, const struct demo_cfg *c)
     blk->ops->get_config(blk, 0, &cfg, sizeof(cfg.capacity));
     bytes = le64toh(cfg.capacity) * DEV_BLK_SECTOR_SIZE;
     if (bytes < DEMO_MIN_DISK || bytes > DEMO_MAX_DISK) {
-        return vusim_cli_bad("--size=%s: the demo keeps a shadow copy of the "
-                             "disk: expected 64K to 1G", c->blk[3].value);
+        return vusim_opts_bad("--size=%s: the demo keeps a shadow copy of the "
+                             "disk: expected 64K to 1G", dev_opt_find(c->blk, c->nblk, "size")->value);
     }
     return 0;
 }
@@ -252,7 +249,7 @@ static int demo_dev(struct demo_be *b, const struct demo_cfg *c)
                                 err, sizeof(err));
 
     if (rc < 0) {
-        return vusim_cli_bad("%s", err[0] ? err : strerror(-rc));
+        return vusim_opts_bad("%s", err[0] ? err : strerror(-rc));
     }
     if ((rc = demo_check_size(blk, c)) != 0) {
         blk->ops->destroy(blk);

@@ -6,8 +6,8 @@ vusim_SOURCES = \
 	%reldir%/vusim_run.c \
 	%reldir%/vusim-internal.h \
 	%reldir%/vusim-main.h \
-	%reldir%/cli.c \
-	%reldir%/cli.h \
+	%reldir%/opts.c \
+	%reldir%/opts.h \
 	%reldir%/stats.c \
 	%reldir%/stats.h \
 	%reldir%/demo.c \

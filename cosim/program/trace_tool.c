@@ -15,6 +15,7 @@
 #include "traces/export.h"
 #include "traces/reader.h"
 #include "traces/replay.h"
+#include "cosim/program/opts.h"
 #include "cosim/program/trace_tool.h"
 
 #define PROG "vusim"
@@ -500,44 +501,84 @@ out:
 
 /* ---- export ---- */
 
+struct export_args {
+    const char *fmt, *out, *path;
+};
+
+static int set_export(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    struct export_args *e = ctx;
+
+    if (strcmp(o->name, "output") == 0) {
+        e->out = v;
+    } else if (strcmp(v, "vcd") != 0 && strcmp(v, "perfetto") != 0) {
+        return vusim_opts_bad("--format=%s: expected vcd or perfetto", v);
+    } else {
+        e->fmt = v;
+    }
+    return 0;
+}
+
+static const struct vusim_opt export_opts[] = {
+    { "format", "vcd|perfetto", "the export's format", set_export, 0,
+      VUSIM_OPT_ONCE, NULL },
+    { "output", "FILE", "write it to FILE (default: standard output)",
+      set_export, 'o', VUSIM_OPT_ONCE, NULL },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
+};
+
+/* The one TRACE of a command that takes one. */
+static int set_trace_path(void *ctx, const char *arg)
+{
+    const char **path = ctx;
+
+    if (*path || arg[0] == '-') {
+        return vusim_opts_bad("%s: unexpected argument; give one TRACE "
+                              "(see vusim trace --help)", arg);
+    }
+    *path = arg;
+    return 0;
+}
+
+static int export_args(int argc, char **argv, struct export_args *e)
+{
+    uint64_t seen = 0;
+    const struct vusim_optset set = { export_opts, e, &seen };
+    const struct vusim_cmdline cl = { .cmd = "trace export", .sets = &set,
+                                      .nsets = 1,
+                                      .positional = set_trace_path,
+                                      .ctx = &e->path };
+    int rc = vusim_opts_parse(&cl, argc, argv);
+
+    if (rc == 0 && (!e->path || !e->fmt)) {
+        rc = vusim_opts_bad("trace export: give --format=vcd or "
+                            "--format=perfetto and a TRACE");
+    }
+    return rc;
+}
+
 static int cmd_export(int argc, char **argv)
 {
-    const char *fmt = NULL, *out = NULL, *path = NULL;
+    struct export_args e = { NULL, NULL, NULL };
     struct trace_reader *r;
     FILE *f = stdout;
     int rc;
 
-    for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--format=", 9) == 0) {
-            fmt = argv[i] + 9;
-        } else if (strncmp(argv[i], "--output=", 9) == 0) {
-            out = argv[i] + 9;
-        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-            out = argv[++i];
-        } else if (argv[i][0] != '-' && !path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, PROG " trace export: %s: unexpected\n", argv[i]);
-            return usage();
-        }
+    if ((rc = export_args(argc, argv, &e)) != 0) {
+        return rc;
     }
-    if (!path || !fmt || (strcmp(fmt, "vcd") && strcmp(fmt, "perfetto"))) {
-        fprintf(stderr, PROG " trace export: give --format=vcd or "
-                "--format=perfetto and a TRACE\n");
-        return EXIT_USAGE;
-    }
-    r = open_trace(path);
+    r = open_trace(e.path);
     if (!r) {
         return EXIT_USAGE;
     }
-    if (out && !(f = fopen(out, "w"))) {
-        fprintf(stderr, PROG ": %s: %s\n", out, strerror(errno));
+    if (e.out && !(f = fopen(e.out, "w"))) {
+        fprintf(stderr, PROG ": %s: %s\n", e.out, strerror(errno));
         trace_reader_free(r);
         return EXIT_USAGE;
     }
-    rc = strcmp(fmt, "vcd") == 0 ? trace_export_vcd(r, f)
-                                 : trace_export_perfetto(r, f);
-    if ((out && fclose(f) != 0) || (!out && fflush(f) != 0)) {
+    rc = strcmp(e.fmt, "vcd") == 0 ? trace_export_vcd(r, f)
+                                   : trace_export_perfetto(r, f);
+    if ((e.out && fclose(f) != 0) || (!e.out && fflush(f) != 0)) {
         rc = rc ? rc : -EIO;
     }
     if (rc < 0) {
@@ -547,34 +588,105 @@ static int cmd_export(int argc, char **argv)
     return rc < 0 ? EXIT_USAGE : 0;
 }
 
+/* The words after `trace SUB`: its TRACEs and, for diff, --device. */
+struct trace_args {
+    const char *path[2];
+    size_t n, max;
+    bool device;
+};
+
+static int set_trace_arg(void *ctx, const char *arg)
+{
+    struct trace_args *ta = ctx;
+
+    if (ta->n == ta->max || arg[0] == '-') {
+        return vusim_opts_bad("%s: unexpected argument (see vusim trace "
+                              "--help)", arg);
+    }
+    ta->path[ta->n++] = arg;
+    return 0;
+}
+
+static int set_diff_device(void *ctx, const struct vusim_opt *o,
+                           const char *v)
+{
+    (void)o;
+    (void)v;
+    ((struct trace_args *)ctx)->device = true;
+    return 0;
+}
+
+static const struct vusim_opt diff_opts[] = {
+    { "device", NULL, "compare only the device's records", set_diff_device,
+      0, 0, NULL },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
+};
+
+static const struct trace_sub {
+    const char *name, *synopsis;
+    size_t npaths;
+} trace_subs[] = {
+    { "info", "TRACE", 1 },
+    { "dump", "TRACE", 1 },
+    { "check", "TRACE", 1 },
+    { "diff", "[--device] A B", 2 },
+};
+
+/* `trace SUB ARGS` (argv[0] is SUB) into @ta. */
+static int trace_args(const struct trace_sub *sub, int argc, char **argv,
+                      struct trace_args *ta)
+{
+    const struct vusim_optset set = { diff_opts, ta, NULL };
+    char cmd[32];
+    const struct vusim_cmdline cl = { .cmd = cmd, .sets = &set,
+                                      .nsets = sub->npaths == 2,
+                                      .positional = set_trace_arg,
+                                      .ctx = ta };
+    int rc;
+
+    snprintf(cmd, sizeof(cmd), "trace %s", sub->name);
+    ta->max = sub->npaths;
+    if ((rc = vusim_opts_parse(&cl, argc, argv)) == 0 && ta->n != ta->max) {
+        rc = vusim_opts_bad("trace %s: expected vusim trace %s %s", sub->name,
+                            sub->name, sub->synopsis);
+    }
+    return rc;
+}
+
 int trace_cmd_main(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
+    struct trace_args ta = { { NULL, NULL }, 0, 0, false };
+    size_t k;
 
-    if (argc == 3 && strcmp(sub, "info") == 0) {
-        return cmd_info(argv[2]);
-    }
-    if (argc == 3 && strcmp(sub, "dump") == 0) {
-        return cmd_dump(argv[2]);
-    }
-    if (argc == 3 && strcmp(sub, "check") == 0) {
-        return cmd_check(argv[2]);
-    }
-    if (argc == 4 && strcmp(sub, "diff") == 0) {
-        return cmd_diff(argv[2], argv[3], false);
-    }
-    if (argc == 5 && strcmp(sub, "diff") == 0 &&
-        strcmp(argv[2], "--device") == 0) {
-        return cmd_diff(argv[3], argv[4], true);
-    }
-    if (argc >= 2 && strcmp(sub, "export") == 0) {
+    if (strcmp(sub, "export") == 0) {
         return cmd_export(argc - 1, argv + 1);
     }
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
         usage();
         return 0;
     }
-    return usage();
+    for (k = 0; k < sizeof(trace_subs) / sizeof(trace_subs[0]); k++) {
+        if (strcmp(sub, trace_subs[k].name) == 0) {
+            break;
+        }
+    }
+    if (k == sizeof(trace_subs) / sizeof(trace_subs[0])) {
+        return usage();
+    }
+    if (trace_args(&trace_subs[k], argc - 1, argv + 1, &ta) != 0) {
+        return EXIT_USAGE;
+    }
+    switch (k) {
+    case 0:
+        return cmd_info(ta.path[0]);
+    case 1:
+        return cmd_dump(ta.path[0]);
+    case 2:
+        return cmd_check(ta.path[0]);
+    default:
+        return cmd_diff(ta.path[0], ta.path[1], ta.device);
+    }
 }
 
 /* ---- replay ---- */
@@ -592,39 +704,69 @@ static void print_divergence(const struct trace_replay_result *res)
            "matched before it\n", res->completions, res->chains);
 }
 
-/* --NAME=VALUE or --FLAG after the trace: device options to override. */
-static int replay_args(int argc, char **argv, struct trace_replay_cfg *cfg,
-                       struct trace_opt *ov, const char **path, bool *quiet)
+struct replay_args {
+    struct trace_replay_cfg *cfg;
+    struct trace_opt *ov;
+    const char *path;
+    bool quiet;
+};
+
+static int set_replay(void *ctx, const struct vusim_opt *o, const char *v)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+    struct replay_args *ra = ctx;
 
-        if (strncmp(a, "--backing=", 10) == 0) {
-            cfg->backing = a + 10;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            *quiet = true;
-        } else if (strncmp(a, "--", 2) == 0 && a[2]) {
-            char *eq = strchr(a, '=');
-
-            ov[cfg->noverrides].name = a + 2;
-            ov[cfg->noverrides].value = eq ? eq + 1 : NULL;
-            if (eq) {
-                *eq = '\0';
-            }
-            cfg->noverrides++;
-        } else if (a[0] != '-' && !*path) {
-            *path = a;
-        } else {
-            fprintf(stderr, PROG " replay: %s: unexpected\n", a);
-            return -EINVAL;
-        }
+    if (strcmp(o->name, "quiet") == 0) {
+        ra->quiet = true;
+    } else {
+        ra->cfg->backing = v;
     }
-    if (!*path) {
-        fprintf(stderr, PROG " replay: give the TRACE to replay\n");
-        return -EINVAL;
-    }
-    cfg->overrides = ov;
     return 0;
+}
+
+static const struct vusim_opt replay_opts[] = {
+    { "backing", "FILE", "the recorded disk's starting image", set_replay,
+      0, VUSIM_OPT_ONCE, NULL },
+    { "quiet", NULL, "print only a divergence", set_replay, 'q', 0, NULL },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
+};
+
+/* --NAME=VALUE or --FLAG beside the trace: a device option to override;
+ * the recorded device judges it. */
+static int set_override(void *ctx, const char *arg)
+{
+    struct replay_args *ra = ctx;
+    struct trace_replay_cfg *cfg = ra->cfg;
+    char *eq = strchr(arg, '=');
+
+    ra->ov[cfg->noverrides].name = arg + 2;
+    ra->ov[cfg->noverrides].value = eq ? eq + 1 : NULL;
+    if (eq) {
+        *eq = '\0';
+    }
+    cfg->noverrides++;
+    return 0;
+}
+
+static int set_replay_path(void *ctx, const char *arg)
+{
+    return set_trace_path(&((struct replay_args *)ctx)->path, arg);
+}
+
+static int replay_args(int argc, char **argv, struct replay_args *ra)
+{
+    uint64_t seen = 0;
+    const struct vusim_optset set = { replay_opts, ra, &seen };
+    const struct vusim_cmdline cl = { .cmd = "replay", .sets = &set,
+                                      .nsets = 1,
+                                      .positional = set_replay_path,
+                                      .other = set_override, .ctx = ra };
+    int rc = vusim_opts_parse(&cl, argc, argv);
+
+    if (rc == 0 && !ra->path) {
+        rc = vusim_opts_bad("replay: give the TRACE to replay");
+    }
+    ra->cfg->overrides = ra->ov;
+    return rc;
 }
 
 int trace_replay_main(int argc, char **argv)
@@ -633,14 +775,13 @@ int trace_replay_main(int argc, char **argv)
     struct trace_replay_result res;
     struct trace_status_info st;
     struct trace_opt *ov = calloc((size_t)argc + 1, sizeof(*ov));
+    struct replay_args ra = { &cfg, ov, NULL, false };
     struct trace_reader *r = NULL;
-    const char *path = NULL;
-    bool quiet = false;
     char err[512] = "";
     int rc = EXIT_USAGE;
 
-    if (!ov || replay_args(argc, argv, &cfg, ov, &path, &quiet) < 0 ||
-        !(r = open_trace_as(path, true))) {
+    if (!ov || replay_args(argc, argv, &ra) != 0 ||
+        !(r = open_trace_as(ra.path, true))) {
         goto out;
     }
     if (trace_replay(r, &cfg, &res, err, sizeof(err)) < 0) {
@@ -653,14 +794,14 @@ int trace_replay_main(int argc, char **argv)
         rc = EXIT_DIFF;
         goto out;
     }
-    if (!quiet) {
+    if (!ra.quiet) {
         printf("replay: no divergence: %zu records, %" PRIu64 " completions "
                "and %" PRIu64 " chains checked, %" PRIu64 " calendar "
                "events, %" PRIu64 " rule firings\n", res.records,
                res.completions, res.chains, res.cal_events, res.faults);
         if (st.status != TRACE_ST_COMPLETE) {
             printf("replay: replayed the valid prefix; ");
-            print_status(stdout, path, r);
+            print_status(stdout, ra.path, r);
         }
     }
     rc = 0;

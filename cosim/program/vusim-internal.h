@@ -32,9 +32,9 @@ struct vusim_cli {
     enum trace_digest trace_digest;     /* --trace-digest; 0: default */
     bool verbose;
     int log_level;              /* -1: default */
-    unsigned seen;              /* generic options given, one bit each */
+    uint64_t seen;              /* generic options given, one bit each */
     struct dev_opt *dopts;      /* the device's options, in order */
-    size_t ndopts;
+    size_t ndopts, dopts_cap;
     char **scenario;            /* --scenario's rules, as "fault" dopts */
     size_t nscenario;
 };

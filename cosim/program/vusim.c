@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "cosim/backend/backend.h"
-#include "cosim/program/cli.h"
 #include "cosim/control/control.h"
 #include "cosim/program/demo.h"
+#include "cosim/program/opts.h"
 #include "cosim/program/vusim-internal.h"
 #include "cosim/program/vusim-main.h"
 #include "devices/dev.h"
@@ -91,111 +91,44 @@ static int print_capabilities(const struct dev_ops *ops)
 
 /* ---- options ------------------------------------------------------------ */
 
-enum gopt {
-    GOPT_SOCKET_PATH,
-    GOPT_FD,
-    GOPT_PRINT_CAPS,
-    GOPT_INBAND,
-    GOPT_CLOCK,
-    GOPT_STATS,
-    GOPT_TRACE,
-    GOPT_TRACE_DIGEST,
-    GOPT_VERBOSE,
-    GOPT_LOG_LEVEL,
-    GOPT_TIME_TRAVEL,
-    GOPT_START_TIME,
-    GOPT_FREE_UNTIL,
-    GOPT_GUESTS,
-    GOPT_SCENARIO,
-    GOPT_CONTROL,
-    GOPT_HELP,
-    GOPT_N,
-};
-
-static const struct dev_optdesc gopts[GOPT_N] = {
-    [GOPT_SOCKET_PATH] = {"socket-path", "PATH",
-                          "listen on this Unix socket (mode 0600, removed "
-                          "at exit)"},
-    [GOPT_FD] = {"fd", "FDNUM",
-                 "serve an inherited socket, listening or connected"},
-    [GOPT_PRINT_CAPS] = {"print-capabilities", NULL,
-                         "print the vhost-user capabilities (JSON) and exit"},
-    [GOPT_INBAND] = {"inband", "auto|on|off",
-                     "offer in-band notifications (default auto)"},
-    [GOPT_CLOCK] = {"clock", "afap|realtime[:RATIO]",
-                    "as fast as possible (default) or paced to the host "
-                    "clock"},
-    [GOPT_STATS] = {"stats", "FILE", "write a JSON summary at exit"},
-    [GOPT_TRACE] = {"trace", "FILE", "record the run as a deterministic "
-                    "trace (vusim trace, vusim replay)"},
-    [GOPT_TRACE_DIGEST] = {"trace-digest", "ALG",
-                           "digest of what each completion wrote: xxh128 "
-                           "(default) or sha256"},
-    [GOPT_VERBOSE] = {"verbose", NULL,
-                      "log every vhost-user message decoded"},
-    [GOPT_LOG_LEVEL] = {"log-level", "LEVEL",
-                        "err, warn (default), info, debug or trace"},
-    [GOPT_TIME_TRAVEL] = {"time-travel", "PATH",
-                          "be the time controller of UMLs started with "
-                          "time-travel=ext:ID:PATH and of vusim's QEMUs "
-                          "started with -object time-travel,path=PATH"},
-    [GOPT_START_TIME] = {"start-time", "SECONDS",
-                         "the guests' time of day at simulated time 0, in "
-                         "seconds since 1970 (default 1767225600)"},
-    [GOPT_FREE_UNTIL] = {"free-until", "on|off",
-                         "let a guest run without asking up to the next "
-                         "foreign event (default on)"},
-    [GOPT_GUESTS] = {"guests", "N",
-                     "time-travel guests to start together (default: one "
-                     "per device)"},
-    [GOPT_SCENARIO] = {"scenario", "FILE",
-                       "fault rules, one per line ('#' comments), as if "
-                       "each were a --fault here"},
-    [GOPT_CONTROL] = {"control", "PATH",
-                      "a QMP-style control socket (mode 0600): stop, step, "
-                      "break, rules at run time (vusim ctl)"},
-    [GOPT_HELP] = {"help", NULL, "show this help and exit"},
-};
-
-/* --blk-file=PATH is vhost-user-blk's name (the "blk-file" capability)
- * for what our blk model calls --backing. */
-#define ALIAS_NAME "blk-file"
-#define ALIAS_TARGET "backing"
-
-static bool has_opt(const struct dev_ops *ops, const char *name)
+static int dopt_push(struct vusim_cli *c, const char *name, const char *value)
 {
-    for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
-        if (strcmp(d->name, name) == 0) {
-            return true;
+    if (c->ndopts == c->dopts_cap) {
+        size_t cap = c->dopts_cap ? 2 * c->dopts_cap : 8;
+        struct dev_opt *o = realloc(c->dopts, cap * sizeof(*o));
+
+        if (!o) {
+            return vusim_opts_bad("--%s: out of memory", name);
         }
+        c->dopts = o;
+        c->dopts_cap = cap;
     }
-    return false;
+    c->dopts[c->ndopts++] = (struct dev_opt){name, value};
+    return 0;
 }
 
-static const struct dev_optdesc *dev_optdesc(const struct dev_ops *ops,
-                                             const char *name)
+/* A device option: kept in order (under its target's name for an alias),
+ * for the device's create() to judge. */
+static int set_dev(void *ctx, const struct vusim_opt *o, const char *v)
 {
-    for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
-        if (strcmp(d->name, name) == 0) {
-            return d;
-        }
-    }
-    return NULL;
+    return dopt_push(ctx, vusim_opt_target(o), v);
 }
 
-static int parse_fd(struct vusim_cli *c, const char *v)
+static int set_fd(void *ctx, const struct vusim_opt *o, const char *v)
 {
+    struct vusim_cli *c = ctx;
     long fd = 0;
 
+    (void)o;
     for (const char *p = v; *p; p++) {
         if (*p < '0' || *p > '9' || fd > 100000000) {
-            return vusim_cli_bad("--fd=%s: expected a file descriptor "
-                                 "number (0 or more)", v);
+            return vusim_opts_bad("--fd=%s: expected a file descriptor "
+                                  "number (0 or more)", v);
         }
         fd = fd * 10 + (*p - '0');
     }
     if (!v[0]) {
-        return vusim_cli_bad(
+        return vusim_opts_bad(
             "--fd=: expected a file descriptor number (0 or more)");
     }
     c->fd = (int)fd;
@@ -203,56 +136,70 @@ static int parse_fd(struct vusim_cli *c, const char *v)
     return 0;
 }
 
-static int parse_clock(struct vusim_cli *c, const char *v)
+static int set_clock(void *ctx, const struct vusim_opt *o, const char *v)
 {
+    struct vusim_cli *c = ctx;
     char err[160];
 
+    (void)o;
     if (strcmp(v, "external") == 0) {
-        return vusim_cli_bad(
+        return vusim_opts_bad(
             "--clock=external: reserved for the UML time-travel "
             "controller; expected afap or realtime[:RATIO]");
     }
     if (sim_clock_parse(v, &c->clock, err, sizeof(err)) < 0) {
         if (strncmp(v, "realtime:", 9) == 0) {
-            return vusim_cli_bad("--clock=%s: RATIO must be a positive "
-                                 "decimal such as 0.25 or 10", v);
+            return vusim_opts_bad("--clock=%s: RATIO must be a positive "
+                                  "decimal such as 0.25 or 10", v);
         }
-        return vusim_cli_bad(
+        return vusim_opts_bad(
             "--clock=%s: expected afap, realtime or realtime:RATIO", v);
     }
     return 0;
 }
 
-static int parse_socket_path(struct vusim_cli *c, const char *v)
+static int set_socket_path(void *ctx, const struct vusim_opt *o,
+                           const char *v)
 {
+    struct vusim_cli *c = ctx;
+
+    (void)o;
     if (!v[0]) {
-        return vusim_cli_bad("--socket-path=: expected a path");
+        return vusim_opts_bad("--socket-path=: expected a path");
     }
     if (strlen(v) >= UNIX_PATH_MAX) {
-        return vusim_cli_bad("--socket-path=%s: longer than %d bytes, the "
-                             "limit of a Unix socket path", v,
-                             UNIX_PATH_MAX - 1);
+        return vusim_opts_bad("--socket-path=%s: longer than %d bytes, the "
+                              "limit of a Unix socket path", v,
+                              UNIX_PATH_MAX - 1);
     }
     c->socket_path = v;
     return 0;
 }
 
-static int parse_time_travel(struct vusim_cli *c, const char *v)
+/* --time-travel and --control: a Unix socket path to listen on. */
+static int set_listen_path(void *ctx, const struct vusim_opt *o,
+                           const char *v)
 {
+    struct vusim_cli *c = ctx;
+
     if (!v[0] || strlen(v) >= UNIX_PATH_MAX) {
-        return vusim_cli_bad("--time-travel=%s: expected a Unix socket path "
-                             "shorter than %d bytes", v, UNIX_PATH_MAX);
+        return vusim_opts_bad("--%s=%s: expected a Unix socket path "
+                              "shorter than %d bytes", o->name, v,
+                              UNIX_PATH_MAX);
     }
-    c->time_travel = v;
+    *(strcmp(o->name, "control") == 0 ? &c->control : &c->time_travel) = v;
     return 0;
 }
 
 /* SECONDS[.FRACTION] since 1970, exact to the nanosecond. */
-static int parse_start_time(struct vusim_cli *c, const char *v)
+static int set_start_time(void *ctx, const struct vusim_opt *o,
+                          const char *v)
 {
+    struct vusim_cli *c = ctx;
     uint64_t s = 0, ns = 0, scale = 100000000;
     const char *p = v;
 
+    (void)o;
     for (; *p >= '0' && *p <= '9' && s < 100000000000ull; p++) {
         s = s * 10 + (uint64_t)(*p - '0');
     }
@@ -262,196 +209,152 @@ static int parse_start_time(struct vusim_cli *c, const char *v)
         }
     }
     if (p == v || *p != '\0' || s >= 100000000000ull) {
-        return vusim_cli_bad("--start-time=%s: expected seconds since 1970, "
-                             "such as 1767225600 or 1767225600.5 (at most "
-                             "9 decimals)", v);
+        return vusim_opts_bad("--start-time=%s: expected seconds since 1970, "
+                              "such as 1767225600 or 1767225600.5 (at most "
+                              "9 decimals)", v);
     }
     c->start_tod_ns = s * 1000000000u + ns;
     return 0;
 }
 
-static int generic_opt(struct vusim_cli *c, enum gopt id, const char *v)
+static int set_inband(void *ctx, const struct vusim_opt *o, const char *v)
 {
-    int lvl;
-
-    switch (id) {
-    case GOPT_SOCKET_PATH:
-        return parse_socket_path(c, v);
-    case GOPT_FD:
-        return parse_fd(c, v);
-    case GOPT_INBAND:
-        if (vu_inband_parse(v, &c->inband) < 0) {
-            return vusim_cli_bad("--inband=%s: expected auto, on or off", v);
-        }
-        return 0;
-    case GOPT_CLOCK:
-        return parse_clock(c, v);
-    case GOPT_STATS:
-        c->stats = v;
-        return 0;
-    case GOPT_TRACE:
-        c->trace = v;
-        return 0;
-    case GOPT_CONTROL:
-        if (!v[0] || strlen(v) >= UNIX_PATH_MAX) {
-            return vusim_cli_bad("--control=%s: expected a Unix socket path "
-                                 "shorter than %d bytes", v, UNIX_PATH_MAX);
-        }
-        c->control = v;
-        return 0;
-    case GOPT_TRACE_DIGEST:
-        if (trace_digest_parse(v, &c->trace_digest) < 0) {
-            return vusim_cli_bad("--trace-digest=%s: expected xxh128 or "
-                                 "sha256", v);
-        }
-        return 0;
-    case GOPT_VERBOSE:
-        c->verbose = true;
-        return 0;
-    case GOPT_TIME_TRAVEL:
-        return parse_time_travel(c, v);
-    case GOPT_START_TIME:
-        return parse_start_time(c, v);
-    case GOPT_FREE_UNTIL:
-        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
-            return vusim_cli_bad("--free-until=%s: expected on or off", v);
-        }
-        c->free_until = strcmp(v, "on") == 0;
-        return 0;
-    case GOPT_GUESTS: {
-        char *end;
-        unsigned long n = strtoul(v, &end, 10);
-
-        if (!v[0] || *end || n < 1 || n > 64) {
-            return vusim_cli_bad("--guests=%s: expected a number from 1 to "
-                                 "64", v);
-        }
-        c->guests = (unsigned)n;
-        return 0;
-    }
-    case GOPT_LOG_LEVEL:
-        if ((lvl = vusim_log_level_parse(v)) < 0) {
-            return vusim_cli_bad("--log-level=%s: expected err, warn, "
-                                 "info, debug or trace", v);
-        }
-        c->log_level = lvl;
-        return 0;
-    default:
-        return 0; /* --help, --print-capabilities: pre-scanned */
-    }
-}
-
-/* "socket-path, fd, ..." then the device's: for the unknown-option line. */
-static void allowed_list(const struct dev_ops *ops, char *buf, size_t len)
-{
-    size_t n = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < GOPT_N && n < len; i++) {
-        n += (size_t)snprintf(buf + n, len - n, "%s--%s", i ? ", " : "",
-                              gopts[i].name);
-    }
-    for (const struct dev_optdesc *d = ops->opts; d && d->name && n < len;
-         d++) {
-        n += (size_t)snprintf(buf + n, len - n, ", --%s", d->name);
-    }
-    if (has_opt(ops, ALIAS_TARGET) && n < len) {
-        snprintf(buf + n, len - n, ", --%s", ALIAS_NAME);
-    }
-}
-
-static int unknown_opt(const struct dev_ops *ops, const char *arg)
-{
-    char list[1024];
-
-    allowed_list(ops, list, sizeof(list));
-    return vusim_cli_bad("%s: unknown option for %s; allowed: %s", arg,
-                         ops->name, list);
-}
-
-/* Which option @name is: a generic one (*g), a device one (*d), or none. */
-static void opt_lookup(const struct dev_ops *ops, const char **name, int *g,
-                       const struct dev_optdesc **d)
-{
-    *g = -1;
-    *d = NULL;
-    for (int i = 0; i < GOPT_N; i++) {
-        if (strcmp(gopts[i].name, *name) == 0) {
-            *g = i;
-            return;
-        }
-    }
-    if (strcmp(*name, ALIAS_NAME) == 0 && has_opt(ops, ALIAS_TARGET)) {
-        *name = ALIAS_TARGET;
-    }
-    *d = dev_optdesc(ops, *name);
-}
-
-/* --scenario=FILE: its rules become "fault" options here, so the trace's
- * HEADER holds the rules themselves and replay needs no file. */
-static int parse_scenario(struct vusim_cli *c, int argc, const char *path)
-{
-    char err[768];
-    struct dev_opt *o;
-
-    if (!c->ops->fault_actions) {
-        return vusim_cli_bad("--scenario=%s: device %s has no fault rules",
-                             path, c->ops->name);
-    }
-    if (faults_scenario_lines(path, c->ops->fault_actions, &c->scenario,
-                              &c->nscenario, err, sizeof(err)) < 0) {
-        return vusim_cli_bad("%s", err);
-    }
-    o = realloc(c->dopts, ((size_t)argc + c->nscenario) * sizeof(*o));
-    if (!o) {
-        return vusim_cli_bad("--scenario=%s: out of memory", path);
-    }
-    c->dopts = o;
-    for (size_t k = 0; k < c->nscenario; k++) {
-        c->dopts[c->ndopts++] = (struct dev_opt){"fault", c->scenario[k]};
+    (void)o;
+    if (vu_inband_parse(v, &((struct vusim_cli *)ctx)->inband) < 0) {
+        return vusim_opts_bad("--inband=%s: expected auto, on or off", v);
     }
     return 0;
 }
 
-static int parse_one(struct vusim_cli *c, int argc, char **argv, int *i)
+/* --stats and --trace: a file written at exit or while running. */
+static int set_file(void *ctx, const struct vusim_opt *o, const char *v)
 {
-    const char *a = argv[*i], *name, *value;
-    const struct dev_optdesc *d;
-    char nbuf[64];
-    int g, rc;
+    struct vusim_cli *c = ctx;
 
-    if (strcmp(a, "-v") == 0) {
-        argv[*i] = (char *)(a = "--verbose");
-    }
-    if (!vusim_cli_name(a, nbuf, sizeof(nbuf))) {
-        return vusim_cli_bad("%s: unexpected argument; options are "
-                             "--name=value (see vusim %s --help)",
-                             a, c->ops->name);
-    }
-    name = nbuf;
-    opt_lookup(c->ops, &name, &g, &d);
-    if (g < 0 && !d) {
-        return unknown_opt(c->ops, a);
-    }
-    rc = vusim_cli_value(argc, argv, i, g >= 0 ? gopts[g].metavar : d->metavar,
-                         &value);
-    if (rc) {
-        return rc;
-    }
-    if (g < 0) {
-        c->dopts[c->ndopts++] = (struct dev_opt){d->name, value};
-        return 0;
-    }
-    if (c->seen & (1u << g)) {
-        return vusim_cli_bad("%s: --%s given more than once; allowed once", a,
-                             gopts[g].name);
-    }
-    c->seen |= 1u << g;
-    if (g == GOPT_SCENARIO) {
-        return parse_scenario(c, argc, value);
-    }
-    return generic_opt(c, (enum gopt)g, value);
+    *(strcmp(o->name, "stats") == 0 ? &c->stats : &c->trace) = v;
+    return 0;
 }
+
+static int set_digest(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    return vusim_opts_set_digest(&((struct vusim_cli *)ctx)->trace_digest, o,
+                                 v);
+}
+
+static int set_log_level(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    return vusim_opts_set_log_level(&((struct vusim_cli *)ctx)->log_level, o,
+                                    v);
+}
+
+static int set_verbose(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    (void)o;
+    (void)v;
+    ((struct vusim_cli *)ctx)->verbose = true;
+    return 0;
+}
+
+static int set_free_until(void *ctx, const struct vusim_opt *o,
+                          const char *v)
+{
+    (void)o;
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+        return vusim_opts_bad("--free-until=%s: expected on or off", v);
+    }
+    ((struct vusim_cli *)ctx)->free_until = strcmp(v, "on") == 0;
+    return 0;
+}
+
+static int set_guests(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+
+    (void)o;
+    if (!v[0] || *end || n < 1 || n > 64) {
+        return vusim_opts_bad("--guests=%s: expected a number from 1 to 64",
+                              v);
+    }
+    ((struct vusim_cli *)ctx)->guests = (unsigned)n;
+    return 0;
+}
+
+/* --scenario=FILE: its rules become "fault" options of the device, as if
+ * each were a --fault there; the trace header records them as such, so
+ * replay needs no file. */
+static int set_scenario(void *ctx, const struct vusim_opt *o,
+                        const char *path)
+{
+    struct vusim_cli *c = ctx;
+    char err[768];
+    int rc = 0;
+
+    (void)o;
+    if (!c->ops->fault_actions) {
+        return vusim_opts_bad("--scenario=%s: device %s has no fault rules",
+                              path, c->ops->name);
+    }
+    if (faults_scenario_lines(path, c->ops->fault_actions, &c->scenario,
+                              &c->nscenario, err, sizeof(err)) < 0) {
+        return vusim_opts_bad("%s", err);
+    }
+    for (size_t k = 0; k < c->nscenario && rc == 0; k++) {
+        rc = dopt_push(c, "fault", c->scenario[k]);
+    }
+    return rc;
+}
+
+#define ONCE VUSIM_OPT_ONCE
+#define PER_DEV (VUSIM_OPT_ONCE | VUSIM_OPT_PER_DEVICE)
+
+/* The generic options, shared by every device, multi and vusim_main(). */
+static const struct vusim_opt gopts[] = {
+    {"socket-path", "PATH", "listen on this Unix socket (mode 0600, removed "
+     "at exit)", set_socket_path, 0, PER_DEV, NULL},
+    {"fd", "FDNUM", "serve an inherited socket, listening or connected",
+     set_fd, 0, PER_DEV, NULL},
+    {"print-capabilities", NULL, "print the vhost-user capabilities (JSON) "
+     "and exit", NULL, 0, PER_DEV, NULL},
+    {"inband", "auto|on|off", "offer in-band notifications (default auto)",
+     set_inband, 0, ONCE, NULL},
+    {"clock", "afap|realtime[:RATIO]", "as fast as possible (default) or "
+     "paced to the host clock", set_clock, 0, ONCE, NULL},
+    {"stats", "FILE", "write a JSON summary at exit", set_file, 0, ONCE,
+     NULL},
+    {"trace", "FILE", "record the run as a deterministic trace (vusim "
+     "trace, vusim replay)", set_file, 0, PER_DEV, NULL},
+    {"trace-digest", "ALG", "digest of what each completion wrote: xxh128 "
+     "(default) or sha256", set_digest, 0, ONCE, NULL},
+    {"verbose", NULL, "log every vhost-user message decoded", set_verbose,
+     'v', ONCE, NULL},
+    {"log-level", "LEVEL", "err, warn (default), info, debug or trace",
+     set_log_level, 0, ONCE, NULL},
+    {"time-travel", "PATH", "be the time controller of UMLs started with "
+     "time-travel=ext:ID:PATH and of vusim's QEMUs started with -object "
+     "time-travel,path=PATH", set_listen_path, 0, ONCE, NULL},
+    {"start-time", "SECONDS", "the guests' time of day at simulated time 0, "
+     "in seconds since 1970 (default 1767225600)", set_start_time, 0, ONCE,
+     NULL},
+    {"free-until", "on|off", "let a guest run without asking up to the next "
+     "foreign event (default on)", set_free_until, 0, ONCE, NULL},
+    {"guests", "N", "time-travel guests to start together (default: one per "
+     "device)", set_guests, 0, ONCE, NULL},
+    {"scenario", "FILE", "fault rules, one per line ('#' comments), as if "
+     "each were a --fault here", set_scenario, 0, ONCE, NULL},
+    {"control", "PATH", "a QMP-style control socket (mode 0600): stop, step, "
+     "break, rules at run time (vusim ctl)", set_listen_path, 0, ONCE, NULL},
+    {"help", NULL, "show this help and exit", NULL, 'h', 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
+
+/* --blk-file=PATH is vhost-user-blk's name (the "blk-file" capability)
+ * for what our blk model calls --backing. */
+static const struct vusim_opt dev_aliases[] = {
+    {"blk-file", "PATH", "the same as --backing (vhost-user-blk's name)",
+     NULL, 0, 0, "backing"},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
 
 /* A parsed device: exactly one socket, and options its model knows. */
 static int cli_check(struct vusim_cli *c)
@@ -459,30 +362,39 @@ static int cli_check(struct vusim_cli *c)
     char err[512] = "";
 
     if (c->socket_path && c->fd_arg) {
-        return vusim_cli_bad("--socket-path=%s and --fd=%s: give one of "
-                             "them, not both", c->socket_path, c->fd_arg);
+        return vusim_opts_bad("--socket-path=%s and --fd=%s: give one of "
+                              "them, not both", c->socket_path, c->fd_arg);
     }
     if (!c->socket_path && !c->fd_arg) {
-        return vusim_cli_bad("no socket: give --socket-path=PATH or "
-                             "--fd=FDNUM (see vusim %s --help)",
-                             c->ops->name);
+        return vusim_opts_bad("no socket: give --socket-path=PATH or "
+                              "--fd=FDNUM (see vusim %s --help)",
+                              c->ops->name);
     }
     if (dev_opts_check(c->ops, c->dopts, c->ndopts, err, sizeof(err)) < 0) {
-        return vusim_cli_bad("%s", err);
+        return vusim_opts_bad("%s", err);
     }
     return 0;
 }
 
+/* `vusim DEVICE ARGS` into @c: the generic options, then the device's. */
 static int cli_parse(struct vusim_cli *c, int argc, char **argv)
 {
+    struct vusim_opt *drows = vusim_opts_from_dev(c->ops, dev_aliases,
+                                                  set_dev);
+    const struct vusim_optset sets[] = {
+        {gopts, c, &c->seen},
+        {drows, c, NULL},
+    };
+    const struct vusim_cmdline cl = {.cmd = c->ops->name, .sets = sets,
+                                     .nsets = 2};
     int rc;
 
-    for (int i = 1; i < argc; i++) {
-        if ((rc = parse_one(c, argc, argv, &i)) != 0) {
-            return rc;
-        }
+    if (!drows) {
+        return vusim_opts_bad("%s: out of memory", c->ops->name);
     }
-    return cli_check(c);
+    rc = vusim_opts_parse(&cl, argc, argv);
+    free(drows);
+    return rc;
 }
 
 /* ---- help -------------------------------------------------------------- */
@@ -521,6 +433,7 @@ static void main_help(FILE *f)
 static void dev_help(FILE *f, const struct dev_ops *ops)
 {
     const struct vusim_cap *cap = cap_find(ops->virtio_id);
+    struct vusim_opt *drows = vusim_opts_from_dev(ops, dev_aliases, set_dev);
 
     fprintf(f,
             "Usage: " PROG " %s --socket-path=PATH | --fd=FDNUM "
@@ -529,23 +442,10 @@ static void dev_help(FILE *f, const struct dev_ops *ops)
             "front-end at a\ntime, with its timing on the simulation "
             "calendar.\n\nGeneric options:\n",
             ops->name, ops->name, cap ? cap->type : "", ops->virtio_id);
-    for (int i = 0; i < GOPT_N; i++) {
-        const char *shortopt = i == GOPT_VERBOSE ? "-v, "
-                               : i == GOPT_HELP  ? "-h, " : "";
-
-        vusim_cli_help_opt(f, shortopt, &gopts[i]);
-    }
+    vusim_opts_help(f, gopts, 0);
     fprintf(f, "\nOptions of %s:\n", ops->name);
-    for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
-        vusim_cli_help_opt(f, "", d);
-    }
-    if (has_opt(ops, ALIAS_TARGET)) {
-        static const struct dev_optdesc alias = {
-            ALIAS_NAME, "PATH",
-            "the same as --" ALIAS_TARGET " (vhost-user-blk's name)"};
-
-        vusim_cli_help_opt(f, "", &alias);
-    }
+    vusim_opts_help(f, drows, 0);
+    free(drows);
     fprintf(f, "\nExit status: 0 after SIGTERM or SIGINT (or when an "
                "inherited connected\nsocket closes), 1 on a run-time failure, "
                "2 on a bad option.\n");
@@ -587,16 +487,14 @@ static int device_main(const struct dev_ops *ops, int argc, char **argv)
     if (arg_is(argc, argv, "--print-capabilities")) {
         return print_capabilities(ops);
     }
-    if (vusim_cli_help_wanted(argc, argv)) {
+    if (vusim_opts_help_wanted(argc, argv)) {
         dev_help(stdout, ops);
         return 0;
     }
-    c.dopts = calloc((size_t)argc, sizeof(*c.dopts));
-    if (!c.dopts) {
-        fprintf(stderr, PROG ": out of memory\n");
-        return 1;
-    }
     rc = cli_parse(&c, argc, argv);
+    if (rc == 0) {
+        rc = cli_check(&c);
+    }
     if (rc == 0) {
         rc = vusim_serve(&c);
     }
@@ -626,13 +524,7 @@ static void multi_help(FILE *f)
                "--time-travel, every UML guest joins the same calendar "
                "(--guests=N,\nby default one per device).\n\n"
                "Generic options:\n");
-    for (int i = 0; i < GOPT_N; i++) {
-        if (i != GOPT_SOCKET_PATH && i != GOPT_FD && i != GOPT_TRACE &&
-            i != GOPT_PRINT_CAPS) {
-            vusim_cli_help_opt(f, i == GOPT_VERBOSE ? "-v, " :
-                               i == GOPT_HELP ? "-h, " : "", &gopts[i]);
-        }
-    }
+    vusim_opts_help(f, gopts, VUSIM_OPT_PER_DEVICE);
     fprintf(f, "\nExample:\n  " PROG " multi --time-travel=tt.sock \\\n"
                "      --device blk,socket-path=a.sock,latency=1ms,size=16M "
                "\\\n      --device blk,socket-path=b.sock,latency=1ms,"
@@ -651,14 +543,14 @@ static int multi_device(const struct vusim_cli *base, const char *spec,
     md->argv = calloc(strlen(spec) + 2, sizeof(char *));
     if (!copy || !md->argv) {
         free(copy);
-        return vusim_cli_bad("out of memory");
+        return vusim_opts_bad("out of memory");
     }
     for (tok = strtok_r(copy, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         if (md->argc > 0 && asprintf(&md->argv[md->argc], "--%s", tok) < 0) {
             md->argv[md->argc] = NULL;
             free(copy);
-            return vusim_cli_bad("out of memory");
+            return vusim_opts_bad("out of memory");
         }
         if (md->argc == 0) {
             md->argv[0] = strdup(tok);
@@ -667,19 +559,16 @@ static int multi_device(const struct vusim_cli *base, const char *spec,
     }
     free(copy);
     if (md->argc == 0 || !(ops = dev_lookup(md->argv[0]))) {
-        return vusim_cli_bad("--device=%s: expected TYPE,KEY=VALUE,... with "
+        return vusim_opts_bad("--device=%s: expected TYPE,KEY=VALUE,... with "
                              "TYPE a device such as blk or rng", spec);
     }
     md->c = *base;
     md->c.ops = ops;
-    md->c.dopts = calloc((size_t)md->argc, sizeof(*md->c.dopts));
-    md->c.ndopts = 0;
-    if (!md->c.dopts) {
-        return vusim_cli_bad("out of memory");
-    }
-    for (int i = 1; i < md->argc && rc == 0; i++) {
-        rc = parse_one(&md->c, md->argc, md->argv, &i);
-    }
+    md->c.dopts = NULL;
+    md->c.ndopts = md->c.dopts_cap = 0;
+    md->c.scenario = NULL;
+    md->c.nscenario = 0;
+    rc = cli_parse(&md->c, md->argc, md->argv);
     return rc ? rc : cli_check(&md->c);
 }
 
@@ -695,32 +584,51 @@ static void multi_free(struct multi_dev *md, size_t n)
     }
 }
 
+/* --device TYPE,KEY=VALUE,...: collected, parsed once the generic
+ * options are known. */
+struct multi_specs {
+    const char *spec[VUSIM_MAX_DEVICES];
+    size_t n;
+};
+
+static int set_device(void *ctx, const struct vusim_opt *o, const char *v)
+{
+    struct multi_specs *ms = ctx;
+
+    (void)o;
+    if (ms->n == VUSIM_MAX_DEVICES) {
+        return vusim_opts_bad("--device=%s: at most %d devices", v,
+                              VUSIM_MAX_DEVICES);
+    }
+    ms->spec[ms->n++] = v;
+    return 0;
+}
+
+static const struct vusim_opt multi_opts[] = {
+    {"device", "TYPE,KEY=VALUE,...", "a device and its options; "
+     "repeatable", set_device, 0, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
+
 /* Collect --device specs; everything else is a generic option. */
 static int multi_args(struct vusim_cli *base, int argc, char **argv,
-                      const char **specs, size_t *n)
+                      struct multi_specs *ms)
 {
-    int rc = 0;
+    const struct vusim_optset sets[] = {
+        {gopts, base, &base->seen},
+        {multi_opts, ms, NULL},
+    };
+    const struct vusim_cmdline cl = {.cmd = "multi", .sets = sets,
+                                     .nsets = 2};
+    int rc = vusim_opts_parse(&cl, argc, argv);
 
-    for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--device") == 0 || strncmp(a, "--device=", 9) == 0) {
-            if (*n == VUSIM_MAX_DEVICES || (a[8] == '\0' && i + 1 >= argc)) {
-                return vusim_cli_bad("%s: at most %d devices, each with a "
-                                     "value", a, VUSIM_MAX_DEVICES);
-            }
-            specs[(*n)++] = a[8] == '=' ? a + 9 : argv[++i];
-        } else {
-            rc = parse_one(base, argc, argv, &i);
-        }
-    }
-    if (rc == 0 && *n == 0) {
-        rc = vusim_cli_bad("multi: no device; give --device TYPE,KEY=VALUE,"
-                           "... (see vusim multi --help)");
+    if (rc == 0 && ms->n == 0) {
+        rc = vusim_opts_bad("multi: no device; give --device TYPE,KEY=VALUE,"
+                            "... (see vusim multi --help)");
     }
     if (rc == 0 && (base->socket_path || base->fd_arg || base->trace)) {
-        rc = vusim_cli_bad("multi: socket-path, fd and trace are per device: "
-                           "give them inside --device");
+        rc = vusim_opts_bad("multi: socket-path, fd and trace are per "
+                            "device: give them inside --device");
     }
     return rc;
 }
@@ -729,23 +637,23 @@ static int multi_main(int argc, char **argv)
 {
     struct multi_dev md[VUSIM_MAX_DEVICES] = {{.argc = 0}};
     const struct vusim_cli *cs[VUSIM_MAX_DEVICES];
-    const char *specs[VUSIM_MAX_DEVICES];
+    struct multi_specs ms = {.n = 0};
     struct vusim_cli base;
-    size_t n = 0, built = 0;
+    size_t built = 0;
     int rc;
 
-    if (vusim_cli_help_wanted(argc, argv)) {
+    if (vusim_opts_help_wanted(argc, argv)) {
         multi_help(stdout);
         return 0;
     }
     cli_defaults(&base, &multi_ops);
-    rc = multi_args(&base, argc, argv, specs, &n);
-    for (; rc == 0 && built < n; built++) {
-        rc = multi_device(&base, specs[built], &md[built]);
+    rc = multi_args(&base, argc, argv, &ms);
+    for (; rc == 0 && built < ms.n; built++) {
+        rc = multi_device(&base, ms.spec[built], &md[built]);
         cs[built] = &md[built].c;
     }
     if (rc == 0) {
-        rc = vusim_serve_many(cs, n);
+        rc = vusim_serve_many(cs, ms.n);
     }
     multi_free(md, built);
     return rc;
@@ -760,7 +668,7 @@ static int unknown_device(const char *word)
         n += (size_t)snprintf(list + n, sizeof(list) - n, "%s, ",
                               dev_registry[i]->name);
     }
-    return vusim_cli_bad("%s: unknown device; expected %sor demo (see "
+    return vusim_opts_bad("%s: unknown device; expected %sor demo (see "
                          "vusim --help)", word, list);
 }
 
@@ -812,7 +720,7 @@ int main(int argc, char **argv)
         return word_main(argv[0], argc, argv);
     }
     if (argc < 2) {
-        return vusim_cli_bad("missing DEVICE: expected vusim DEVICE "
+        return vusim_opts_bad("missing DEVICE: expected vusim DEVICE "
                              "[options], vusim demo or vusim --help");
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -824,7 +732,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argv[1][0] == '-') {
-        return vusim_cli_bad("%s: expected a DEVICE first (vusim DEVICE "
+        return vusim_opts_bad("%s: expected a DEVICE first (vusim DEVICE "
                              "[options]; see vusim --help)", argv[1]);
     }
     return word_main(argv[1], argc - 1, argv + 1);

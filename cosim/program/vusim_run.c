@@ -21,7 +21,7 @@
 
 #include "cosim/control/control.h"
 #include "cosim/backend/backend.h"
-#include "cosim/program/cli.h"
+#include "cosim/program/opts.h"
 #include "cosim/backend/loop.h"
 #include "cosim/backend/server.h"
 #include "cosim/program/stats.h"
@@ -277,8 +277,8 @@ static int run_device(struct run *r, struct slot *sl, uint32_t conn_id)
 
     if (rc < 0) {
         sl->dev = NULL;
-        return err[0] ? vusim_cli_bad("%s", err)
-                      : vusim_cli_bad("%s: cannot create the device: %s",
+        return err[0] ? vusim_opts_bad("%s", err)
+                      : vusim_opts_bad("%s: cannot create the device: %s",
                                       sl->c->ops->name, strerror(-rc));
     }
     sl->be = vu_backend_new(r->loop, sl->dev, &bc);
@@ -335,11 +335,11 @@ static int run_socket(struct run *r, struct slot *sl)
         return 0;
     }
     if (fcntl(c->fd, F_GETFD) < 0) {
-        return vusim_cli_bad("--fd=%s: not an open file descriptor", c->fd_arg);
+        return vusim_opts_bad("--fd=%s: not an open file descriptor", c->fd_arg);
     }
     rc = vu_server_adopt(r->loop, sl->be, c->fd, &sl->srv);
     if (rc == -EINVAL) {
-        return vusim_cli_bad("--fd=%s: not a socket", c->fd_arg);
+        return vusim_opts_bad("--fd=%s: not a socket", c->fd_arg);
     }
     if (rc < 0) {
         fprintf(stderr, PROG ": --fd=%s: cannot serve it: %s\n", c->fd_arg,

@@ -21,6 +21,7 @@ static CU_SuiteInfo suites[] = {
     { "trace_replay", NULL, NULL, NULL, NULL, trace_replay_tests },
     { "trace_lazy", NULL, NULL, NULL, NULL, trace_lazy_tests },
     { "faults", NULL, NULL, NULL, NULL, faults_tests },
+    { "opts", NULL, NULL, NULL, NULL, opts_tests },
     CU_SUITE_INFO_NULL,
 };
 

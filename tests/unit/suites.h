@@ -20,5 +20,6 @@ extern CU_TestInfo trace_tests[];
 extern CU_TestInfo trace_replay_tests[];
 extern CU_TestInfo trace_lazy_tests[];
 extern CU_TestInfo faults_tests[];
+extern CU_TestInfo opts_tests[];
 
 #endif
