@@ -16,3 +16,35 @@ vusim_sc_rng_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS)
 vusim_sc_rng_LDADD = libvusim-systemc.la libvusim.la $(SYSTEMC_LIBS)
 dist_man_MANS += man/vusim-sc-ssd.1 man/vusim-sc-rng.1
 endif
+
+# examples/ramdisk: an out-of-tree device model. make check installs vusim
+# into a staging directory (DESTDIR) and builds the example there with its
+# own Makefile, through pkg-config alone (the staged vusim.pc, read with
+# PKG_CONFIG_SYSROOT_DIR); tests/examples/ramdisk.sh and
+# tests/guest/uml-ramdisk.sh run the program. The stamp holds the staged
+# library directory.
+EXTRA_DIST += examples/ramdisk/ramdisk.c examples/ramdisk/Makefile
+RAMDISK_STAGE = $(abs_top_builddir)/tests/examples/stage
+RAMDISK_BUILD = $(abs_top_builddir)/tests/examples/ramdisk
+check_DATA += tests/examples/ramdisk.stamp
+CLEANFILES += tests/examples/ramdisk.stamp tests/examples/install.log
+tests/examples/ramdisk.stamp: $(lib_LTLIBRARIES) vusim.pc \
+		$(nobase_pkginclude_HEADERS) \
+		$(srcdir)/examples/ramdisk/ramdisk.c \
+		$(srcdir)/examples/ramdisk/Makefile
+	$(AM_V_GEN)rm -rf $(RAMDISK_STAGE) $(RAMDISK_BUILD) && \
+	$(MKDIR_P) $(RAMDISK_BUILD) && \
+	$(MAKE) $(AM_MAKEFLAGS) install DESTDIR=$(RAMDISK_STAGE) \
+	    >tests/examples/install.log 2>&1 && \
+	cp $(srcdir)/examples/ramdisk/ramdisk.c \
+	    $(srcdir)/examples/ramdisk/Makefile $(RAMDISK_BUILD)/ && \
+	chmod u+w $(RAMDISK_BUILD)/* && \
+	PKG_CONFIG_SYSROOT_DIR=$(RAMDISK_STAGE) \
+	PKG_CONFIG_PATH=$(RAMDISK_STAGE)$(libdir)/pkgconfig \
+	$(MAKE) -C $(RAMDISK_BUILD) PKG_CONFIG="$(PKG_CONFIG)" CC="$(CC)" \
+	    CFLAGS="$(CFLAGS) $(VUSIM_CFLAGS)" LDFLAGS="$(LDFLAGS)" && \
+	echo '$(RAMDISK_STAGE)$(libdir)' >$@
+clean-local: clean-local-ramdisk
+.PHONY: clean-local-ramdisk
+clean-local-ramdisk:
+	rm -rf $(RAMDISK_STAGE) $(RAMDISK_BUILD)

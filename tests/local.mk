@@ -59,6 +59,11 @@ tests_sockfd_SOURCES = tests/sockfd.c
 dist_check_SCRIPTS += tests/cli.sh
 EXTRA_DIST += tests/check-lib.sh
 TESTS += tests/cli.sh
+# An out-of-tree model against the installed vusim (examples/ramdisk, built
+# by examples/local.mk): its options, the integration tier's blk cases,
+# record and replay.
+dist_check_SCRIPTS += tests/examples/ramdisk.sh
+TESTS += tests/examples/ramdisk.sh
 # Traces through the program: record, replay, damaged files, tools.
 dist_check_SCRIPTS += tests/trace.sh
 TESTS += tests/trace.sh
@@ -81,6 +86,8 @@ GUEST_TESTS = \
 	tests/guest/qemu-inband.sh
 # A UML guest's trace replays with no divergence (traces helper).
 GUEST_TESTS += tests/guest/uml-blk-trace.sh
+# A UML guest against examples/ramdisk, built against the installed vusim.
+GUEST_TESTS += tests/guest/uml-ramdisk.sh
 dist_check_SCRIPTS += $(GUEST_TESTS) \
 	tests/guest/uml-blk.sh \
 	tests/guest/mkimage.sh

@@ -23,6 +23,19 @@ vusim_LDADD = libvufe.la libvusim.la $(LIBEVENT_LIBS) $(JANSSON_LIBS) \
 	-lpthread
 dist_man_MANS += man/vusim.1 man/vusim-blk.1 man/vusim-rng.1
 
+# The vusim program without its main(): vusim_main() for a program that
+# brings its own device (an out-of-tree model, examples/ramdisk;
+# libvusim-systemc's vusim_sc::main). Installed with vusim-main.h; vusim.pc
+# links it.
+lib_LTLIBRARIES += libvusim-program.la
+libvusim_program_la_SOURCES = $(vusim_SOURCES)
+libvusim_program_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) \
+	-DVUSIM_NO_MAIN
+libvusim_program_la_LIBADD = libvufe.la libvusim.la $(LIBEVENT_LIBS) \
+	$(JANSSON_LIBS) -lpthread
+libvusim_program_la_LDFLAGS = -version-info 0:0:0
+nobase_pkginclude_HEADERS += %reldir%/vusim-main.h
+
 # One entry point per device (vusim-blk, ...): symlinks to vusim, which
 # takes the device from its name; the vhost-user JSON descriptors that QEMU
 # and libvirt read (docs/interop/vhost-user.json) point at them.

@@ -430,18 +430,28 @@ static void main_help(FILE *f)
 
 #endif
 
+/* A program of its own (vusim_main()): its name, for its --help. */
+static const char *own_prog;
+
 static void dev_help(FILE *f, const struct dev_ops *ops)
 {
     const struct vusim_cap *cap = cap_find(ops->virtio_id);
     struct vusim_opt *drows = vusim_opts_from_dev(ops, dev_aliases, set_dev);
+    char cmd[128];
 
-    fprintf(f,
-            "Usage: " PROG " %s --socket-path=PATH | --fd=FDNUM "
-            "[options]\n       " PROG " %s --print-capabilities\n\n"
-            "Serve a virtio %s device (virtio id %u) to one vhost-user "
+    snprintf(cmd, sizeof(cmd), own_prog ? "%s" : PROG " %s",
+             own_prog ? own_prog : ops->name);
+    fprintf(f, "Usage: %s --socket-path=PATH | --fd=FDNUM [options]\n"
+            "       %s --print-capabilities\n", cmd, cmd);
+    if (own_prog) {
+        fprintf(f, "       %s replay TRACE [--backing=FILE] "
+                "[--OPTION[=VALUE]...]\n       %s trace "
+                "info|dump|check|diff|export ...\n", cmd, cmd);
+    }
+    fprintf(f, "\nServe a virtio %s device (virtio id %u) to one vhost-user "
             "front-end at a\ntime, with its timing on the simulation "
-            "calendar.\n\nGeneric options:\n",
-            ops->name, ops->name, cap ? cap->type : "", ops->virtio_id);
+            "calendar.\n\nGeneric options:\n", cap ? cap->type : "",
+            ops->virtio_id);
     vusim_opts_help(f, gopts, 0);
     fprintf(f, "\nOptions of %s:\n", ops->name);
     vusim_opts_help(f, drows, 0);
@@ -700,6 +710,9 @@ static int word_main(const char *word, int argc, char **argv)
 
 int vusim_main(int argc, char **argv, const struct dev_ops *ops)
 {
+    const char *base = argv[0] ? strrchr(argv[0], '/') : NULL;
+
+    own_prog = base ? base + 1 : argv[0] ? argv[0] : ops->name;
     dev_register(ops);
     if (argc >= 2 && (strcmp(argv[1], "replay") == 0 ||
                       strcmp(argv[1], "trace") == 0)) {

@@ -2,12 +2,6 @@
 # (C++17; built only when configure found SystemC >= 2.3.3).
 EXTRA_DIST += vusim-systemc.pc.in cosim/systemc/DESIGN.md
 if HAVE_SYSTEMC
-# The vusim program without its main(), for vusim_sc::main (vusim_main()).
-noinst_LTLIBRARIES += libvusim-program.la
-libvusim_program_la_SOURCES = $(vusim_SOURCES)
-libvusim_program_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) \
-	-DVUSIM_NO_MAIN
-
 lib_LTLIBRARIES += libvusim-systemc.la
 libvusim_systemc_la_SOURCES = \
 	%reldir%/kernel.cc \
@@ -15,7 +9,7 @@ libvusim_systemc_la_SOURCES = \
 	%reldir%/blk.cc \
 	%reldir%/program.cc
 libvusim_systemc_la_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS)
-libvusim_systemc_la_LIBADD = libvusim-program.la libvufe.la libvusim.la \
+libvusim_systemc_la_LIBADD = libvusim-program.la libvusim.la \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMC_LIBS) -lpthread
 libvusim_systemc_la_LDFLAGS = -version-info 0:0:0
 nobase_pkginclude_HEADERS += \

@@ -4,11 +4,26 @@
  * socket and memfd memory, in the suite's notification mode: every request
  * type, the error statuses, the timing model in simulated time, and the
  * rng's determinism across two runs.
+ *
+ * With VUSIM_ITEST_BLK_PROGRAM=PROG the blk cases run against that program
+ * instead of the in-tree model: an out-of-tree model built against the
+ * installed vusim (examples/ramdisk; make check sets it in
+ * tests/examples/ramdisk.sh), started as PROG --socket-path=PATH
+ * --size=SIZE. What depends on the in-tree model's own options (read-only,
+ * its timing) is checked only with it; requests that need a feature are
+ * checked when the device offers it.
  */
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "devices/blk/blk.h"
 #include "devices/rng/rng.h"
@@ -20,7 +35,48 @@ struct dtest {
     struct harness h;
     struct dev *dev;
     struct vufe *fe;
+    pid_t pid;                  /* the blk program's, or 0 */
+    char dir[64], sock[96];
 };
+
+/* The blk program under test (VUSIM_ITEST_BLK_PROGRAM), or NULL. */
+static const char *blk_program(const struct dev_ops *ops)
+{
+    const char *p = getenv("VUSIM_ITEST_BLK_PROGRAM");
+
+    return ops == &dev_blk_ops && p && p[0] ? p : NULL;
+}
+
+/* Start PROG --socket-path=... --size=... and wait until it listens. */
+static void dtest_spawn(struct dtest *t, const char *prog,
+                        const struct dev_opt *opts, size_t n)
+{
+    const struct dev_opt *size = dev_opt_find(opts, n, "size");
+    char sockopt[128], sizeopt[64];
+    struct timespec ts = { 0, 20 * 1000000L };
+
+    snprintf(t->dir, sizeof(t->dir), "/tmp/vusim-itest-XXXXXX");
+    CU_ASSERT_FATAL(mkdtemp(t->dir) != NULL);
+    snprintf(t->sock, sizeof(t->sock), "%s/blk.sock", t->dir);
+    snprintf(sockopt, sizeof(sockopt), "--socket-path=%s", t->sock);
+    snprintf(sizeopt, sizeof(sizeopt), "--size=%s",
+             size ? size->value : "1M");
+    t->pid = fork();
+    CU_ASSERT_FATAL(t->pid >= 0);
+    if (t->pid == 0) {
+        char *argv[] = { (char *)prog, sockopt, sizeopt, NULL };
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);     /* never outlive the test */
+        execv(prog, argv);
+        _exit(127);
+    }
+    /* Ready once the socket is there: it binds before it serves. A
+     * loaded machine may take seconds to start it. */
+    for (int i = 0; i < 1500 && access(t->sock, F_OK) != 0; i++) {
+        nanosleep(&ts, NULL);
+    }
+    CU_ASSERT_EQUAL_FATAL(access(t->sock, F_OK), 0);
+}
 
 static void dtest_start(struct dtest *t, const struct dev_ops *ops,
                         const struct dev_opt *opts, size_t n)
@@ -31,13 +87,17 @@ static void dtest_start(struct dtest *t, const struct dev_ops *ops,
     int e = 0;
 
     memset(t, 0, sizeof(*t));
-    t->h.loop = harness_loop_new();
-    CU_ASSERT_FATAL(t->h.loop != NULL);
-    CU_ASSERT_EQUAL_FATAL(ops->create(vu_loop_cal(t->h.loop), opts, n,
-                                      &t->dev, err, sizeof(err)), 0);
-    CU_ASSERT_EQUAL_FATAL(harness_start(&t->h, t->dev, &cfg, 1), 0);
+    if (blk_program(ops)) {
+        dtest_spawn(t, blk_program(ops), opts, n);
+    } else {
+        t->h.loop = harness_loop_new();
+        CU_ASSERT_FATAL(t->h.loop != NULL);
+        CU_ASSERT_EQUAL_FATAL(ops->create(vu_loop_cal(t->h.loop), opts, n,
+                                          &t->dev, err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL_FATAL(harness_start(&t->h, t->dev, &cfg, 1), 0);
+    }
     vufe_cfg_init(&fc);
-    fc.path = t->h.path;
+    fc.path = t->pid ? t->sock : t->h.path;
     fc.notify = g_itest_mode;
     fc.event_idx = false;
     t->fe = vufe_open(&fc, &e);
@@ -48,7 +108,18 @@ static void dtest_start(struct dtest *t, const struct dev_ops *ops,
 static void dtest_stop(struct dtest *t, sim_time_t *lat_min,
                        sim_time_t *lat_max)
 {
+    int status = -1;
+
     vufe_free(t->fe);
+    if (t->pid) {
+        /* The program exits 0 on SIGTERM, its socket removed. */
+        kill(t->pid, SIGTERM);
+        CU_ASSERT_EQUAL(waitpid(t->pid, &status, 0), t->pid);
+        CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CU_ASSERT_NOT_EQUAL(access(t->sock, F_OK), 0);
+        rmdir(t->dir);
+        return;
+    }
     harness_stop(&t->h);
     if (lat_min && vu_backend_latency(t->h.be, 0, lat_min) < 0) {
         *lat_min = 0;
@@ -117,6 +188,14 @@ static void test_blk_requests(void)
     CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_GET_ID, 0, id, 20, false, &used),
                     DEV_BLK_S_OK);
     CU_ASSERT(memcmp(id, "vusim", 5) == 0);
+    if (!(vufe_features(t.fe) & VU_BIT(DEV_BLK_F_WRITE_ZEROES)) ||
+        !(vufe_features(t.fe) & VU_BIT(DEV_BLK_F_DISCARD))) {
+        CU_ASSERT_PTR_NOT_NULL(blk_program(&dev_blk_ops));
+        CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_DISCARD, 0, &seg,
+                                sizeof(seg), true, &used), DEV_BLK_S_UNSUPP);
+        dtest_stop(&t, NULL, NULL);
+        return;
+    }
     CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_WRITE_ZEROES, 0, &seg,
                             sizeof(seg), true, &used), DEV_BLK_S_OK);
     CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_IN, 8, r, 4096, false, &used),
@@ -137,16 +216,22 @@ static void test_blk_errors(void)
 {
     static const struct dev_opt o[] = { { "size", "1M" },
                                         { "read-only", NULL } };
-    uint8_t buf[512] = { 0 };
+    uint8_t buf[1024] = { 0 };
     struct dtest t;
     uint32_t used;
 
     dtest_start(&t, &dev_blk_ops, o, 2);
-    CU_ASSERT(vufe_features(t.fe) & VU_BIT(DEV_BLK_F_RO));
+    /* --read-only is the in-tree model's option. */
+    CU_ASSERT(blk_program(&dev_blk_ops) ||
+              (vufe_features(t.fe) & VU_BIT(DEV_BLK_F_RO)));
     CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_IN, 2048, buf, 512, false,
                             &used), DEV_BLK_S_IOERR);   /* past the end */
-    CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_OUT, 0, buf, 512, true, &used),
-                    DEV_BLK_S_IOERR);                   /* read-only */
+    CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_OUT, 2047, buf, 1024, true,
+                            &used), DEV_BLK_S_IOERR);   /* across the end */
+    if (!blk_program(&dev_blk_ops)) {
+        CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_OUT, 0, buf, 512, true,
+                                &used), DEV_BLK_S_IOERR);   /* read-only */
+    }
     CU_ASSERT_EQUAL(blk_req(t.fe, 99, 0, NULL, 0, false, &used),
                     DEV_BLK_S_UNSUPP);                  /* unknown type */
     CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_IN, 0, buf, 100, false, &used),
@@ -168,6 +253,9 @@ static void test_blk_timing(void)
     struct dtest t;
     uint32_t used;
 
+    if (blk_program(&dev_blk_ops)) {
+        return;     /* the in-tree model's timing options */
+    }
     dtest_start(&t, &dev_blk_ops, o, 3);
     for (int i = 0; i < 5; i++) {
         CU_ASSERT_EQUAL(blk_req(t.fe, DEV_BLK_T_IN, (uint64_t)i * 8, buf,
