@@ -2,7 +2,7 @@
 #   wire/      what both ends of the socket share (libvusim)
 #   backend/   the vhost-user back-end (libvusim)
 #   frontend/  vufe, the reference front-end (libvufe, not installed)
-#   program/   the vusim program
+#   program/   the vusim program, and libvusim-program (vusim_main())
 #   control/   its control socket (below)
 include %reldir%/wire/local.mk
 include %reldir%/backend/local.mk

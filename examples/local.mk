@@ -1,5 +1,6 @@
 # examples fragment: SystemC models built on libvusim-systemc, installed
-# as programs (vusim-sc-ssd, vusim-sc-rng) and tested in the tree.
+# as programs (vusim-sc-ssd, vusim-sc-rng) and tested in the tree; and
+# ramdisk, a model built out of the tree against the installed vusim.
 EXTRA_DIST += \
 	examples/systemc-ssd/main.cc examples/systemc-ssd/ssd.cc \
 	examples/systemc-ssd/ssd.h examples/systemc-rng/main.cc \

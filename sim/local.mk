@@ -1,3 +1,5 @@
+# sim fragment: the discrete-event kernel (calendar, time, clocks, rng,
+# log, the time-travel controller); uses nothing else in vusim.
 libvusim_la_SOURCES += \
 	%reldir%/log.c \
 	%reldir%/time.c \

@@ -1,5 +1,6 @@
-# cosim/program fragment: the vusim program (main and CLI, serving, the
-# embedded demo, the --stats summary, the trace and replay subcommands).
+# cosim/program fragment: the vusim program (main, multi, the one option
+# parser, serving, the embedded demo, the --stats summary, the trace and
+# replay subcommands) and libvusim-program, the same without main().
 bin_PROGRAMS += vusim
 vusim_SOURCES = \
 	%reldir%/vusim.c \
