@@ -39,14 +39,16 @@ static const struct dev_optdesc *optdesc_find(const struct dev_ops *ops,
     return NULL;
 }
 
-/* "backing, size, read-only" into @buf, for the unknown-option line. */
+/* "--backing, --size, --read-only" into @buf, for the unknown-option
+ * line. */
 static void optdesc_list(const struct dev_ops *ops, char *buf, size_t len)
 {
     size_t n = 0;
 
     buf[0] = '\0';
     for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
-        int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", d->name);
+        int w = snprintf(buf + n, len - n, "%s--%s", n ? ", " : "",
+                         d->name);
         if (w < 0 || (size_t)w >= len - n) {
             return;
         }
@@ -58,16 +60,19 @@ static int opt_check_one(const struct dev_ops *ops, const struct dev_opt *o,
                          char *err, size_t errlen)
 {
     const struct dev_optdesc *d = optdesc_find(ops, o->name);
-    char names[256];
+    char names[512];
 
+    /* The lines of the program's option parser (cosim/program/opts.h):
+     * the option as given, then what is allowed. */
     if (!d) {
         optdesc_list(ops, names, sizeof(names));
-        return opt_fail(err, errlen, "--%s: unknown option for device %s "
-                        "(allowed: %s)", o->name, ops->name,
+        return opt_fail(err, errlen, "--%s%s%s: unknown option for %s; "
+                        "allowed: %s", o->name, o->value ? "=" : "",
+                        o->value ? o->value : "", ops->name,
                         names[0] ? names : "none");
     }
     if (!d->metavar && o->value) {
-        return opt_fail(err, errlen, "--%s=%s: %s is a flag and takes no "
+        return opt_fail(err, errlen, "--%s=%s: --%s is a flag and takes no "
                         "value", o->name, o->value, o->name);
     }
     if (d->metavar && (!o->value || !o->value[0])) {
@@ -93,8 +98,11 @@ int dev_opts_check(const struct dev_ops *ops, const struct dev_opt *opts,
         for (size_t j = 0; j < i && strcmp(opts[i].name, "fault") != 0;
              j++) {
             if (strcmp(opts[j].name, opts[i].name) == 0) {
-                return opt_fail(err, errlen, "--%s: given more than once; "
-                                "allowed once", opts[i].name);
+                return opt_fail(err, errlen, "--%s%s%s: --%s given more than "
+                                "once; allowed once", opts[i].name,
+                                opts[i].value ? "=" : "",
+                                opts[i].value ? opts[i].value : "",
+                                opts[i].name);
             }
         }
     }
