@@ -21,9 +21,9 @@
 
 #include "cosim/control/control.h"
 #include "cosim/backend/backend.h"
-#include "cosim/program/opts.h"
 #include "cosim/backend/loop.h"
 #include "cosim/backend/server.h"
+#include "cosim/program/opts.h"
 #include "cosim/program/stats.h"
 #include "cosim/program/vusim-internal.h"
 #include "sim/log.h"

@@ -1,19 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ramdisk - a virtio-blk RAM disk built outside vusim's tree
- *
- * A complete device model against the installed API (devices/dev.h) and a
- * complete back-end program from one call (vusim_main()): every generic
- * option (--socket-path, --fd, --inband, --clock, --trace, --time-travel,
- * --stats, --print-capabilities, -v, --help) and `ramdisk replay TRACE`.
- * Its own options: --size=BYTES, --latency=DURATION.
- *
- * Requests: read, write, flush and get-id; others get UNSUPP. Each
- * completes --latency after it was popped, on vusim's calendar, so a run
- * replays bit for bit. The disk starts zeroed and lives as long as the
- * program.
- *
- * Build: make (uses pkg-config --cflags --libs vusim only).
+ * ramdisk - a virtio-blk RAM disk built outside vusim's tree, against the
+ * installed devices/dev.h; vusim_main() makes it a whole back-end program
+ * with every generic option and `ramdisk replay TRACE`. Its own options:
+ * --size=BYTES, --latency=DURATION. Read, write, flush and get-id (others
+ * get UNSUPP) each complete --latency after they were popped, on vusim's
+ * calendar, so a run replays bit for bit. Build: make (pkg-config only).
  */
 #include <endian.h>
 #include <errno.h>
@@ -31,7 +23,6 @@
 #define SECTOR 512u
 #define HDR sizeof(struct virtio_blk_outhdr)
 #define SEG_MAX 126u
-#define ID "vusim-ramdisk"
 
 struct ramdisk {
     struct dev dev;                 /* first: what the host sees */
@@ -39,7 +30,7 @@ struct ramdisk {
     uint64_t size;
     sim_time_t latency;
     struct virtio_blk_config cfg;
-    uint64_t nread, nwrite, nflush, nother;
+    uint64_t nread, nwrite, nflush;
 };
 
 static const struct dev_ops ramdisk_ops;
@@ -81,6 +72,7 @@ static uint8_t rd_rw(struct ramdisk *r, struct dev_req *req, bool in,
 /* Do @req now; its status byte and the bytes written are its result. */
 static uint8_t rd_do(struct ramdisk *r, struct dev_req *req, uint32_t *used)
 {
+    static const char id[VIRTIO_BLK_ID_BYTES] = "vusim-ramdisk";
     struct virtio_blk_outhdr h;
     uint32_t n;
 
@@ -99,11 +91,9 @@ static uint8_t rd_do(struct ramdisk *r, struct dev_req *req, uint32_t *used)
     case VIRTIO_BLK_T_GET_ID:
         n = req->wr_len - 1 < VIRTIO_BLK_ID_BYTES ? req->wr_len - 1
                                                   : VIRTIO_BLK_ID_BYTES;
-        *used = n;
-        return dev_req_write(req, 0, ID, n < sizeof(ID) ? n : sizeof(ID)) ?
-               VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+        *used = n;                      /* NUL-padded to 20 bytes */
+        return dev_req_write(req, 0, id, n) ? VIRTIO_BLK_S_IOERR : 0;
     default:
-        r->nother++;
         return VIRTIO_BLK_S_UNSUPP;
     }
 }
@@ -165,8 +155,8 @@ static int rd_stats_json(struct dev *d, char *buf, size_t len)
     struct ramdisk *r = (struct ramdisk *)d;
 
     return snprintf(buf, len, "\"req_read\": %" PRIu64 ", \"req_write\": %"
-                    PRIu64 ", \"req_flush\": %" PRIu64 ", \"req_other\": %"
-                    PRIu64, r->nread, r->nwrite, r->nflush, r->nother);
+                    PRIu64 ", \"req_flush\": %" PRIu64, r->nread, r->nwrite,
+                    r->nflush);
 }
 
 static void rd_destroy(struct dev *d)
@@ -175,41 +165,29 @@ static void rd_destroy(struct dev *d)
     free(d);
 }
 
-static void rd_config(struct ramdisk *r)
-{
-    struct virtio_blk_config *c = &r->cfg;
-
-    c->capacity = htole64(r->size / SECTOR);
-    c->seg_max = htole32(SEG_MAX);
-    c->blk_size = htole32(SECTOR);
-    r->dev.features = 1ull << VIRTIO_BLK_F_SEG_MAX |
-                      1ull << VIRTIO_BLK_F_BLK_SIZE |
-                      1ull << VIRTIO_BLK_F_FLUSH;
-}
-
 static int rd_create(struct sim_cal *cal, const struct dev_opt *opts,
                      size_t nopts, struct dev **out, char *err, size_t errlen)
 {
     const struct dev_opt *size = dev_opt_find(opts, nopts, "size");
     const struct dev_opt *lat = dev_opt_find(opts, nopts, "latency");
     struct ramdisk *r = calloc(1, sizeof(*r));
-    int rc = r ? 0 : -ENOMEM;
+    int rc = 0;
 
-    if (r) {
-        r->size = 64u << 20;
-        r->latency = 10 * SIM_US;
-        if (size && (rc = dev_opt_bytes(size, SECTOR, 1ull << 36, &r->size,
-                                        err, errlen)) == 0 &&
-            r->size % SECTOR) {
-            snprintf(err, errlen, "--size=%s: must be whole sectors of 512 "
-                     "bytes", size->value);
-            rc = -EINVAL;
-        }
+    if (!r) {
+        return -ENOMEM;
     }
-    if (rc == 0 && lat) {
+    r->size = 64u << 20;
+    r->latency = 10 * SIM_US;
+    if (size && !(rc = dev_opt_bytes(size, SECTOR, 1ull << 36, &r->size,
+                                     err, errlen)) && r->size % SECTOR) {
+        rc = -EINVAL;
+        snprintf(err, errlen, "--size=%s: must be whole sectors of 512 "
+                 "bytes", size->value);
+    }
+    if (!rc && lat) {
         rc = dev_opt_duration(lat, &r->latency, err, errlen);
     }
-    if (rc == 0 && !(r->data = calloc(1, r->size))) {
+    if (!rc && !(r->data = calloc(1, r->size))) {
         rc = -ENOMEM;
     }
     if (rc) {
@@ -218,8 +196,13 @@ static int rd_create(struct sim_cal *cal, const struct dev_opt *opts,
     }
     r->dev = (struct dev){ .ops = &ramdisk_ops, .cal = cal, .num_queues = 1,
                            .queue_size_max = 1024,
-                           .config_size = sizeof(r->cfg) };
-    rd_config(r);
+                           .config_size = sizeof(r->cfg),
+                           .features = 1ull << VIRTIO_BLK_F_SEG_MAX |
+                                       1ull << VIRTIO_BLK_F_BLK_SIZE |
+                                       1ull << VIRTIO_BLK_F_FLUSH };
+    r->cfg.capacity = htole64(r->size / SECTOR);
+    r->cfg.seg_max = htole32(SEG_MAX);
+    r->cfg.blk_size = htole32(SECTOR);
     *out = &r->dev;
     return 0;
 }
