@@ -2,8 +2,9 @@
 /*
  * The virtio-blk front half (blk.h). Layouts are those of devices/blk/blk.h
  * (virtio 1.1 5.2.6): header readable first, status the last writable
- * byte. Each request uses its own transactions and bounce buffer, so
- * several may be inside a storage model that wait()s at once.
+ * byte. Each request uses its own context (transactions and bounce
+ * buffer), so several may be inside a storage model that wait()s at once;
+ * contexts are pooled.
  */
 #include "config.h"
 
@@ -36,7 +37,31 @@ void put16(uint8_t *p, uint16_t v) { std::memcpy(p, &v, 2); }
 void put32(uint8_t *p, uint32_t v) { std::memcpy(p, &v, 4); }
 void put64(uint8_t *p, uint64_t v) { std::memcpy(p, &v, 8); }
 
+// A transaction ready for one access (every attribute a target may look
+// at is set: the transaction is reused).
+void prepare(tlm::tlm_generic_payload &gp, tlm::tlm_command cmd,
+             uint64_t addr, unsigned char *p, uint32_t len)
+{
+    gp.set_command(cmd);
+    gp.set_address(addr);
+    gp.set_data_ptr(p);
+    gp.set_data_length(len);
+    gp.set_streaming_width(len);
+    gp.set_byte_enable_ptr(nullptr);
+    gp.set_byte_enable_length(0);
+    gp.set_dmi_allowed(false);
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+}
+
 } // namespace
+
+// One request's working set: a transaction for the DMA socket, one for the
+// storage socket, the bounce buffer (it only grows) and the DISCARD /
+// WRITE_ZEROES segments.
+struct blk_front::ctx {
+    tlm::tlm_generic_payload dma_gp, st_gp;
+    std::vector<uint8_t> buf, segs;
+};
 
 blk_front::blk_front(sc_module_name name, uint64_t capacity, bool read_only,
                      uint16_t num_queues)
@@ -98,45 +123,30 @@ std::string blk_front::stats_json()
            ", \"errors\": " + std::to_string(n_.errors);
 }
 
-bool blk_front::to_dma(tlm::tlm_command cmd, uint64_t addr, void *p,
+bool blk_front::to_dma(ctx &c, tlm::tlm_command cmd, uint64_t addr, void *p,
                        uint32_t len, sc_time &delay)
 {
-    tlm::tlm_generic_payload gp;
-
-    gp.set_command(cmd);
-    gp.set_address(addr);
-    gp.set_data_ptr(static_cast<unsigned char *>(p));
-    gp.set_data_length(len);
-    gp.set_streaming_width(len);
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    dma->b_transport(gp, delay);
-    return gp.is_response_ok();
+    prepare(c.dma_gp, cmd, addr, static_cast<unsigned char *>(p), len);
+    dma->b_transport(c.dma_gp, delay);
+    return c.dma_gp.is_response_ok();
 }
 
-bool blk_front::to_storage(tlm::tlm_command cmd, uint64_t addr, uint8_t *p,
-                           uint32_t len, sc_time &delay)
+bool blk_front::to_storage(ctx &c, tlm::tlm_command cmd, uint64_t addr,
+                           uint8_t *p, uint32_t len, sc_time &delay)
 {
-    tlm::tlm_generic_payload gp;
-
-    gp.set_command(cmd);
-    gp.set_address(addr);
-    gp.set_data_ptr(p);
-    gp.set_data_length(len);
-    gp.set_streaming_width(len);
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    storage->b_transport(gp, delay);
-    return gp.is_response_ok();
+    prepare(c.st_gp, cmd, addr, p, len);
+    storage->b_transport(c.st_gp, delay);
+    return c.st_gp.is_response_ok();
 }
 
 // IN and OUT: one storage transaction for the whole payload.
-uint8_t blk_front::rw(request &rq, uint32_t type, uint64_t sector,
+uint8_t blk_front::rw(ctx &c, request &rq, uint32_t type, uint64_t sector,
                       sc_time &delay, uint32_t *data)
 {
     bool in = type == T_IN;
     uint32_t n = in ? rq.wr_len - 1 : rq.rd_len - HDR;
     uint64_t off = sector * SECTOR;
-    // not zero-filled: every byte is written before it is read
-    std::unique_ptr<uint8_t[]> buf(new uint8_t[n ? n : 1]);
+    uint8_t *buf;
 
     if (!in && ro_) {
         return S_IOERR;
@@ -145,32 +155,38 @@ uint8_t blk_front::rw(request &rq, uint32_t type, uint64_t sector,
         n > capacity_ - off) {
         return S_IOERR;
     }
+    if (c.buf.size() < n) {
+        c.buf.resize(n); // every byte is written before it is read
+    }
+    buf = c.buf.data();
     if (in) {
-        if (!to_storage(tlm::TLM_READ_COMMAND, off, buf.get(), n, delay) ||
-            !to_dma(tlm::TLM_WRITE_COMMAND, rq.dma_addr, buf.get(), n,
-                    delay)) {
+        if (!to_storage(c, tlm::TLM_READ_COMMAND, off, buf, n, delay) ||
+            !to_dma(c, tlm::TLM_WRITE_COMMAND, rq.dma_addr, buf, n, delay)) {
             return S_IOERR;
         }
         *data = n;
         return S_OK;
     }
-    if (!to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, buf.get(), n,
+    if (!to_dma(c, tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, buf, n,
                 delay) ||
-        !to_storage(tlm::TLM_WRITE_COMMAND, off, buf.get(), n, delay)) {
+        !to_storage(c, tlm::TLM_WRITE_COMMAND, off, buf, n, delay)) {
         return S_IOERR;
     }
     return S_OK;
 }
 
 // DISCARD and WRITE_ZEROES: every segment checked before any is applied.
-uint8_t blk_front::dwz(request &rq, uint32_t type, sc_time &delay)
+uint8_t blk_front::dwz(ctx &c, request &rq, uint32_t type, sc_time &delay)
 {
     uint32_t nseg = (rq.rd_len - HDR) / SEG;
-    std::vector<uint8_t> segs(nseg * SEG);
+    std::vector<uint8_t> &segs = c.segs;
     std::vector<uint8_t> zero;
 
-    if (ro_ || (rq.rd_len - HDR) % SEG || nseg == 0 || nseg > DWZ_MAX_SEG ||
-        !to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, segs.data(),
+    if (ro_ || (rq.rd_len - HDR) % SEG || nseg == 0 || nseg > DWZ_MAX_SEG) {
+        return S_IOERR;
+    }
+    segs.resize(nseg * SEG);
+    if (!to_dma(c, tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, segs.data(),
                 nseg * SEG, delay)) {
         return S_IOERR;
     }
@@ -197,34 +213,35 @@ uint8_t blk_front::dwz(request &rq, uint32_t type, sc_time &delay)
         off = s * SECTOR;
         left = static_cast<uint64_t>(k) * SECTOR;
         if (type == T_DISCARD) {
-            if (!to_storage(tlm::TLM_IGNORE_COMMAND, off, nullptr,
+            if (!to_storage(c, tlm::TLM_IGNORE_COMMAND, off, nullptr,
                             static_cast<uint32_t>(left), delay)) {
                 return S_IOERR;
             }
             continue;
         }
         while (left) {
-            uint32_t c = left < ZERO_CHUNK ? static_cast<uint32_t>(left)
+            uint32_t k = left < ZERO_CHUNK ? static_cast<uint32_t>(left)
                                            : ZERO_CHUNK;
-            if (!to_storage(tlm::TLM_WRITE_COMMAND, off, zero.data(), c,
+            if (!to_storage(c, tlm::TLM_WRITE_COMMAND, off, zero.data(), k,
                             delay)) {
                 return S_IOERR;
             }
-            off += c;
-            left -= c;
+            off += k;
+            left -= k;
         }
     }
     return S_OK;
 }
 
-uint8_t blk_front::serve(request &rq, sc_time &delay, uint32_t *data)
+uint8_t blk_front::serve(ctx &c, request &rq, sc_time &delay,
+                         uint32_t *data)
 {
     uint8_t hdr[HDR];
     uint32_t type;
     uint64_t sector;
 
     if (rq.rd_len < HDR || rq.wr_len < 1 ||
-        !to_dma(tlm::TLM_READ_COMMAND, rq.dma_addr, hdr, HDR, delay)) {
+        !to_dma(c, tlm::TLM_READ_COMMAND, rq.dma_addr, hdr, HDR, delay)) {
         return S_IOERR;
     }
     std::memcpy(&type, hdr, 4);
@@ -232,13 +249,14 @@ uint8_t blk_front::serve(request &rq, sc_time &delay, uint32_t *data)
     switch (type) {
     case T_IN:
         n_.in++;
-        return rq.rd_len == HDR ? rw(rq, type, sector, delay, data) : S_IOERR;
+        return rq.rd_len == HDR ? rw(c, rq, type, sector, delay, data) : S_IOERR;
     case T_OUT:
         n_.out++;
-        return rq.wr_len == 1 ? rw(rq, type, sector, delay, data) : S_IOERR;
+        return rq.wr_len == 1 ? rw(c, rq, type, sector, delay, data)
+                              : S_IOERR;
     case T_FLUSH:
         n_.flush++;
-        return to_storage(tlm::TLM_IGNORE_COMMAND, 0, nullptr, 0, delay)
+        return to_storage(c, tlm::TLM_IGNORE_COMMAND, 0, nullptr, 0, delay)
                    ? S_OK : S_IOERR;
     case T_GET_ID: {
         uint8_t id[ID_BYTES] = {};
@@ -247,7 +265,7 @@ uint8_t blk_front::serve(request &rq, sc_time &delay, uint32_t *data)
         n_.get_id++;
         std::memcpy(id, serial_.data(),
                     serial_.size() < ID_BYTES ? serial_.size() : ID_BYTES);
-        if (k == 0 || !to_dma(tlm::TLM_WRITE_COMMAND, rq.dma_addr, id, k,
+        if (k == 0 || !to_dma(c, tlm::TLM_WRITE_COMMAND, rq.dma_addr, id, k,
                               delay)) {
             return S_IOERR;
         }
@@ -256,10 +274,10 @@ uint8_t blk_front::serve(request &rq, sc_time &delay, uint32_t *data)
     }
     case T_DISCARD:
         n_.discard++;
-        return rq.wr_len == 1 ? dwz(rq, type, delay) : S_IOERR;
+        return rq.wr_len == 1 ? dwz(c, rq, type, delay) : S_IOERR;
     case T_WRITE_ZEROES:
         n_.write_zeroes++;
-        return rq.wr_len == 1 ? dwz(rq, type, delay) : S_IOERR;
+        return rq.wr_len == 1 ? dwz(c, rq, type, delay) : S_IOERR;
     default:
         n_.unsupported++;
         return S_UNSUPP;
@@ -269,28 +287,43 @@ uint8_t blk_front::serve(request &rq, sc_time &delay, uint32_t *data)
 void blk_front::b_req(tlm::tlm_generic_payload &gp, sc_time &delay)
 {
     request *rq = gp.get_extension<request>();
-    uint32_t data = 0;
-    uint8_t st;
+    ctx *c;
 
     if (!rq) {
         gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
         return;
     }
-    st = serve(*rq, delay, &data);
+    if (free_.empty()) {
+        ctxs_.emplace_back(new ctx());
+        c = ctxs_.back().get();
+    } else {
+        c = free_.back();
+        free_.pop_back();
+    }
+    answer(*c, gp, *rq, delay);
+    free_.push_back(c);
+}
+
+void blk_front::answer(ctx &c, tlm::tlm_generic_payload &gp, request &rq,
+                       sc_time &delay)
+{
+    uint32_t data = 0;
+    uint8_t st = serve(c, rq, delay, &data);
+
     if (st == S_IOERR) {
         n_.errors++;
     }
-    if (rq->wr_len == 0) {
-        rq->used_len = 0;
+    if (rq.wr_len == 0) {
+        rq.used_len = 0;
         gp.set_response_status(tlm::TLM_OK_RESPONSE);
         return;
     }
-    if (!to_dma(tlm::TLM_WRITE_COMMAND, rq->dma_addr + rq->wr_len - 1, &st,
+    if (!to_dma(c, tlm::TLM_WRITE_COMMAND, rq.dma_addr + rq.wr_len - 1, &st,
                 1, delay)) {
         gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
         return;
     }
-    rq->used_len = data + 1;
+    rq.used_len = data + 1;
     gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -27,7 +27,9 @@
  * capacity or a storage error response gets VIRTIO_BLK_S_IOERR. used_len
  * is the data written to the guest plus the status byte.
  *
- * Owns:        a bounce buffer per request in flight.
+ * Owns:        a context per request in flight (its two transactions and
+ *              bounce buffer), pooled: none is allocated per request once
+ *              the pool has grown to the largest number in flight.
  * Borrows:     the storage model bound to `storage`.
  * Threading:   single thread (kernel.h).
  * Errors:      as bridge.h; a storage error fails the one request.
@@ -36,6 +38,7 @@
 #ifndef VUSIM_COSIM_SYSTEMC_BLK_H
 #define VUSIM_COSIM_SYSTEMC_BLK_H
 
+#include <memory>
 #include <vector>
 
 #include "cosim/systemc/bridge.h"
@@ -63,14 +66,19 @@ public:
     const counts &get_counts() const { return n_; }
 
 private:
+    struct ctx;
+
     void b_req(tlm::tlm_generic_payload &gp, sc_core::sc_time &delay);
-    uint8_t serve(request &rq, sc_core::sc_time &delay, uint32_t *data);
-    uint8_t rw(request &rq, uint32_t type, uint64_t sector,
-               sc_core::sc_time &delay, uint32_t *data);
-    uint8_t dwz(request &rq, uint32_t type, sc_core::sc_time &delay);
-    bool to_dma(tlm::tlm_command cmd, uint64_t addr, void *p, uint32_t len,
+    void answer(ctx &c, tlm::tlm_generic_payload &gp, request &rq,
                 sc_core::sc_time &delay);
-    bool to_storage(tlm::tlm_command cmd, uint64_t addr, uint8_t *p,
+    uint8_t serve(ctx &c, request &rq, sc_core::sc_time &delay,
+                  uint32_t *data);
+    uint8_t rw(ctx &c, request &rq, uint32_t type, uint64_t sector,
+               sc_core::sc_time &delay, uint32_t *data);
+    uint8_t dwz(ctx &c, request &rq, uint32_t type, sc_core::sc_time &delay);
+    bool to_dma(ctx &c, tlm::tlm_command cmd, uint64_t addr, void *p,
+                uint32_t len, sc_core::sc_time &delay);
+    bool to_storage(ctx &c, tlm::tlm_command cmd, uint64_t addr, uint8_t *p,
                     uint32_t len, sc_core::sc_time &delay);
 
     uint64_t capacity_;
@@ -78,6 +86,8 @@ private:
     uint16_t nq_;
     std::string serial_;
     counts n_;
+    std::vector<std::unique_ptr<ctx>> ctxs_; // the pool
+    std::vector<ctx *> free_;
 };
 
 // The bridge and the front half in one, bound together: bind your storage

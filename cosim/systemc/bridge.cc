@@ -2,13 +2,14 @@
 /*
  * The bridge between vusim's device API and a TLM-2.0 model (bridge.h).
  * Every entry from vusim (the dev_ops trampolines) is one crossing:
- * kernel::enter(), the work, kernel::leave(). Requests live in live_ from
- * pop until they are settled: done (completed or failed) or cancelled, and
- * no worker is inside the model with them.
+ * kernel::enter(), the work, kernel::leave(). Requests live in slots_
+ * from pop until they are settled: done (completed or failed) or
+ * cancelled, and neither a worker nor a pending completion holds them;
+ * then their record goes back to the pool.
  */
 #include "config.h"
 
-#define SC_INCLUDE_DYNAMIC_PROCESSES // sc_spawn: workers, delayed completions
+#define SC_INCLUDE_DYNAMIC_PROCESSES // sc_spawn: workers, completions
 #include <systemc>
 
 #include <cerrno>
@@ -39,19 +40,30 @@ void request::copy_from(const tlm::tlm_extension_base &other)
     *this = static_cast<const request &>(other);
 }
 
+// A request from pop to settle; pooled, so everything here is reset by
+// bridge::take().
 struct bridge::rec {
     uint64_t handle = 0;
     struct dev_req *req = nullptr;  // NULL once the host took it back
     tlm::tlm_generic_payload gp;
     request ext;
-    bool busy = false;       // a worker or a timer holds it
+    sc_event done_ev;        // fires the record's method: a timed completion
+    uint32_t done_used = 0;  // the used length it completes with
+    bool busy = false;       // a worker or a timed completion holds it
     bool done = false;       // completed or failed towards the host
     bool completing = false; // complete() accepted, waiting its delay
     bool failed = false;     // a bad DMA: fail it at completion
     bool cancelled = false;
+    rec *next = nullptr;     // the worker queue
 
     rec() { gp.set_extension(&ext); }
     ~rec() { gp.clear_extension(&ext); }
+};
+
+// A worker thread; idle ones wait on ev.
+struct bridge::worker {
+    sc_event ev;
+    bool armed = false; // ev notified for the next delta: take the queue
 };
 
 struct bridge::host_dev {
@@ -71,6 +83,8 @@ bridge::bridge(sc_module_name name, const device_desc &desc, model_if *hooks)
 }
 
 bridge::~bridge() = default;
+
+constexpr size_t SLOTS_MIN = 64;
 
 void bridge::fill_ops(struct dev_ops *ops)
 {
@@ -136,21 +150,98 @@ void bridge::model_error(const rec *r, const std::string &what)
     }
 }
 
-bridge::rec *bridge::find(uint64_t handle)
+bridge::rec *bridge::find(uint64_t handle) const
 {
-    auto it = live_.find(static_cast<uint32_t>(handle));
+    rec *r;
 
-    if (it == live_.end() || it->second->handle != handle) {
+    if (slots_.empty()) {
         return nullptr;
     }
-    return it->second.get();
+    r = slots_[handle & (slots_.size() - 1)];
+    return r && r->handle == handle ? r : nullptr;
 }
 
-// Forget @r once nobody holds it any more.
+// A DMA address names its request by the handle's low 32 bits; no two
+// live requests share them (their slots differ, and the table has at
+// most 2^32 slots).
+bridge::rec *bridge::find_dma(uint32_t key) const
+{
+    rec *r;
+
+    if (slots_.empty()) {
+        return nullptr;
+    }
+    r = slots_[key & (slots_.size() - 1)];
+    return r && static_cast<uint32_t>(r->handle) == key ? r : nullptr;
+}
+
+// Double the slot table. Handles in distinct slots of the old table are
+// in distinct slots of the new one (the new mask has one bit more).
+void bridge::grow_slots()
+{
+    std::vector<rec *> n(slots_.empty() ? SLOTS_MIN : slots_.size() * 2);
+
+    for (rec *r : slots_) {
+        if (r) {
+            n[r->handle & (n.size() - 1)] = r;
+        }
+    }
+    slots_.swap(n);
+}
+
+// A record for @req, live under a fresh handle: the next one whose slot
+// is free (a request in flight for long keeps its slot; the handles
+// that would land on it are skipped, never reused).
+bridge::rec *bridge::take(struct dev_req *req, uint16_t q)
+{
+    rec *r;
+    uint64_t h;
+
+    if ((nlive_ + 1) * 2 > slots_.size()) {
+        grow_slots();
+    }
+    if (free_.empty()) {
+        recs_.emplace_back(new rec());
+        r = recs_.back().get();
+        sc_spawn_options o;
+        o.spawn_method();
+        o.dont_initialize();
+        o.set_sensitivity(&r->done_ev);
+        sc_spawn(sc_bind(&bridge::on_done, this, r),
+                 sc_gen_unique_name("vusim_done"), &o);
+    } else {
+        r = free_.back();
+        free_.pop_back();
+    }
+    for (h = next_handle_; slots_[h & (slots_.size() - 1)]; h++) {
+    }
+    next_handle_ = h + 1;
+    slots_[h & (slots_.size() - 1)] = r;
+    nlive_++;
+    r->handle = h;
+    r->req = req;
+    r->busy = r->done = r->completing = r->failed = r->cancelled = false;
+    r->next = nullptr;
+    r->done_used = 0;
+    r->ext.handle = h;
+    r->ext.queue = q;
+    r->ext.rd_len = req->rd_len;
+    r->ext.wr_len = req->wr_len;
+    r->ext.dma_addr = static_cast<uint64_t>(static_cast<uint32_t>(h)) << 32;
+    r->ext.used_len = 0;
+    r->ext.deferred = false;
+    req->dev_data[0] = h; // op_cancel finds it by this
+    return r;
+}
+
+// Forget @r once nobody holds it any more: back to the pool.
 void bridge::settle(rec *r)
 {
     if ((r->done || r->cancelled) && !r->busy) {
-        live_.erase(static_cast<uint32_t>(r->handle));
+        slots_[r->handle & (slots_.size() - 1)] = nullptr;
+        nlive_--;
+        r->req = nullptr;
+        free_.push_back(r);
     }
 }
 
@@ -231,13 +322,21 @@ int bridge::complete(uint64_t handle, uint32_t used_len, const sc_time &delay)
         return 0;
     }
     r->busy = true;
-    sc_spawn([this, r, used_len, delay]() {
-        wait(delay);
-        r->busy = false;
-        finish(r, used_len);
-        settle(r);
-    });
+    r->done_used = used_len;
+    r->done_ev.notify(delay);
     return 0;
+}
+
+// The record's method: its timed completion (a loosely-timed model's
+// annotated delay, or complete() with a delay) is due.
+void bridge::on_done(rec *r)
+{
+    if (!r->busy) {
+        return; // failed already when the kernel broke
+    }
+    r->busy = false;
+    finish(r, r->done_used);
+    settle(r);
 }
 
 // The kernel broke: SystemC will never answer. Fail every request the
@@ -249,33 +348,95 @@ void bridge::fail_all_later()
         bridge *b = static_cast<bridge *>(ev->arg);
         std::vector<rec *> v;
 
-        for (auto &it : b->live_) {
-            v.push_back(it.second.get());
+        for (rec *r : b->slots_) {
+            if (r) {
+                v.push_back(r);
+            }
         }
         for (rec *r : v) {
             r->busy = false;
             b->fail_req(r);
             b->settle(r);
         }
-        b->fifo_.clear();
+        b->fifo_head_ = b->fifo_tail_ = nullptr;
     }, this);
 }
 
 /* ---- requests to the model ----------------------------------------- */
 
-void bridge::worker()
+// A worker: idle until armed, then it serves the queue.
+void bridge::worker_main(worker *w)
 {
-    starting_--;
     for (;;) {
-        while (fifo_.empty()) {
-            idle_++;
-            wait(work_ev_);
-            idle_--;
+        if (w->armed) { // (a cancelled arming may still wake it: ignored)
+            w->armed = false;
+            if (armed_ == w) {
+                armed_ = nullptr;
+            }
+            serve();
+            idle_.push_back(w);
         }
-        rec *r = fifo_.front();
-        fifo_.pop_front();
+        wait(w->ev);
+    }
+}
+
+// Hand the queued requests to the model, one after the other. Before each
+// one, a spare worker is armed for the next delta cycle if more are
+// queued: if the model wait()s, the spare takes the rest of the queue; if
+// it returns at once, this worker goes on and the spare is disarmed at
+// the end, having cost nothing.
+void bridge::serve()
+{
+    while (rec *r = fifo_head_) {
+        fifo_head_ = r->next;
+        if (!fifo_head_) {
+            fifo_tail_ = nullptr;
+        }
+        r->next = nullptr;
+        if (fifo_head_) {
+            arm();
+        }
         run(r);
     }
+    disarm();
+}
+
+// Someone takes the queue in the next delta cycle: an idle worker, or a
+// new one (which starts then anyway).
+void bridge::arm()
+{
+    worker *w;
+
+    if (armed_ || !fifo_head_) {
+        return;
+    }
+    if (idle_.empty()) {
+        workers_.emplace_back(new worker());
+        w = workers_.back().get();
+        w->armed = true;
+        sc_spawn(sc_bind(&bridge::worker_main, this, w),
+                 sc_gen_unique_name("worker"));
+    } else {
+        w = idle_.back();
+        idle_.pop_back();
+        w->armed = true;
+        w->ev.notify(SC_ZERO_TIME);
+    }
+    armed_ = w;
+}
+
+// The queue is empty: an armed worker that has not started is not needed.
+void bridge::disarm()
+{
+    worker *w = armed_;
+
+    if (!w || fifo_head_) {
+        return;
+    }
+    armed_ = nullptr;
+    w->armed = false;
+    w->ev.cancel();
+    idle_.push_back(w);
 }
 
 void bridge::run(rec *r)
@@ -294,19 +455,26 @@ void bridge::run(rec *r)
     r->gp.set_data_length(0);
     r->gp.set_streaming_width(0);
     r->gp.set_byte_enable_ptr(nullptr);
+    r->gp.set_byte_enable_length(0);
     r->gp.set_dmi_allowed(false);
     r->gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     req_socket->b_transport(r->gp, delay);
-    if (!r->ext.deferred && !r->cancelled && delay != SC_ZERO_TIME) {
-        wait(delay); // loosely timed: the model ran ahead by @delay
-    }
     r->busy = false;
-    if (!r->ext.deferred) {
-        if (!r->gp.is_response_ok()) {
-            r->failed = true;
-        }
-        finish(r, r->ext.used_len);
+    if (r->ext.deferred) {
+        settle(r);
+        return;
     }
+    if (!r->gp.is_response_ok()) {
+        r->failed = true;
+    }
+    if (!r->cancelled && !r->done && delay != SC_ZERO_TIME) {
+        // loosely timed: the model ran ahead by @delay; complete then
+        r->busy = true;
+        r->done_used = r->ext.used_len;
+        r->done_ev.notify(delay);
+        return;
+    }
+    finish(r, r->ext.used_len);
     settle(r);
 }
 
@@ -317,35 +485,23 @@ void bridge::avail(uint16_t q)
     bool broken = kern_->enter() != 0;
 
     while ((req = dev_pop(d, q))) {
-        std::unique_ptr<rec> r(new rec());
-        uint64_t h = next_handle_++;
+        rec *r = take(req, q);
 
-        r->handle = h;
-        r->req = req;
-        r->ext.handle = h;
-        r->ext.queue = q;
-        r->ext.rd_len = req->rd_len;
-        r->ext.wr_len = req->wr_len;
-        r->ext.dma_addr = static_cast<uint64_t>(static_cast<uint32_t>(h))
-                          << 32;
         st_.requests++;
-        rec *p = r.get();
-        live_[static_cast<uint32_t>(h)] = std::move(r);
-        if (!broken) {
-            fifo_.push_back(p);
+        if (broken) {
+            continue;
         }
+        if (fifo_tail_) {
+            fifo_tail_->next = r;
+        } else {
+            fifo_head_ = r;
+        }
+        fifo_tail_ = r;
     }
     if (broken) {
         fail_all_later(); // from the calendar, not from inside avail()
-    }
-    if (!broken && !fifo_.empty()) {
-        while (idle_ + starting_ < fifo_.size()) {
-            starting_++;
-            workers_++;
-            sc_spawn(sc_bind(&bridge::worker, this),
-                     sc_gen_unique_name("worker"));
-        }
-        work_ev_.notify(SC_ZERO_TIME);
+    } else {
+        arm();
     }
     kern_->leave();
 }
@@ -357,15 +513,11 @@ void bridge::b_dma(tlm::tlm_generic_payload &gp, sc_time &delay)
     uint64_t addr = gp.get_address();
     uint32_t off = static_cast<uint32_t>(addr);
     uint32_t len = gp.get_data_length();
-    rec *r = nullptr;
-    auto it = live_.find(static_cast<uint32_t>(addr >> 32));
+    rec *r = find_dma(static_cast<uint32_t>(addr >> 32));
     bool rd = gp.is_read();
     uint32_t lim;
     int rc;
 
-    if (it != live_.end()) {
-        r = it->second.get();
-    }
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     if (!r || r->done || r->completing) {
         char a[32];
@@ -449,17 +601,13 @@ void bridge::op_avail(struct dev *d, uint16_t q)
 void bridge::op_cancel(struct dev *d, struct dev_req *req)
 {
     bridge *b = of(d);
+    rec *r = b->find(req->dev_data[0]);
 
-    for (auto &it : b->live_) {
-        rec *r = it.second.get();
-
-        if (r->req == req) {
-            r->req = nullptr;
-            r->cancelled = true;
-            b->st_.cancelled++;
-            b->settle(r);
-            return;
-        }
+    if (r && r->req == req) {
+        r->req = nullptr;
+        r->cancelled = true;
+        b->st_.cancelled++;
+        b->settle(r);
     }
 }
 

@@ -13,10 +13,13 @@
  *     popped. gp carries a vusim_sc::request extension: handle (unique in
  *     the run), queue, readable and writable lengths, and the DMA address
  *     of the request's buffers; command TLM_IGNORE_COMMAND, no data.
+ *     gp and the extension belong to the bridge and are reused: valid
+ *     during b_transport and, for a deferred request, until complete().
  *     - An untimed or loosely-timed model returns when it is done: it sets
  *       request::used_len and the response status; the request completes
- *       at sc_time_stamp() + delay (the bridge waits the annotated delay).
- *       A status other than TLM_OK_RESPONSE fails the request.
+ *       at sc_time_stamp() + delay (the bridge's own timed notification;
+ *       the worker is free to take the next request at once). A status
+ *       other than TLM_OK_RESPONSE fails the request.
  *     - A model that answers later (approximately-timed, or queued
  *       internally) sets request::deferred before it returns and calls
  *       bridge::complete(handle, used_len, delay) when it is done.
@@ -38,24 +41,37 @@
  * outstanding and later request fails the same way and the run goes on
  * without SystemC.
  *
+ * Cost. Nothing is allocated per request once the pools have grown to
+ * the largest number in flight: records (with their transaction and
+ * extension) are reused, live ones are found by handle in a slot table,
+ * and a timed completion is a notification of the record's own method
+ * process. One worker thread serves every request of a kick in turn (one
+ * coroutine switch in and out per kick, not per request); before it hands
+ * a request to the model it arms a spare worker for the next delta cycle,
+ * which takes over the queue only if the model wait()s, and is disarmed
+ * otherwise.
+ *
  * Owns:        its request records, its worker threads, its struct dev.
  * Borrows:     the calendar (from attach() to destruction), the model bound
  *              to the sockets, the model_if hooks.
  * Threading:   single thread (kernel.h).
  * Errors:      attach(): -EBUSY another bridge is attached, -EIO SystemC
  *              could not start (error() says why).
- * Determinism: requests reach the model in pop order, one delta cycle
- *              after the crossing that popped them; nothing else orders
- *              them.
+ * Determinism: requests reach the model in pop order, starting one delta
+ *              cycle after the crossing that popped them: one after the
+ *              other in that delta while the model returns without
+ *              waiting; after a model that waits, the next one starts in
+ *              the delta cycle after that. Handles increase in pop order
+ *              (a handle whose slot is taken by a request still in flight
+ *              is skipped, never reused). Nothing else orders them.
  */
 #ifndef VUSIM_COSIM_SYSTEMC_BRIDGE_H
 #define VUSIM_COSIM_SYSTEMC_BRIDGE_H
 
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <systemc>
 #include <tlm>
@@ -160,6 +176,7 @@ public:
 private:
     struct rec;
     struct host_dev;
+    struct worker;
 
     // dev_ops trampolines
     static void op_destroy(struct dev *d);
@@ -177,14 +194,20 @@ private:
     static bridge *of(struct dev *d);
 
     void avail(uint16_t q);
-    void worker();
-    void spawn_worker();
+    rec *take(struct dev_req *req, uint16_t q);
+    void worker_main(worker *w);
+    void serve();
+    void arm();
+    void disarm();
     void run(rec *r);
+    void on_done(rec *r);
     void finish(rec *r, uint32_t used_len);
     void fail_req(rec *r);
     void settle(rec *r);
     void fail_all_later();
-    rec *find(uint64_t handle);
+    rec *find(uint64_t handle) const;
+    rec *find_dma(uint32_t key) const;
+    void grow_slots();
     void model_error(const rec *r, const std::string &what);
     void b_dma(tlm::tlm_generic_payload &gp, sc_core::sc_time &delay);
 
@@ -193,10 +216,16 @@ private:
     std::unique_ptr<kernel> kern_;
     std::unique_ptr<host_dev> hd_;
     struct dev_ops ops_ {};
-    std::map<uint32_t, std::unique_ptr<rec>> live_; // by low 32 bits
-    std::deque<rec *> fifo_;
-    sc_core::sc_event work_ev_;
-    size_t idle_ = 0, starting_ = 0, workers_ = 0;
+    // Every record ever made (the pool), the free ones, and the live ones
+    // by handle: slot handle & (size - 1), size a power of two.
+    std::vector<std::unique_ptr<rec>> recs_;
+    std::vector<rec *> free_;
+    std::vector<rec *> slots_;
+    size_t nlive_ = 0;
+    rec *fifo_head_ = nullptr, *fifo_tail_ = nullptr;
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::vector<worker *> idle_;
+    worker *armed_ = nullptr; // notified for the next delta, not started
     uint64_t next_handle_ = 1;
     sc_core::sc_time dma_lat_;
     uint64_t dma_bw_ = 0;
