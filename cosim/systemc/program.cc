@@ -19,6 +19,76 @@ extern "C" {
 
 namespace vusim_sc {
 
+options::options(const struct dev_opt *opts, size_t n,
+                 const device_desc &desc)
+    : opts_(opts), n_(n), desc_(desc)
+{
+}
+
+const struct dev_opt *options::find(const char *name) const
+{
+    return dev_opt_find(opts_, n_, name);
+}
+
+bool options::has(const char *name) const
+{
+    return find(name) != nullptr;
+}
+
+// Keep the first error; true when @rc is 0.
+bool options::check(int rc, const char *buf)
+{
+    if (rc != 0 && err_.empty()) {
+        err_ = buf;
+    }
+    return rc == 0;
+}
+
+std::string options::str(const char *name, const std::string &def)
+{
+    const struct dev_opt *o = find(name);
+
+    return o && o->value ? std::string(o->value) : def;
+}
+
+uint64_t options::u64(const char *name, uint64_t def, uint64_t min,
+                      uint64_t max)
+{
+    const struct dev_opt *o = find(name);
+    char e[256] = "";
+    uint64_t v;
+
+    return o && check(dev_opt_u64(o, min, max, &v, e, sizeof(e)), e) ? v
+                                                                      : def;
+}
+
+uint64_t options::bytes(const char *name, uint64_t def, uint64_t min,
+                        uint64_t max)
+{
+    const struct dev_opt *o = find(name);
+    char e[256] = "";
+    uint64_t v;
+
+    return o && check(dev_opt_bytes(o, min, max, &v, e, sizeof(e)), e) ? v
+                                                                        : def;
+}
+
+sim_time_t options::duration(const char *name, sim_time_t def)
+{
+    const struct dev_opt *o = find(name);
+    char e[256] = "";
+    sim_time_t v;
+
+    return o && check(dev_opt_duration(o, &v, e, sizeof(e)), e) ? v : def;
+}
+
+void options::fail(const std::string &why)
+{
+    if (err_.empty()) {
+        err_ = why.empty() ? "the model refused its options" : why;
+    }
+}
+
 namespace {
 
 const program *g_prog;
@@ -33,31 +103,13 @@ const struct dev_optdesc bus_opts[] = {
                                      "= no limit)"},
 };
 
-int bus_timing(const struct dev_opt *opts, size_t n, bridge *b, char *err,
-               size_t len)
-{
-    const struct dev_opt *o;
-    sim_time_t lat = 0;
-    uint64_t bw = 0;
-
-    if ((o = dev_opt_find(opts, n, "bus-latency")) &&
-        dev_opt_duration(o, &lat, err, len)) {
-        return -EINVAL;
-    }
-    if ((o = dev_opt_find(opts, n, "bus-bandwidth")) &&
-        dev_opt_u64(o, 0, UINT64_MAX, &bw, err, len)) {
-        return -EINVAL;
-    }
-    b->set_dma_timing(to_sc(lat), bw);
-    return 0;
-}
 
 // SystemC elaborates once: a second create() in one process (another
 // connection, a second replay) is refused.
 int create(struct sim_cal *cal, const struct dev_opt *opts, size_t n,
            struct dev **out, char *err, size_t len)
 {
-    std::string why;
+    device_desc d;
     bridge *b;
     int rc;
 
@@ -69,15 +121,18 @@ int create(struct sim_cal *cal, const struct dev_opt *opts, size_t n,
     if (rc) {
         return rc;
     }
-    b = g_prog->build(opts, n, why);
-    if (!b) {
-        std::snprintf(err, len, "%s", why.c_str());
+    d.name = g_prog->name;
+    d.virtio_id = g_prog->virtio_id;
+    options o(opts, n, d);
+    sim_time_t lat = o.duration("bus-latency", 0);
+    uint64_t bw = o.u64("bus-bandwidth", 0);
+    b = o.ok() ? g_prog->build(o) : nullptr;
+    if (!o.ok() || !b) {
+        std::snprintf(err, len, "%s", o.ok() ? "the model could not be built"
+                                             : o.error().c_str());
         return -EINVAL;
     }
-    rc = bus_timing(opts, n, b, err, len);
-    if (rc) {
-        return rc;
-    }
+    b->set_dma_timing(to_sc(lat), bw);
     rc = b->attach(cal, out, &g_ops);
     if (rc) {
         std::snprintf(err, len, "%s", b->kern() && b->kern()->broken()

@@ -22,24 +22,6 @@ const struct dev_optdesc rng_options[] = {
     {nullptr, nullptr, nullptr},
 };
 
-int hwrng::parse(const struct dev_opt *opts, size_t n, uint64_t *seed,
-                 uint64_t *rate, char *err, size_t len)
-{
-    const struct dev_opt *o;
-
-    *seed = 1;
-    *rate = 1000000;
-    if ((o = dev_opt_find(opts, n, "seed")) &&
-        dev_opt_u64(o, 0, UINT64_MAX, seed, err, len)) {
-        return -EINVAL;
-    }
-    if ((o = dev_opt_find(opts, n, "rate")) &&
-        dev_opt_bytes(o, 1, 1ull << 40, rate, err, len)) {
-        return -EINVAL;
-    }
-    return 0;
-}
-
 hwrng::hwrng(sc_module_name name, uint64_t seed, uint64_t bytes_per_s)
     : sc_module(name), req("req"), dma("dma"), lfsr_(seed ? seed : 1),
       rate_(bytes_per_s)

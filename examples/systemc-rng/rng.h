@@ -41,10 +41,6 @@ public:
     hwrng(sc_core::sc_module_name name, uint64_t seed,
           uint64_t bytes_per_s);
 
-    // From the device options; 0 or -EINVAL with @err set.
-    static int parse(const struct dev_opt *opts, size_t n, uint64_t *seed,
-                     uint64_t *rate, char *err, size_t len);
-
 private:
     void b_transport(tlm::tlm_generic_payload &gp, sc_core::sc_time &delay);
     uint8_t next_byte();

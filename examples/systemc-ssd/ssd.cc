@@ -45,68 +45,31 @@ const struct dev_optdesc ssd_options[] = {
     {nullptr, nullptr, nullptr},
 };
 
-int config::parse(const struct dev_opt *opts, size_t n, char *err,
-                  size_t len)
+int config::parse(vusim_sc::options &o)
 {
-    const struct dev_opt *o;
-    uint64_t v;
-
-    if ((o = dev_opt_find(opts, n, "size")) &&
-        dev_opt_bytes(o, 512, 1ull << 40, &size, err, len)) {
-        return -EINVAL;
+    size = o.bytes("size", 0, 512, 1ull << 40);
+    backing = o.str("backing");
+    channels = static_cast<uint32_t>(o.u64("channels", channels, 1, 64));
+    dies = static_cast<uint32_t>(o.u64("dies", dies, 1, 64));
+    pages_per_block = static_cast<uint32_t>(
+        o.u64("pages-per-block", pages_per_block, 2, 4096));
+    page_size = static_cast<uint32_t>(o.bytes("page-size", page_size, 512,
+                                              65536));
+    t_read = o.duration("read-time", t_read);
+    t_prog = o.duration("program-time", t_prog);
+    t_erase = o.duration("erase-time", t_erase);
+    channel_bw = o.u64("channel-bandwidth", channel_bw, 1);
+    if (o.ok() && !size && backing.empty()) {
+        o.fail("give --size=BYTES or --backing=FILE");
     }
-    if ((o = dev_opt_find(opts, n, "backing"))) {
-        backing = o->value;
+    if (o.ok() && size % 512) {
+        o.fail("--size=" + o.str("size") + ": not a multiple of 512");
     }
-    if (!size && backing.empty()) {
-        std::snprintf(err, len, "give --size=BYTES or --backing=FILE");
-        return -EINVAL;
+    if (o.ok() && page_size % 512) {
+        o.fail("--page-size=" + o.str("page-size") +
+               ": not a multiple of 512");
     }
-    if (size % 512) {
-        std::snprintf(err, len, "--size=%s: not a multiple of 512",
-                      dev_opt_find(opts, n, "size")->value);
-        return -EINVAL;
-    }
-    struct { const char *name; uint32_t *dst; uint64_t min, max; } ints[] = {
-        {"channels", &channels, 1, 64},
-        {"dies", &dies, 1, 64},
-        {"pages-per-block", &pages_per_block, 2, 4096},
-    };
-    for (auto &i : ints) {
-        if ((o = dev_opt_find(opts, n, i.name))) {
-            if (dev_opt_u64(o, i.min, i.max, &v, err, len)) {
-                return -EINVAL;
-            }
-            *i.dst = static_cast<uint32_t>(v);
-        }
-    }
-    if ((o = dev_opt_find(opts, n, "page-size"))) {
-        if (dev_opt_bytes(o, 512, 65536, &v, err, len)) {
-            return -EINVAL;
-        }
-        if (v % 512) {
-            std::snprintf(err, len, "--page-size=%s: not a multiple of 512",
-                          o->value);
-            return -EINVAL;
-        }
-        page_size = static_cast<uint32_t>(v);
-    }
-    struct { const char *name; sim_time_t *dst; } times[] = {
-        {"read-time", &t_read},
-        {"program-time", &t_prog},
-        {"erase-time", &t_erase},
-    };
-    for (auto &t : times) {
-        if ((o = dev_opt_find(opts, n, t.name)) &&
-            dev_opt_duration(o, t.dst, err, len)) {
-            return -EINVAL;
-        }
-    }
-    if ((o = dev_opt_find(opts, n, "channel-bandwidth")) &&
-        dev_opt_u64(o, 1, UINT64_MAX, &channel_bw, err, len)) {
-        return -EINVAL;
-    }
-    return 0;
+    return o.ok() ? 0 : -EINVAL;
 }
 
 ssd::ssd(sc_module_name name, const config &cfg)

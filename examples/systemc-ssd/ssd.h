@@ -50,9 +50,7 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
-extern "C" {
-#include "devices/dev.h"
-}
+#include "cosim/systemc/program.h"
 
 namespace ssd_example {
 
@@ -65,8 +63,9 @@ struct config {
     sim_time_t t_erase = sim_ms(3);
     uint64_t channel_bw = 400ull * 1000 * 1000; // bytes/s
 
-    // From the device options (ssd_options); 0 or -EINVAL with @err set.
-    int parse(const struct dev_opt *opts, size_t n, char *err, size_t len);
+    // From the device options (ssd_options); 0, or -EINVAL with the
+    // reason recorded in @o.
+    int parse(vusim_sc::options &o);
 };
 
 // --help lines of the options config::parse() reads; NULL-name terminated.
