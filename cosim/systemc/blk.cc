@@ -70,6 +70,7 @@ blk_front::blk_front(sc_module_name name, uint64_t capacity, bool read_only,
       nq_(num_queues ? num_queues : 1), serial_("vusim-sc")
 {
     req_target.register_b_transport(this, &blk_front::b_req);
+    storage.register_invalidate_direct_mem_ptr(this, &blk_front::invalidate);
 }
 
 device_desc blk_front::desc(const std::string &model) const
@@ -120,7 +121,8 @@ std::string blk_front::stats_json()
            ", \"req_discard\": " + std::to_string(n_.discard) +
            ", \"req_write_zeroes\": " + std::to_string(n_.write_zeroes) +
            ", \"unsupported\": " + std::to_string(n_.unsupported) +
-           ", \"errors\": " + std::to_string(n_.errors);
+           ", \"errors\": " + std::to_string(n_.errors) +
+           ", \"dmi\": " + std::to_string(n_.dmi);
 }
 
 bool blk_front::to_dma(ctx &c, tlm::tlm_command cmd, uint64_t addr, void *p,
@@ -139,7 +141,41 @@ bool blk_front::to_storage(ctx &c, tlm::tlm_command cmd, uint64_t addr,
     return c.st_gp.is_response_ok();
 }
 
-// IN and OUT: one storage transaction for the whole payload.
+/* ---- DMI to the storage model ---------------------------------------- */
+
+// The granted memory for [addr, addr + len) with read (IN) or write (OUT)
+// access, or nullptr.
+uint8_t *blk_front::dmi_ptr(uint64_t addr, uint32_t len, bool write)
+{
+    if (!dmi_ok_ || addr < dmi_.get_start_address() ||
+        addr > dmi_.get_end_address() ||
+        (len && len - 1 > dmi_.get_end_address() - addr) ||
+        !(write ? dmi_.is_write_allowed() : dmi_.is_read_allowed())) {
+        return nullptr;
+    }
+    return dmi_.get_dmi_ptr() + (addr - dmi_.get_start_address());
+}
+
+// The storage hinted (dmi_allowed) that it grants DMI around @addr.
+void blk_front::dmi_ask(uint64_t addr)
+{
+    tlm::tlm_generic_payload gp;
+
+    prepare(gp, tlm::TLM_READ_COMMAND, addr, nullptr, 0);
+    dmi_.init();
+    dmi_ok_ = storage->get_direct_mem_ptr(gp, dmi_) && dmi_.get_dmi_ptr();
+}
+
+void blk_front::invalidate(sc_dt::uint64 start, sc_dt::uint64 end)
+{
+    if (dmi_ok_ && start <= dmi_.get_end_address() &&
+        end >= dmi_.get_start_address()) {
+        dmi_ok_ = false;
+    }
+}
+
+// IN and OUT: one storage transaction for the whole payload, or one DMA
+// straight from or to the storage's DMI memory.
 uint8_t blk_front::rw(ctx &c, request &rq, uint32_t type, uint64_t sector,
                       sc_time &delay, uint32_t *data)
 {
@@ -155,6 +191,16 @@ uint8_t blk_front::rw(ctx &c, request &rq, uint32_t type, uint64_t sector,
         n > capacity_ - off) {
         return S_IOERR;
     }
+    if ((buf = dmi_ptr(off, n, !in))) {
+        n_.dmi++;
+        delay += in ? dmi_.get_read_latency() : dmi_.get_write_latency();
+        if (!to_dma(c, in ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND,
+                    rq.dma_addr + (in ? 0 : HDR), buf, n, delay)) {
+            return S_IOERR;
+        }
+        *data = in ? n : 0;
+        return S_OK;
+    }
     if (c.buf.size() < n) {
         c.buf.resize(n); // every byte is written before it is read
     }
@@ -165,12 +211,13 @@ uint8_t blk_front::rw(ctx &c, request &rq, uint32_t type, uint64_t sector,
             return S_IOERR;
         }
         *data = n;
-        return S_OK;
-    }
-    if (!to_dma(c, tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, buf, n,
-                delay) ||
-        !to_storage(c, tlm::TLM_WRITE_COMMAND, off, buf, n, delay)) {
+    } else if (!to_dma(c, tlm::TLM_READ_COMMAND, rq.dma_addr + HDR, buf, n,
+                       delay) ||
+               !to_storage(c, tlm::TLM_WRITE_COMMAND, off, buf, n, delay)) {
         return S_IOERR;
+    }
+    if (c.st_gp.is_dmi_allowed() && !dmi_ok_) {
+        dmi_ask(off);
     }
     return S_OK;
 }

@@ -15,6 +15,16 @@
  *
  *   IN            storage READ  [sector*512, +n), then DMA to the guest
  *   OUT           DMA from the guest, then storage WRITE [sector*512, +n)
+ *                 DMI: once a storage response sets dmi_allowed, the front
+ *                 asks for a direct memory pointer (get_direct_mem_ptr)
+ *                 and, while the granted region covers a later IN or OUT
+ *                 with the access it needs, moves the data between the
+ *                 guest and that memory with one DMA (no storage call, no
+ *                 bounce copy), adding the region's read or write latency
+ *                 once per request. invalidate_direct_mem_ptr drops it.
+ *                 A failed DMA of an OUT through DMI may have written part
+ *                 of the range (the request fails with IOERR, as a failed
+ *                 write on a real disk leaves its range unspecified).
  *   FLUSH         storage TLM_IGNORE_COMMAND at address 0, length 0: a
  *                 model that caches writes makes them durable; others
  *                 answer OK
@@ -62,6 +72,7 @@ public:
     struct counts {
         uint64_t in = 0, out = 0, flush = 0, get_id = 0, discard = 0;
         uint64_t write_zeroes = 0, unsupported = 0, errors = 0;
+        uint64_t dmi = 0; // IN and OUT served through DMI
     };
     const counts &get_counts() const { return n_; }
 
@@ -80,6 +91,9 @@ private:
                 uint32_t len, sc_core::sc_time &delay);
     bool to_storage(ctx &c, tlm::tlm_command cmd, uint64_t addr, uint8_t *p,
                     uint32_t len, sc_core::sc_time &delay);
+    uint8_t *dmi_ptr(uint64_t addr, uint32_t len, bool write);
+    void dmi_ask(uint64_t addr);
+    void invalidate(sc_dt::uint64 start, sc_dt::uint64 end);
 
     uint64_t capacity_;
     bool ro_;
@@ -88,6 +102,8 @@ private:
     counts n_;
     std::vector<std::unique_ptr<ctx>> ctxs_; // the pool
     std::vector<ctx *> free_;
+    tlm::tlm_dmi dmi_;      // the storage's grant, valid while dmi_ok_
+    bool dmi_ok_ = false;
 };
 
 // The bridge and the front half in one, bound together: bind your storage

@@ -340,6 +340,127 @@ static void child_deferred()
 
 static void test_deferred() { in_child(child_deferred); }
 
+/* ---- the virtio-blk front and DMI ----------------------------------- */
+
+// A 1 MiB memory: b_transport annotates 1 us per access; with dmi set it
+// hints and grants DMI (read and write latency 3 ns / 5 ns).
+struct dmi_mem : sc_module {
+    tlm_utils::simple_target_socket<dmi_mem> socket;
+    std::vector<uint8_t> m;
+    bool dmi = false;
+    unsigned calls = 0;
+
+    explicit dmi_mem(sc_module_name n)
+        : sc_module(n), socket("socket"), m(1 << 20)
+    {
+        socket.register_b_transport(this, &dmi_mem::b_transport);
+        socket.register_get_direct_mem_ptr(this, &dmi_mem::get_dmi);
+    }
+    void b_transport(tlm::tlm_generic_payload &gp, sc_time &delay)
+    {
+        uint64_t a = gp.get_address();
+        uint32_t n = gp.get_data_length();
+
+        calls++;
+        if (gp.is_read()) {
+            std::memcpy(gp.get_data_ptr(), &m[a], n);
+        } else if (gp.is_write()) {
+            std::memcpy(&m[a], gp.get_data_ptr(), n);
+        }
+        delay += sc_time(1, SC_US);
+        gp.set_dmi_allowed(dmi);
+        gp.set_response_status(tlm::TLM_OK_RESPONSE);
+    }
+    bool get_dmi(tlm::tlm_generic_payload &, tlm::tlm_dmi &d)
+    {
+        d.set_start_address(0);
+        d.set_end_address(m.size() - 1);
+        if (!dmi) {
+            return false;
+        }
+        d.set_dmi_ptr(m.data());
+        d.allow_read_write();
+        d.set_read_latency(sc_time(3, SC_NS));
+        d.set_write_latency(sc_time(5, SC_NS));
+        return true;
+    }
+    void revoke()
+    {
+        dmi = false;
+        socket->invalidate_direct_mem_ptr(0, m.size() - 1);
+    }
+};
+
+// A 4 KiB virtio-blk OUT (@out) or IN at @sector; returns its id.
+static int blk_rw(struct fakehost *fh, bool out, uint64_t sector,
+                  uint8_t fill)
+{
+    std::vector<uint8_t> rd(16 + (out ? 4096 : 0), fill);
+    uint32_t type = out ? 1 : 0;
+
+    std::memcpy(rd.data(), &type, 4);
+    std::memset(rd.data() + 4, 0, 4);
+    std::memcpy(rd.data() + 8, &sector, 8);
+    return fakehost_add(fh, 0, rd.data(), static_cast<uint32_t>(rd.size()),
+                        out ? 1 : 4097);
+}
+
+// Data through the storage socket, then through DMI once the memory
+// hints it, then through b_transport again once it revokes the grant;
+// every byte checked, every completion time exact.
+static void child_blk_dmi()
+{
+    g_cal = sim_cal_new();
+    auto *mem = new dmi_mem("mem");
+    auto *disk = new vusim_sc::blk_bridge("disk", "dmi", 1 << 20);
+    struct dev *dev = nullptr;
+    struct fakehost *fh;
+    sim_time_t t0;
+    int a, b, c, d;
+
+    disk->storage.bind(mem->socket);
+    CHECK(disk->br.attach(g_cal, &dev) == 0);
+    fh = fakehost_new(dev);
+    CHECK(fh);
+    a = blk_rw(fh, true, 8, 0x11); // plain: 1 us, and the hint is taken
+    mem->dmi = true;
+    fakehost_kick(fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(fh, a)->done_at == sim_us(1));
+    CHECK(mem->m[8 * 512] == 0x11 && mem->m[8 * 512 + 4095] == 0x11);
+    CHECK(disk->front.get_counts().dmi == 0);
+    t0 = sim_cal_now(g_cal);
+    b = blk_rw(fh, true, 16, 0x22); // DMI write: 5 ns, no storage call
+    c = blk_rw(fh, false, 8, 0);    // DMI read: 3 ns
+    unsigned calls = mem->calls;
+    fakehost_kick(fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(mem->calls == calls);
+    CHECK(disk->front.get_counts().dmi == 2);
+    CHECK(fakehost_get(fh, b)->done_at == t0 + sim_ns(5));
+    CHECK(fakehost_get(fh, c)->done_at == t0 + sim_ns(3));
+    CHECK(mem->m[16 * 512] == 0x22 && mem->m[16 * 512 + 4095] == 0x22);
+    CHECK(fakehost_get(fh, c)->used_len == 4097);
+    for (int i = 0; i < 4096; i++) {
+        CHECK(fakehost_get(fh, c)->wr[i] == 0x11);
+    }
+    CHECK(fakehost_get(fh, c)->wr[4096] == 0); // VIRTIO_BLK_S_OK
+    mem->revoke();
+    t0 = sim_cal_now(g_cal);
+    d = blk_rw(fh, false, 16, 0); // plain again: 1 us
+    fakehost_kick(fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(fh, d)->done_at == t0 + sim_us(1));
+    CHECK(mem->calls == calls + 1);
+    CHECK(disk->front.get_counts().dmi == 2);
+    for (int i = 0; i < 4096; i++) {
+        CHECK(fakehost_get(fh, d)->wr[i] == 0x22);
+    }
+    CHECK(fakehost_violations(fh) == 0);
+}
+
+static void test_blk_dmi() { in_child(child_blk_dmi); }
+
 /* ---- bad model behaviour -------------------------------------------- */
 
 static std::string g_errs;
@@ -500,6 +621,7 @@ static CU_TestInfo coupling_tests[] = {
     {"dma_timing", test_dma_timing},
     {"deferred", test_deferred},
     {"cancel", test_cancel},
+    {"blk_dmi", test_blk_dmi},
     CU_TEST_INFO_NULL,
 };
 
