@@ -296,7 +296,8 @@ uint8_t blk_front::serve(ctx &c, request &rq, sc_time &delay,
     switch (type) {
     case T_IN:
         n_.in++;
-        return rq.rd_len == HDR ? rw(c, rq, type, sector, delay, data) : S_IOERR;
+        return rq.rd_len == HDR ? rw(c, rq, type, sector, delay, data)
+                                : S_IOERR;
     case T_OUT:
         n_.out++;
         return rq.wr_len == 1 ? rw(c, rq, type, sector, delay, data)

@@ -49,7 +49,8 @@ struct bridge::rec {
     request ext;
     sc_event done_ev;        // fires the record's method: a timed completion
     uint32_t done_used = 0;  // the used length it completes with
-    bool busy = false;       // a worker or a timed completion holds it
+    bool in_model = false;   // a worker is inside b_transport with it
+    bool timed = false;      // its timed completion (done_ev) is pending
     bool done = false;       // completed or failed towards the host
     bool completing = false; // complete() accepted, waiting its delay
     bool failed = false;     // a bad DMA: fail it at completion
@@ -220,7 +221,8 @@ bridge::rec *bridge::take(struct dev_req *req, uint16_t q)
     nlive_++;
     r->handle = h;
     r->req = req;
-    r->busy = r->done = r->completing = r->failed = r->cancelled = false;
+    r->in_model = r->timed = false;
+    r->done = r->completing = r->failed = r->cancelled = false;
     r->next = nullptr;
     r->done_used = 0;
     r->ext.handle = h;
@@ -237,7 +239,7 @@ bridge::rec *bridge::take(struct dev_req *req, uint16_t q)
 // Forget @r once nobody holds it any more: back to the pool.
 void bridge::settle(rec *r)
 {
-    if ((r->done || r->cancelled) && !r->busy) {
+    if ((r->done || r->cancelled) && !r->in_model && !r->timed) {
         slots_[r->handle & (slots_.size() - 1)] = nullptr;
         nlive_--;
         r->req = nullptr;
@@ -321,7 +323,7 @@ int bridge::complete(uint64_t handle, uint32_t used_len, const sc_time &delay)
         settle(r);
         return 0;
     }
-    r->busy = true;
+    r->timed = true;
     r->done_used = used_len;
     r->done_ev.notify(delay);
     return 0;
@@ -331,10 +333,10 @@ int bridge::complete(uint64_t handle, uint32_t used_len, const sc_time &delay)
 // annotated delay, or complete() with a delay) is due.
 void bridge::on_done(rec *r)
 {
-    if (!r->busy) {
+    if (!r->timed) {
         return; // failed already when the kernel broke
     }
-    r->busy = false;
+    r->timed = false;
     finish(r, r->done_used);
     settle(r);
 }
@@ -354,7 +356,7 @@ void bridge::fail_all_later()
             }
         }
         for (rec *r : v) {
-            r->busy = false;
+            r->in_model = r->timed = false; // SystemC runs no more
             b->fail_req(r);
             b->settle(r);
         }
@@ -448,7 +450,7 @@ void bridge::run(rec *r)
         settle(r);
         return;
     }
-    r->busy = true;
+    r->in_model = true;
     r->gp.set_command(tlm::TLM_IGNORE_COMMAND);
     r->gp.set_address(r->ext.dma_addr);
     r->gp.set_data_ptr(nullptr);
@@ -459,7 +461,7 @@ void bridge::run(rec *r)
     r->gp.set_dmi_allowed(false);
     r->gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     req_socket->b_transport(r->gp, delay);
-    r->busy = false;
+    r->in_model = false;
     if (r->ext.deferred) {
         settle(r);
         return;
@@ -469,7 +471,7 @@ void bridge::run(rec *r)
     }
     if (!r->cancelled && !r->done && delay != SC_ZERO_TIME) {
         // loosely timed: the model ran ahead by @delay; complete then
-        r->busy = true;
+        r->timed = true;
         r->done_used = r->ext.used_len;
         r->done_ev.notify(delay);
         return;

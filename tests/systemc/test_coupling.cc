@@ -171,7 +171,8 @@ struct echo_model : sc_module {
     tlm_utils::simple_initiator_socket<echo_model> dma;
     bridge *br = nullptr;
     unsigned ns_per_byte = 1;
-    enum mode { LT, DEFER, TWICE, UNKNOWN, PAST_WR, USED_PAST, STOP };
+    enum mode { LT, DEFER, TWICE, TWICE_PENDING, UNKNOWN, PAST_WR,
+                USED_PAST, STOP };
     mode m = LT;
 
     SC_HAS_PROCESS(echo_model);
@@ -218,6 +219,13 @@ struct echo_model : sc_module {
         gp.set_response_status(tlm::TLM_OK_RESPONSE);
         if (m == STOP) {
             sc_stop();
+        }
+        if (m == TWICE_PENDING) {
+            // the second while the first waits for its 10 ns
+            rq->deferred = true;
+            CHECK(br->complete(rq->handle, n, sc_time(10, SC_NS)) == 0);
+            CHECK(br->complete(rq->handle, n) == -EALREADY);
+            return;
         }
         if (m == DEFER || m == TWICE || m == UNKNOWN) {
             rq->deferred = true;
@@ -494,6 +502,25 @@ static void child_twice()
     CHECK(said("model 'echo'") && said("request 1 twice"));
 }
 
+// The same while the first completion is still pending: named with its
+// queue; the first completion stands, at its time.
+static void child_twice_pending()
+{
+    vusim_log_set_sink(err_sink, nullptr);
+    rig g;
+    int a;
+
+    g.em->m = echo_model::TWICE_PENDING;
+    a = g.add(0, 8, 8);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    g.check_echo(a, 8);
+    CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(10));
+    CHECK(fakehost_violations(g.fh) == 0);
+    CHECK(g.br->get_stats().model_errors == 1);
+    CHECK(said("model 'echo': request 1 (queue 0): completed twice"));
+}
+
 static void child_unknown()
 {
     vusim_log_set_sink(err_sink, nullptr);
@@ -608,6 +635,7 @@ static void child_cancel()
 }
 
 static void test_twice() { in_child(child_twice); }
+static void test_twice_pending() { in_child(child_twice_pending); }
 static void test_unknown() { in_child(child_unknown); }
 static void test_past_wr() { in_child(child_past_wr); }
 static void test_past_wr_blk() { in_child(child_past_wr_blk); }
@@ -627,6 +655,7 @@ static CU_TestInfo coupling_tests[] = {
 
 static CU_TestInfo bad_model_tests[] = {
     {"complete_twice", test_twice},
+    {"complete_twice_pending", test_twice_pending},
     {"unknown_handle", test_unknown},
     {"dma_past_writable", test_past_wr},
     {"used_past_writable_blk", test_past_wr_blk},
