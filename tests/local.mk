@@ -111,7 +111,8 @@ TT_TESTS = \
 	tests/tt/tt-ext4.sh \
 	tests/tt/tt-writers.sh \
 	tests/tt/tt-random.sh \
-	tests/tt/tt-two-ext4.sh
+	tests/tt/tt-two-ext4.sh \
+	tests/tt/tt-rdtsc.sh
 # Fault rules and the control socket against the guest kernel (issue 14).
 TT_TESTS += tests/tt/tt-faults.sh
 dist_check_SCRIPTS += $(TT_TESTS)
@@ -128,7 +129,9 @@ EXTRA_DIST += \
 	tests/tt/init-host.sh \
 	tests/tt/init-faults.sh \
 	tests/tt/faultprobe.c \
-	tests/tt/ttprobe.c
+	tests/tt/ttprobe.c \
+	tests/tt/rdtsc.c \
+	tests/tt/init-nest.sh
 TESTS += $(TT_TESTS)
 clean-local: clean-local-tt
 .PHONY: clean-local-tt

@@ -8,6 +8,7 @@
 # Parameters from the kernel command line (tt_NAME=VALUE):
 #   tt_mode=probe   date, ttprobe on the disk, date (default)
 #           idle    date, sleep tt_sleep seconds, date (no disk needed)
+#           rdtsc   date, rdtsc (what RDTSC and RDTSCP read), date
 #   tt_disk=vda     the disk ttprobe reads (vda: the first virtio disk)
 #   tt_reads=16     how many 4 KiB O_DIRECT reads ttprobe makes
 #   tt_sleep=60     idle mode: seconds to sleep
@@ -18,7 +19,8 @@
 # under a deterministic time-travel controller; the host compares it
 # byte for byte between runs. Between them: "TT-UPTIME: <the two fields of
 # /proc/uptime>" first and last, date's output, ttprobe's lines (see
-# ttprobe.c), "TT-STATUS: rc=N" (ttprobe's exit status, or sleep's) and,
+# ttprobe.c, rdtsc.c), "TT-STATUS: rc=N" (ttprobe's exit status, or
+# sleep's, or rdtsc's) and,
 # with tt_rng, "TT-RNG: <hex>". Then the guest powers off. In QEMU's
 # initramfs the virtio drivers are modules: the ones listed in
 # /lib/modules/vusim.order (tests/guest/mkimage.sh) are loaded first, and
@@ -63,6 +65,7 @@ echo "TT-UPTIME: $(cat /proc/uptime)"
 date
 case "$mode" in
 idle) sleep "$secs" ;;
+rdtsc) /bin/rdtsc ;;
 *) /bin/ttprobe "/dev/$disk" "$reads" ;;
 esac
 echo "TT-STATUS: rc=$?"

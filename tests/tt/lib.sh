@@ -8,8 +8,8 @@
 #   - the time-travel UML: $VUSIM_TT_UML, else scripts/build-tt-uml.sh
 #     (cached; builds it once when linux-source-6.1 is installed); skip
 #     (77) when there is none and none can be built;
-#   - a hostfs root of its own (busybox, tests/tt/init.sh as /init and
-#     tests/tt/ttprobe compiled with `cc -static`), cached under
+#   - a hostfs root of its own (busybox, tests/tt/init.sh as /init,
+#     tests/tt/ttprobe.c and rdtsc.c compiled with `cc -static`), cached under
 #     $builddir/guest-tt/root;
 #   - starting vusim with its time-travel socket and device sockets;
 #   - cutting the deterministic part (TT-START .. TT-END) out of a console.
@@ -81,7 +81,7 @@ tt_root()
     mkdir -p "$out"
     TT_ROOT=$out/root
     key=$(sha1sum "$TT_LIB_DIR/lib.sh" "$TT_LIB_DIR/init.sh" \
-        "$TT_LIB_DIR/ttprobe.c" "$bb" | cut -d' ' -f1 | sha1sum |
+        "$TT_LIB_DIR/ttprobe.c" "$TT_LIB_DIR/rdtsc.c" "$bb" | cut -d' ' -f1 | sha1sum |
         cut -d' ' -f1)
     (
         flock 9
@@ -98,7 +98,8 @@ tt_root()
     ) 9>"$out/.lock" || guest_fail "cannot build the guest root in $out"
 }
 
-# tt_populate DIR BUSYBOX: busybox with its applet links, /init, ttprobe.
+# tt_populate DIR BUSYBOX: busybox with its applet links, /init, ttprobe,
+# rdtsc.
 tt_populate()
 {
     local dir=$1 bb=$2 applet
@@ -113,6 +114,11 @@ tt_populate()
     if ! ${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra \
         -o "$dir/bin/ttprobe" "$TT_LIB_DIR/ttprobe.c"; then
         guest_say "cannot compile ttprobe.c statically (libc6-dev?)"
+        return 1
+    fi
+    if ! ${CC:-cc} -static -O2 -std=gnu11 -Wall -Wextra \
+        -o "$dir/bin/rdtsc" "$TT_LIB_DIR/rdtsc.c"; then
+        guest_say "cannot compile rdtsc.c statically (libc6-dev?)"
         return 1
     fi
 }
