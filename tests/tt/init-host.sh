@@ -14,8 +14,8 @@
 #                    once, sync, drop caches, md5 of the files, umount,
 #                    e2fsck -fn
 #           random   64 bytes of /dev/urandom, bash's $RANDOM and
-#                    $SRANDOM, a UUID from the kernel and where a new
-#                    process's stack is
+#                    $SRANDOM, a UUID from the kernel, where a new
+#                    process's stack is and where bash is loaded (PIE)
 #   tt_tree=PATH     the tree ext4 copies (host path)
 #   tt_procs=4       writers
 #
@@ -112,8 +112,10 @@ writers()
 random()
 {
     echo "TT-URANDOM: $(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    # bash seeds $RANDOM from the time of day and its pid (simulated: the
-    # same in every run, whatever the seed); $SRANDOM is getrandom().
+    # bash seeds $RANDOM from the time of day, its pid and ppid (all
+    # simulated: the same in every run, whatever the seed) and the address
+    # of one of its functions (PIE: placed from the guest's pool, so from
+    # the seed); $SRANDOM is getrandom().
     # shellcheck disable=SC2016 # for bash, not for us
     echo "TT-BASH-RANDOM: $(bash -c 'echo $RANDOM $RANDOM')"
     # shellcheck disable=SC2016
@@ -122,6 +124,12 @@ random()
     # Where the kernel put a new process's stack: address-space layout
     # randomisation drawn from the guest's pool.
     echo "TT-STACK: $(grep '\[stack\]' /proc/self/maps | cut -d' ' -f1)"
+    # Where a PIE executable (bash) and its heap were placed.
+    # shellcheck disable=SC2016
+    pie=$(bash -c 'grep -m1 bin/bash /proc/$$/maps
+        grep "\[heap\]" /proc/$$/maps' | cut -d' ' -f1)
+    # shellcheck disable=SC2086 # two words on one line
+    echo "TT-PIE:" $pie
 }
 
 echo TT-START
