@@ -173,6 +173,8 @@ bad_rows=(
     "nth=0: expected a count from 1|blk --socket-path=$S --fault=on=write,nth=0,do=error,status=ioerr"
     "colour=red: unknown key|blk --socket-path=$S --fault=colour=red,do=hang"
     "do=short: not an action of this device|blk --socket-path=$S --fault=do=short,bytes=1"
+    "do=needs-reset: impossible over vhost-user|blk --socket-path=$S --fault=on=write,do=needs-reset"
+    "do=needs-reset: impossible over vhost-user|rng --socket-path=$S --fault=do=needs-reset"
     "do=torn: applies only to on=write|blk --socket-path=$S --fault=do=torn,sectors=1"
     "to=999999: beyond the disk|blk --socket-path=$S --size=1M --fault=on=write,do=misdirect,to=999999"
     "bytes=: do=short needs bytes=|rng --socket-path=$S --fault=do=short"

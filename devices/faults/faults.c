@@ -373,6 +373,18 @@ static int check_action(struct rp *rp, char *err, size_t errlen)
         return fail(err, errlen, "do=: missing; every rule needs an action "
                     "(this device: %s)", list[0] ? list : "none");
     }
+    if (strcmp(rp->action, "needs-reset") == 0) {
+        /* The vhost-user spec lets a back-end send IOTLB, CONFIG_CHANGE,
+         * HOST_NOTIFIER, VRING_CALL and VRING_ERR; none sets the status
+         * the driver reads. GET_STATUS (F_STATUS) is the front-end's
+         * question: UML does not negotiate it, QEMU 7.2 asks only to add
+         * bits before SET_STATUS. An impossible action is refused by its
+         * own reason, not as an unknown word. */
+        return fail(err, errlen, "do=needs-reset: impossible over "
+                    "vhost-user: no back-end message sets the device status "
+                    "(DEVICE_NEEDS_RESET), and VRING_ERR is no reset "
+                    "request (User-Mode Linux logs it, QEMU rejects it)");
+    }
     for (; a && a->name && strcmp(a->name, rp->action) != 0; a++, i++) {
     }
     if (!a || !a->name) {

@@ -107,6 +107,8 @@ static void test_parse_bad(void)
         { "on=write,on=read,do=hang", "on=read: on given twice" },
         { "do=explode", "do=explode: not an action of this device; "
           "expected error, delay, hang, torn, resize, timing" },
+        { "do=needs-reset", "do=needs-reset: impossible over vhost-user: "
+          "no back-end message sets the device status" },
         { "do=hang,status=ioerr", "status=: do=hang takes no status" },
         { "do=error,status=bad", "status=bad: expected ioerr or unsupp" },
         { "do=delay,delay=5 ms", "white space inside a rule" },
