@@ -269,3 +269,60 @@ int dev_faults_create(const struct dev_ops *ops, const struct dev_opt *opts,
     }
     return rc;
 }
+
+static struct faults_set *ctl_rules(struct dev *d, char *err, size_t errlen)
+{
+    if (!d->ops->faults) {
+        opt_fail(err, errlen, "device %s has no fault rules", d->ops->name);
+        return NULL;
+    }
+    return d->ops->faults(d);
+}
+
+int dev_ctl_apply(struct dev *d, struct dev_ctl *c, char *err, size_t errlen)
+{
+    struct faults_set *s = NULL;
+    char why[512];
+    uint32_t id;
+
+    if ((c->op == DEV_CTL_RULE_ADD || c->op == DEV_CTL_RULE_DEL) &&
+        !(s = ctl_rules(d, err, errlen))) {
+        return -ENOTSUP;
+    }
+    switch (c->op) {
+    case DEV_CTL_RULE_ADD:
+        if (!c->text || faults_set_add(s, c->text, strlen(c->text), &id, why,
+                                       sizeof(why))) {
+            return opt_fail(err, errlen, "'rule': %s",
+                            c->text ? why : "missing");
+        }
+        c->arg = id;
+        return 0;
+    case DEV_CTL_RULE_DEL:
+        if (c->arg == 0 || c->arg > UINT32_MAX ||
+            faults_set_del(s, (uint32_t)c->arg)) {
+            opt_fail(err, errlen, "no rule %llu", (unsigned long long)c->arg);
+            return -ENOENT;
+        }
+        return 0;
+    case DEV_CTL_RELEASE:
+        if (!d->ops->fault_release) {
+            opt_fail(err, errlen, "device %s holds no requests",
+                     d->ops->name);
+            return -ENOTSUP;
+        }
+        if (d->ops->fault_release(d, c->arg, c->status)) {
+            opt_fail(err, errlen, "no hung request %llu",
+                     (unsigned long long)c->arg);
+            return -ENOENT;
+        }
+        return 0;
+    case DEV_CTL_RESET:
+        if (d->ops->reset) {
+            d->ops->reset(d);
+        }
+        return 0;
+    }
+    opt_fail(err, errlen, "unknown control operation %d", (int)c->op);
+    return -EINVAL;
+}

@@ -220,6 +220,28 @@ int dev_faults_create(const struct dev_ops *ops, const struct dev_opt *opts,
                       size_t nopts, struct faults_set *set, char *err,
                       size_t errlen);
 
+/*
+ * A change made to a running model from outside it (the control socket):
+ * a trace records each as a CONTROL record and replay makes it again at
+ * the same simulated time, so such a run replays like any other.
+ */
+enum dev_ctl_op {
+    DEV_CTL_RULE_ADD = 1,       /* text: a rule; arg out: its id */
+    DEV_CTL_RULE_DEL = 2,       /* arg: the rule's id */
+    DEV_CTL_RELEASE = 3,        /* arg: the n-th oldest hung request;
+                                   status: < 0 keeps its own */
+    DEV_CTL_RESET = 4,
+};
+struct dev_ctl {
+    enum dev_ctl_op op;
+    uint64_t arg;
+    int32_t status;
+    const char *text;
+};
+/* Apply @c to @d: 0, or -errno with one line in @err. */
+int dev_ctl_apply(struct dev *d, struct dev_ctl *c, char *err,
+                  size_t errlen);
+
 /* Give a firing to the host, if it wants them. */
 static inline void dev_fault_report(struct dev_req *req,
                                     const struct faults_fire *f)

@@ -144,7 +144,7 @@ restart()
     start "$@"
 }
 
-restart
+restart --trace="$tmp/rules.trace"
 
 expect "break-add on the first flush" 0 c break-add \
     '{"type":"request","rule":"on=flush,nth=1"}'
@@ -177,7 +177,7 @@ expect "fault-del" 0 c fault-del '{"id":1}'
 
 # ---- a hung flush, released -----------------------------------------------------
 
-restart
+restart --trace="$tmp/hang.trace"
 
 expect "fault-add a hang on the next flush" 0 c fault-add \
     '{"rule":"on=flush,times=once,do=hang"}'
@@ -193,9 +193,28 @@ demo_done "...and the workload completes"
 expect "complete with nothing hung" 1 c complete
 has "...is an error" '"class":"GenericError","desc":"no hung request 0"'
 
-# ---- bad input ------------------------------------------------------------------
+# ---- changes at run time replay ----------------------------------------------
+# Each fault-add, fault-del, set-timing, complete and reset-device is a
+# CONTROL record; replay makes it again at its simulated time, with no
+# --fault and no control socket.
 
+expect "reset-device with nothing in flight" 0 c reset-device
 restart
+for t in rules hang; do
+    expect "the $t run replays with no divergence" 0 \
+        "$VUSIM" replay "$tmp/$t.trace"
+    has "...checking its rule firings" 'no divergence: .* [1-9][0-9]* rule firings'
+done
+expect "trace dump shows the changes" 0 "$VUSIM" trace dump "$tmp/rules.trace"
+has "...fault-add with the rule's id" \
+    "CONTROL +fault-add id=1 rule='on=read,nth=2,do=delay,delay=1ms'"
+has "...set-timing as a rule" "CONTROL +fault-add id=2 rule='do=timing,latency=20us,times=once'"
+has "...fault-del" "CONTROL +fault-del id=1"
+expect "trace dump of the hung run" 0 "$VUSIM" trace dump "$tmp/hang.trace"
+has "...shows the release" "CONTROL +complete n=0 status=0"
+has "...and the reset" "CONTROL +reset-device"
+
+# ---- bad input ------------------------------------------------------------------
 
 raw()
 {

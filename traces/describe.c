@@ -98,6 +98,34 @@ static void add_tt_time(struct line *l, const char *key, uint64_t ns)
     }
 }
 
+/* "fault-add id=2 rule='on=flush,do=hang'", "complete n=0 status=-1". */
+static void describe_control(struct line *l, const struct trace_rec *rec)
+{
+    static const char *const ops[] = {
+        [1] = "fault-add", [2] = "fault-del", [3] = "complete",
+        [4] = "reset-device",
+    };
+    uint8_t op = rec->u.control.op;
+    const char *name = op < 5 && ops[op] ? ops[op] : "unknown";
+
+    switch (op) {
+    case 1:
+        add(l, "%s id=%" PRIu64 " rule='%.*s'", name, rec->u.control.arg,
+            (int)rec->u.control.text_len, (const char *)rec->u.control.text);
+        break;
+    case 2:
+        add(l, "%s id=%" PRIu64, name, rec->u.control.arg);
+        break;
+    case 3:
+        add(l, "%s n=%" PRIu64 " status=%d", name, rec->u.control.arg,
+            (int)rec->u.control.status);
+        break;
+    default:
+        add(l, "%s op=%u", name, op);
+        break;
+    }
+}
+
 /* "guest 0 -> REQUEST seq=5 time=10000000ns": the guest's view of time. */
 static void describe_tt(struct line *l, const struct trace_rec *rec)
 {
@@ -399,6 +427,9 @@ static void describe_rest(struct line *l, const struct trace_rec *rec)
             (int)rec->u.fault.action_len, (const char *)rec->u.fault.action,
             (int)rec->u.fault.state_len, (const char *)rec->u.fault.state,
             (int)rec->u.fault.text_len, (const char *)rec->u.fault.text);
+        break;
+    case TRACE_CONTROL:
+        describe_control(l, rec);
         break;
     case TRACE_RESET:
         break;

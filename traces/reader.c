@@ -242,6 +242,12 @@ int trace_frame_decode(const uint8_t *frame, struct trace_rec *r)
     case TRACE_FAULT:
         dec_fault(&c, r);
         break;
+    case TRACE_CONTROL:
+        r->u.control.op = c_u8(&c);
+        r->u.control.arg = c_u64(&c);
+        r->u.control.status = (int32_t)c_u32(&c);
+        r->u.control.text = c_str(&c, &r->u.control.text_len);
+        break;
     default:
         return 0;                 /* a later minor version's: skipped */
     }
@@ -532,6 +538,7 @@ bool trace_rec_is_device(const struct trace_rec *rec)
     case TRACE_CONFIG:
     case TRACE_CAL:
     case TRACE_FAULT:
+    case TRACE_CONTROL:
         return true;
     case TRACE_NEG:
         return rec->u.neg.what == TRACE_NEG_FEATURES;
@@ -562,6 +569,7 @@ const char *trace_type_name(uint16_t type)
     case TRACE_CAL: return "CAL";
     case TRACE_TT: return "TT";
     case TRACE_FAULT: return "FAULT";
+    case TRACE_CONTROL: return "CONTROL";
     default: return "UNKNOWN";
     }
 }

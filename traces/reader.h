@@ -76,6 +76,13 @@ struct trace_rec {
             const uint8_t *action, *state, *text;
             uint16_t action_len, state_len, text_len;
         } fault;
+        struct {                  /* CONTROL: text not NUL-terminated */
+            uint8_t op;
+            uint64_t arg;
+            int32_t status;
+            const uint8_t *text;
+            uint16_t text_len;
+        } control;
         struct {                  /* TT: time in ns, as on the wire */
             uint64_t id;
             uint8_t dir;          /* enum sim_tt_dir */

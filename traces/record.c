@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cosim/backend/observer.h"
+#include "devices/dev.h"
 #include "devices/faults/faults.h"
 #include "sim/log.h"
 #include "traces/record.h"
@@ -326,6 +327,17 @@ static void rec_fault(void *ctx, void *req, uint16_t queue,
     trace_write_fault(t->w, &tf);
 }
 
+static void rec_control(void *ctx, const struct dev_ctl *c)
+{
+    struct trace_recorder *t = ctx;
+    struct trace_control tc = {
+        .op = (uint8_t)c->op, .arg = c->arg, .status = c->status,
+        .text = c->text,
+    };
+
+    trace_write_control(t->w, &tc);
+}
+
 static void rec_req_free(void *ctx, void *req)
 {
     struct rec_req *rq = req;
@@ -353,6 +365,7 @@ static const struct vu_obs_ops rec_ops = {
     .cancel = rec_cancel,
     .fault = rec_fault,
     .req_free = rec_req_free,
+    .control = rec_control,
 };
 
 /* ---- attaching a trace ---- */

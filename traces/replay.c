@@ -614,6 +614,38 @@ static void rp_config(struct rp *rp, const struct trace_rec *rec, size_t i)
     free(buf);
 }
 
+/* A control-socket change, made again: a rule gets the id it got then. */
+static void rp_control(struct rp *rp, const struct trace_rec *rec, size_t i)
+{
+    struct dev_ctl c = {
+        .op = (enum dev_ctl_op)rec->u.control.op, .arg = rec->u.control.arg,
+        .status = rec->u.control.status,
+    };
+    char *text = NULL, why[600], line[700];
+    int rc;
+
+    if (c.op == DEV_CTL_RULE_ADD) {
+        text = strndup((const char *)rec->u.control.text,
+                       rec->u.control.text_len);
+        if (!text) {
+            rp->err = -ENOMEM;
+            return;
+        }
+        c.text = text;
+    }
+    why[0] = '\0';
+    rc = dev_ctl_apply(rp->dev, &c, why, sizeof(why));
+    free(text);
+    if (rc) {
+        snprintf(line, sizeof(line), "the replayed device refused it: %s",
+                 why);
+        diverge(rp, i, line, "a control change the recording made");
+    } else if (c.op == DEV_CTL_RULE_ADD && c.arg != rec->u.control.arg) {
+        snprintf(line, sizeof(line), "the rule got id %" PRIu64, c.arg);
+        diverge(rp, i, line, "a rule added at run time");
+    }
+}
+
 static void rp_input(struct rp *rp, const struct trace_rec *rec, size_t i)
 {
     struct dev *d = rp->dev;
@@ -656,6 +688,9 @@ static void rp_input(struct rp *rp, const struct trace_rec *rec, size_t i)
         break;
     case TRACE_CONFIG:
         rp_config(rp, rec, i);
+        break;
+    case TRACE_CONTROL:
+        rp_control(rp, rec, i);
         break;
     default:
         break;

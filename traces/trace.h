@@ -43,7 +43,7 @@
 
 #define TRACE_MAGIC          "VUSIMTRC"
 #define TRACE_VERSION_MAJOR  2
-#define TRACE_VERSION_MINOR  2
+#define TRACE_VERSION_MINOR  3
 #define TRACE_PREAMBLE_SIZE  16u
 #define TRACE_REC_HDR_SIZE   16u
 #define TRACE_REC_CRC_SIZE   4u
@@ -92,6 +92,7 @@ enum trace_type {
     TRACE_CAL = 64,
     TRACE_TT = 65,
     TRACE_FAULT = 66,
+    TRACE_CONTROL = 67,
 };
 
 enum trace_msg_dir {
@@ -241,6 +242,16 @@ struct trace_fault {
     const char *action, *state, *text;
 };
 int trace_write_fault(struct trace_writer *w, const struct trace_fault *f);
+
+/* A change made to the running device from outside (the control socket,
+ * devices/dev.h struct dev_ctl): replay applies it at its time. */
+struct trace_control {
+    uint8_t op;               /* enum dev_ctl_op */
+    uint64_t arg;
+    int32_t status;
+    const char *text;         /* NULL: empty */
+};
+int trace_write_control(struct trace_writer *w, const struct trace_control *c);
 
 /*
  * A sim_tt_observer_fn (sim/tt.h) that records each time-travel exchange

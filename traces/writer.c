@@ -581,6 +581,20 @@ int trace_write_fault(struct trace_writer *w, const struct trace_fault *f)
     return rc;
 }
 
+int trace_write_control(struct trace_writer *w, const struct trace_control *c)
+{
+    int rc = rec_begin(w, TRACE_CONTROL);
+
+    if (rc == 0) {
+        put_u8(w, c->op);
+        put_u64(w, c->arg);
+        put_u32(w, (uint32_t)c->status);
+        put_str(w, c->text ? c->text : "");
+        rc = rec_end(w);
+    }
+    return rc;
+}
+
 void trace_tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
                       const struct sim_tt_msg *m, uint64_t reply)
 {

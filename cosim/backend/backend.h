@@ -142,6 +142,12 @@ void vu_backend_set_obs(struct vu_backend *be,
 
 struct dev *vu_backend_dev(const struct vu_backend *be);
 
+/* Change the running device from outside (devices/dev.h dev_ctl_apply)
+ * and record it in the trace, where replay makes it again: 0, or -errno
+ * with one line in @err. */
+int vu_backend_ctl(struct vu_backend *be, struct dev_ctl *c, char *err,
+                   size_t errlen);
+
 /* A queue's state: its ring indices and requests in flight. */
 struct vu_queue_info {
     bool started, enabled;

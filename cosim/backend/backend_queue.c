@@ -369,6 +369,20 @@ struct dev *vu_backend_dev(const struct vu_backend *be)
     return be->dev;
 }
 
+int vu_backend_ctl(struct vu_backend *be, struct dev_ctl *c, char *err,
+                   size_t errlen)
+{
+    int rc;
+
+    VU_OBS0(be, dev_enter);
+    rc = dev_ctl_apply(be->dev, c, err, errlen);
+    if (rc == 0) {
+        VU_OBS(be, control, c);
+    }
+    VU_OBS0(be, dev_leave);
+    return rc;
+}
+
 int vu_backend_queue_info(const struct vu_backend *be, uint16_t queue,
                           struct vu_queue_info *out)
 {

@@ -39,6 +39,7 @@
 
 struct vu_backend;
 struct faults_fire;               /* devices/faults/faults.h */
+struct dev_ctl;                   /* devices/dev.h */
 
 /* Which channel a message is on and who sent it. */
 enum vu_obs_dir {
@@ -95,6 +96,9 @@ struct vu_obs_ops {
     void (*fault)(void *ctx, void *req, uint16_t queue,
                   const struct faults_fire *f);
     void (*req_free)(void *ctx, void *req);
+    /* The device was changed from outside (vu_backend_ctl: the control
+     * socket), inside dev_enter/dev_leave, after the change. */
+    void (*control)(void *ctx, const struct dev_ctl *c);
 };
 
 /* Observe @be from now on (@ops NULL stops). Requests' storage from an

@@ -676,41 +676,44 @@ static struct faults_set *dev_rules(struct vu_control *c, char *err,
     return c->dev->ops->faults(c->dev);
 }
 
+/* Rules, releases and resets go through the back-end, which records them
+ * in the trace for replay (devices/dev.h struct dev_ctl). */
 static json_t *c_fault_add(struct vu_control *c, struct ctl_client *cl,
                            json_t *a, char *err, size_t errlen)
 {
-    struct faults_set *s = dev_rules(c, err, errlen);
-    const char *r = json_string_value(json_object_get(a, "rule"));
-    char why[512];
-    uint32_t id;
+    struct dev_ctl dc = {
+        .op = DEV_CTL_RULE_ADD,
+        .text = json_string_value(json_object_get(a, "rule")),
+    };
 
     (void)cl;
-    if (!s) {
+    if (!dev_rules(c, err, errlen)) {
         return NULL;
     }
-    if (!r) {
+    if (!dc.text) {
         return ERR("'rule': missing");
     }
-    if (faults_set_add(s, r, strlen(r), &id, why, sizeof(why))) {
-        return ERR("'rule': %s", why);
+    if (vu_backend_ctl(c->be, &dc, err, errlen)) {
+        return NULL;
     }
-    return json_pack("{s:i}", "id", (int)id);
+    return json_pack("{s:i}", "id", (int)dc.arg);
 }
 
 static json_t *c_fault_del(struct vu_control *c, struct ctl_client *cl,
                            json_t *a, char *err, size_t errlen)
 {
-    struct faults_set *s = dev_rules(c, err, errlen);
     json_int_t id = json_integer_value(json_object_get(a, "id"));
+    struct dev_ctl dc = { .op = DEV_CTL_RULE_DEL };
 
     (void)cl;
-    if (!s) {
+    if (!dev_rules(c, err, errlen)) {
         return NULL;
     }
-    if (id <= 0 || id > UINT32_MAX || faults_set_del(s, (uint32_t)id)) {
+    if (id <= 0 || id > UINT32_MAX) {
         return ERR("no rule %lld", (long long)id);
     }
-    return json_object();
+    dc.arg = (uint64_t)id;
+    return vu_backend_ctl(c->be, &dc, err, errlen) ? NULL : json_object();
 }
 
 static json_t *c_query_faults(struct vu_control *c, struct ctl_client *cl,
@@ -740,6 +743,7 @@ static json_t *c_complete(struct vu_control *c, struct ctl_client *cl,
 {
     const char *st = json_string_value(json_object_get(a, "status"));
     json_t *idx = json_object_get(a, "index");
+    struct dev_ctl dc = { .op = DEV_CTL_RELEASE };
     int status = -1;
 
     (void)cl;
@@ -753,18 +757,19 @@ static json_t *c_complete(struct vu_control *c, struct ctl_client *cl,
             return ERR("'status': expected ok, ioerr or unsupp");
         }
     }
-    if (c->dev->ops->fault_release(c->dev, idx ? (uint64_t)
-                                   json_integer_value(idx) : 0, status)) {
-        return ERR("no hung request %lld", idx ? (long long)
-                   json_integer_value(idx) : 0LL);
+    if (idx && json_integer_value(idx) < 0) {
+        return ERR("no hung request %lld", (long long)json_integer_value(idx));
     }
-    return json_object();
+    dc.arg = idx ? (uint64_t)json_integer_value(idx) : 0;
+    dc.status = status;
+    return vu_backend_ctl(c->be, &dc, err, errlen) ? NULL : json_object();
 }
 
 static json_t *c_reset(struct vu_control *c, struct ctl_client *cl,
                        json_t *a, char *err, size_t errlen)
 {
     struct vu_queue_info qi;
+    struct dev_ctl dc = { .op = DEV_CTL_RESET };
 
     (void)cl;
     (void)a;
@@ -774,10 +779,7 @@ static json_t *c_reset(struct vu_control *c, struct ctl_client *cl,
                        "must get them back first", q, qi.ninflight);
         }
     }
-    if (c->dev->ops->reset) {
-        c->dev->ops->reset(c->dev);
-    }
-    return json_object();
+    return vu_backend_ctl(c->be, &dc, err, errlen) ? NULL : json_object();
 }
 
 /* set-timing: a once-only timing rule for the next request, so the change

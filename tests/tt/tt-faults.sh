@@ -28,8 +28,8 @@
 #   break   a breakpoint on the first FLUSH of dd conv=fsync: the run
 #           stops, simulated time stands still, query-queues shows the
 #           flush in flight; cont resumes and dd and sync complete.
-# Each trace but fsync's then replays with no --fault and no divergence
-# (a release through the control socket is not recorded yet).
+# Each trace then replays with no --fault and no divergence (fsync's with
+# the release through the control socket as a CONTROL record).
 #
 # Skips (77) when vusim has no --time-travel, when there is no time-travel
 # UML (tests/tt/lib.sh) or no static busybox; VUSIM_TT_REQUIRED makes
@@ -222,6 +222,7 @@ off=$((hung - free - 5000000))
         "$free ns: not 5 ms apart"
 guest_ok "fsync: the guest's fsync returned 5 ms later by its own clock" \
     "($hung ns against $free ns undisturbed, ${off} ns off, under one tick)"
+replays fsync
 
 # ---- (c) a torn write -----------------------------------------------------
 start torn --fault=on=write,nth=1,do=torn,sectors=3
