@@ -70,8 +70,12 @@ struct sim_cal {
     struct cal_chunk *chunks;
     size_t pool_size;
     struct sim_cal_stats st;
-    sim_cal_observer_fn obs;  /* traces: see sim_cal_set_observer() */
-    void *obs_opaque;
+    /* traces: see sim_cal_add_observer() */
+    struct cal_obs {
+        sim_cal_observer_fn fn;
+        void *opaque;
+    } obs[SIM_CAL_OBSERVERS_MAX];
+    size_t nobs;
 };
 
 /* ---- ordering and heap moves ---- */
@@ -326,11 +330,19 @@ size_t sim_cal_pending(const struct sim_cal *cal)
 }
 
 /* Tell the observer, if any (traces record the calendar through it). */
+static void notify(const struct sim_cal *cal, enum sim_cal_obs what,
+                   sim_time_t at, int32_t prio, uint64_t seq)
+{
+    for (size_t i = 0; i < cal->nobs; i++) {
+        cal->obs[i].fn(cal->obs[i].opaque, what, at, prio, seq);
+    }
+}
+
 static inline void observe(struct sim_cal *cal, enum sim_cal_obs what,
                            const struct sim_event *ev)
 {
-    if (cal->obs) {
-        cal->obs(cal->obs_opaque, what, ev->time, ev->prio, ev->seq);
+    if (cal->nobs) {
+        notify(cal, what, ev->time, ev->prio, ev->seq);
     }
 }
 
@@ -547,15 +559,15 @@ static inline int run_one(struct sim_cal *cal)
     ev->slot = 0;
     cal->hole = true;
     cal->st.fired++;
-    if (cal->obs) {
+    if (cal->nobs) {
         /* The callback may free @ev: DONE gets the values, not the event. */
         sim_time_t t = ev->time;
         int32_t prio = ev->prio;
         uint64_t seq = ev->seq;
 
-        cal->obs(cal->obs_opaque, SIM_CAL_OBS_FIRE, t, prio, seq);
+        notify(cal, SIM_CAL_OBS_FIRE, t, prio, seq);
         ev->fn(cal, ev);
-        cal->obs(cal->obs_opaque, SIM_CAL_OBS_DONE, t, prio, seq);
+        notify(cal, SIM_CAL_OBS_DONE, t, prio, seq);
         return 1;
     }
     ev->fn(cal, ev);
@@ -651,9 +663,28 @@ bool sim_cal_check(const struct sim_cal *cal)
     return true;
 }
 
-void sim_cal_set_observer(struct sim_cal *cal, sim_cal_observer_fn fn,
-                          void *opaque)
+int sim_cal_add_observer(struct sim_cal *cal, sim_cal_observer_fn fn,
+                         void *opaque)
 {
-    cal->obs = fn;
-    cal->obs_opaque = opaque;
+    if (cal->nobs == SIM_CAL_OBSERVERS_MAX) {
+        return -ENOSPC;
+    }
+    cal->obs[cal->nobs].fn = fn;
+    cal->obs[cal->nobs].opaque = opaque;
+    cal->nobs++;
+    return 0;
+}
+
+void sim_cal_remove_observer(struct sim_cal *cal, sim_cal_observer_fn fn,
+                             void *opaque)
+{
+    for (size_t i = 0; i < cal->nobs; i++) {
+        if (cal->obs[i].fn == fn && cal->obs[i].opaque == opaque) {
+            /* Keep the others in the order they were added. */
+            memmove(&cal->obs[i], &cal->obs[i + 1],
+                    (cal->nobs - i - 1) * sizeof(cal->obs[0]));
+            cal->nobs--;
+            return;
+        }
+    }
 }

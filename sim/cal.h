@@ -157,10 +157,12 @@ bool sim_cal_check(const struct sim_cal *cal);
  * the event's time, priority and sequence number: FIRE after now has moved
  * to the event's time and before its callback runs, DONE (same values)
  * after the callback has returned. A reschedule of a pending event is
- * seen as a CANCEL and a SCHED. One per calendar; @fn NULL removes it.
- * traces/ records the device's events through it (traces/FORMAT.md, CAL).
- * It must not touch the calendar.
+ * seen as a CANCEL and a SCHED. traces/ records each device's events
+ * through one (traces/FORMAT.md, CAL); several devices on one calendar
+ * (vusim multi) each have theirs. Up to SIM_CAL_OBSERVERS_MAX, called in
+ * the order they were added. An observer must not touch the calendar.
  */
+#define SIM_CAL_OBSERVERS_MAX 32
 enum sim_cal_obs {
     SIM_CAL_OBS_SCHED = 0,
     SIM_CAL_OBS_FIRE,
@@ -172,7 +174,11 @@ typedef void (*sim_cal_observer_fn)(void *opaque, enum sim_cal_obs what,
                                     sim_time_t at, int32_t prio,
                                     uint64_t seq);
 
-void sim_cal_set_observer(struct sim_cal *cal, sim_cal_observer_fn fn,
-                          void *opaque);
+/* Add (@fn, @opaque): 0, or -ENOSPC when SIM_CAL_OBSERVERS_MAX are
+ * there. Remove it again (nothing if it is not there). */
+int sim_cal_add_observer(struct sim_cal *cal, sim_cal_observer_fn fn,
+                         void *opaque);
+void sim_cal_remove_observer(struct sim_cal *cal, sim_cal_observer_fn fn,
+                             void *opaque);
 
 #endif

@@ -865,8 +865,11 @@ int trace_replay(struct trace_reader *r,
     }
     rp.dev->host = &rp_ops;
     rp.dev->host_ctx = &rp;
-    sim_cal_set_observer(rp.cal, rp_observe, &rp);
-    rp_walk(&rp, cfg);
+    /* The calendar is new and ours: it has room for this one. */
+    rp.err = sim_cal_add_observer(rp.cal, rp_observe, &rp);
+    if (!rp.err) {
+        rp_walk(&rp, cfg);
+    }
     if (!rp.err) {
         rp.err = trace_reader_finish(r);
     }
@@ -876,7 +879,7 @@ int trace_replay(struct trace_reader *r,
         res->soft = true;
     }
     res->diverged = rp.hard || rp.soft;
-    sim_cal_set_observer(rp.cal, NULL, NULL);
+    sim_cal_remove_observer(rp.cal, rp_observe, &rp);
     rp_finish(&rp);
     rp.dev->ops->destroy(rp.dev);
     sim_cal_free(rp.cal);

@@ -625,11 +625,11 @@ void trace_writer_dev_leave(struct trace_writer *w)
 void trace_writer_set_cal(struct trace_writer *w, struct sim_cal *cal)
 {
     if (w->cal) {
-        sim_cal_set_observer(w->cal, NULL, NULL);
+        sim_cal_remove_observer(w->cal, cal_observer, w);
     }
     w->cal = cal;
-    if (cal) {
-        sim_cal_set_observer(cal, cal_observer, w);
+    if (cal && sim_cal_add_observer(cal, cal_observer, w) < 0) {
+        wr_fail(w, -ENOSPC, "too many traces on one calendar");
     }
 }
 

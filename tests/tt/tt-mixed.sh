@@ -14,10 +14,11 @@
 # Both guests run tests/tt/init.sh (ttprobe on their own /dev/vda). The
 # set-up runs VUSIM_TT_RUNS times (default 2); odd runs start the UML
 # first, even runs QEMU, 0.3 s apart. Passes when each guest's console
-# section and each disk's trace are byte-identical in all runs, and every
-# read of both guests took at least the model's 1 ms. Skips (77) without
-# a time-travel UML or vusim's QEMU (fails when they are required, as in
-# scripts/test.sh), a kernel or busybox-static.
+# section and each disk's trace are byte-identical in all runs, every
+# read of both guests took at least the model's 1 ms, and each disk's
+# trace of run 1 replays without divergence (`vusim replay`). Skips (77)
+# without a time-travel UML or vusim's QEMU (fails when they are
+# required, as in scripts/test.sh), a kernel or busybox-static.
 set -uo pipefail
 
 # shellcheck source=tests/tt/lib.sh
@@ -108,6 +109,15 @@ for ((i = 2; i <= RUNS; i++)); do
         fi
         guest_ok "run $i: the $g disk's trace is run 1's, byte for byte"
     done
+done
+# Each disk's trace of the shared calendar replays alone, without guests.
+for g in "${GUESTS[@]}"; do
+    if ! "$VUSIM" replay --quiet "$GUEST_RUN/run1/$g.trace" \
+        >"$GUEST_RUN/replay-$g.log" 2>&1; then
+        cat "$GUEST_RUN/replay-$g.log"
+        guest_fail "vusim replay diverged on the $g disk's trace of run 1"
+    fi
+    guest_ok "vusim replay: the $g disk's trace of run 1 replays"
 done
 guest_say "$RUNS runs of a UML and a QEMU guest on one calendar: identical" \
     "traces and identical output per guest"

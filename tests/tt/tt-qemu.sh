@@ -23,7 +23,8 @@
 #   (d) the guest read 64 rng bytes, the seeded stream from wherever the
 #       guest kernel's own reads left it (the same place in every run, by
 #       (b)), and every kick and call of both devices was in-band;
-#   (e) both traces pass `vusim trace check`.
+#   (e) both traces pass `vusim trace check` and `vusim replay` (each
+#       device's trace of the one calendar replays alone).
 # When (a) or (b) fails, the test prints where the runs first diverge:
 # the first differing console line and `vusim trace diff` on the traces.
 # Skips (77) without vusim's QEMU (fails with VUSIM_QEMU_REQUIRED=1), a
@@ -157,6 +158,14 @@ for d in blk rng; do
         guest_fail "vusim trace check failed on the $d trace of run 1"
     fi
     guest_ok "vusim trace check: the $d trace of run 1 is whole"
+    # Each device of `vusim multi` has its own trace of one shared
+    # calendar; each must replay alone, without the guest.
+    if ! "$VUSIM" replay --quiet "$GUEST_RUN/run1/$d.trace" \
+        >"$GUEST_RUN/replay-$d.log" 2>&1; then
+        cat "$GUEST_RUN/replay-$d.log"
+        guest_fail "vusim replay diverged on the $d trace of run 1"
+    fi
+    guest_ok "vusim replay: the $d trace of run 1 replays without divergence"
 done
 guest_say "$RUNS runs: identical traces (blk $(stat -c %s \
     "$GUEST_RUN/run1/blk.trace") bytes, rng $(stat -c %s \

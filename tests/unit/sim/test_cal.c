@@ -918,6 +918,84 @@ static void test_differential(void)
     sim_cal_free(d.cal);
 }
 
+/* ---- observers ---- */
+
+/* What one observer saw: the kinds in order, and the seqs it fired. */
+struct seen {
+    char log[64];
+    size_t n;
+    int id;
+    int *order;                 /* shared: who saw each FIRE, in turn */
+    size_t *norder;
+};
+
+static void watch(void *opaque, enum sim_cal_obs what, sim_time_t at,
+                  int32_t prio, uint64_t seq)
+{
+    static const char kind[] = "SFCD";
+    struct seen *s = opaque;
+
+    (void)at;
+    (void)prio;
+    (void)seq;
+    if (s->n + 1 < sizeof(s->log)) {
+        s->log[s->n++] = kind[what];
+    }
+    if (what == SIM_CAL_OBS_FIRE) {
+        s->order[(*s->norder)++] = s->id;
+    }
+}
+
+static void quiet_cb(struct sim_cal *cal, struct sim_event *ev)
+{
+    (void)cal;
+    (void)ev;
+}
+
+/* Several observers on one calendar (one trace per device in vusim
+ * multi): each sees every schedule, cancel and fire, in the order they
+ * were added; removing one leaves the others; too many is -ENOSPC. */
+static void test_observers(void)
+{
+    struct sim_cal *cal = sim_cal_new();
+    struct sim_event ev[3];
+    int order[8];
+    size_t norder = 0;
+    struct seen a = { .id = 1, .order = order, .norder = &norder };
+    struct seen b = { .id = 2, .order = order, .norder = &norder };
+    struct seen extra[SIM_CAL_OBSERVERS_MAX];
+
+    CU_ASSERT_FATAL(cal != NULL);
+    for (int i = 0; i < 3; i++) {
+        sim_event_init(&ev[i], quiet_cb, NULL);
+    }
+    CU_ASSERT_EQUAL(sim_cal_add_observer(cal, watch, &a), 0);
+    CU_ASSERT_EQUAL(sim_cal_add_observer(cal, watch, &b), 0);
+    CU_ASSERT_EQUAL(sim_cal_at(cal, &ev[0], 10, 0), 0);
+    CU_ASSERT_EQUAL(sim_cal_at(cal, &ev[1], 20, 0), 0);
+    sim_cal_cancel(cal, &ev[1]);
+    CU_ASSERT_EQUAL(sim_cal_run_one(cal), 1);
+    CU_ASSERT_STRING_EQUAL(a.log, "SSCFD");
+    CU_ASSERT_STRING_EQUAL(b.log, "SSCFD");
+    CU_ASSERT_EQUAL(norder, 2);
+    CU_ASSERT(order[0] == 1 && order[1] == 2);
+    /* Without a, b still sees everything. */
+    sim_cal_remove_observer(cal, watch, &a);
+    CU_ASSERT_EQUAL(sim_cal_at(cal, &ev[2], 30, 0), 0);
+    CU_ASSERT_EQUAL(sim_cal_run_one(cal), 1);
+    CU_ASSERT_STRING_EQUAL(a.log, "SSCFD");
+    CU_ASSERT_STRING_EQUAL(b.log, "SSCFDSFD");
+    sim_cal_remove_observer(cal, watch, &a);    /* not there: nothing */
+    /* b plus SIM_CAL_OBSERVERS_MAX - 1 fit, one more does not. */
+    for (int i = 0; i < SIM_CAL_OBSERVERS_MAX; i++) {
+        extra[i] = (struct seen){ .id = 3, .order = order,
+                                  .norder = &norder };
+        CU_ASSERT_EQUAL(sim_cal_add_observer(cal, watch, &extra[i]),
+                        i < SIM_CAL_OBSERVERS_MAX - 1 ? 0 : -ENOSPC);
+    }
+    sim_cal_free(cal);
+}
+
 CU_TestInfo cal_tests[] = {
     { "order_by_time", test_order_by_time },
     { "ties_priority_fifo", test_ties_priority_fifo },
@@ -941,5 +1019,6 @@ CU_TestInfo cal_tests[] = {
     { "bytes_per_event", test_bytes_per_event },
     { "free_drops_pending", test_free_drops_pending },
     { "differential", test_differential },
+    { "observers", test_observers },
     CU_TEST_INFO_NULL,
 };

@@ -597,6 +597,66 @@ static void test_replay_rng(void)
     free(path);
 }
 
+/* vusim multi: two devices, one calendar, a trace each. Each trace must
+ * hold its own device's calendar events, or its replay cannot fire them
+ * (it diverged at the first completion when only the last trace attached
+ * saw the calendar). */
+static void test_replay_shared_cal(void)
+{
+    struct trace_opt to[] = { { "seed", "7" }, { "rate", "1M" } };
+    struct dev_opt o[] = { { "seed", "7" }, { "rate", "1M" } };
+    struct trace_header th = { .device = "rng", .virtio_id = 4,
+                               .num_queues = 1, .clock = "afap",
+                               .inband = "auto", .seed = 7, .opts = to,
+                               .nopts = 2 };
+    char *bpath = ut_tmp_path("replay"), *rpath = ut_tmp_path("replay");
+    struct rh *b = rh_open_blk(bpath, NULL), *r = calloc(1, sizeof(*r));
+    struct trace_replay_result res;
+    char err[256] = "";
+
+    CU_ASSERT_FATAL(r != NULL);
+    r->cal = b->cal;
+    CU_ASSERT_EQUAL_FATAL(dev_lookup("rng")->create(r->cal, o, 2, &r->dev,
+                                                    err, sizeof(err)), 0);
+    r->dev->host = &rh_ops;
+    r->dev->host_ctx = r;
+    CU_ASSERT_EQUAL_FATAL(trace_writer_open(rpath, &th, NULL, &r->w), 0);
+    trace_writer_set_cal(r->w, r->cal);
+    for (int i = 0; i < 4; i++) {
+        struct rh_req *q = &r->req[r->n++];
+
+        q->dreq.dev = r->dev;
+        q->head = (uint16_t)i;
+        q->wr_len = q->dreq.wr_len = 64u << i;
+    }
+    rh_blk(b, DEV_BLK_T_OUT, 0, 4096, 0x33);
+    rh_blk(b, DEV_BLK_T_IN, 0, 4096, 0);
+    rh_kick(b);
+    rh_kick(r);
+    sim_cal_run_all(b->cal);
+    for (int i = 0; i < r->n; i++) {
+        CU_ASSERT(r->req[i].done);
+        trace_wbuf_fini(&r->req[i].wb);
+    }
+    CU_ASSERT(b->req[0].done && b->req[1].done);
+    CU_ASSERT_EQUAL(trace_writer_close(r->w), 0);
+    r->dev->ops->destroy(r->dev);
+    free(r);
+    rh_close(b);
+    CU_ASSERT(nth(bpath, TRACE_CAL, 0) >= 0);
+    CU_ASSERT(nth(rpath, TRACE_CAL, 0) >= 0);
+    CU_ASSERT_EQUAL(replay(bpath, NULL, NULL, 0, &res), 0);
+    CU_ASSERT_FALSE(res.diverged);
+    CU_ASSERT_EQUAL(res.completions, 2);
+    CU_ASSERT_EQUAL(replay(rpath, NULL, NULL, 0, &res), 0);
+    CU_ASSERT_FALSE(res.diverged);
+    CU_ASSERT_EQUAL(res.completions, 4);
+    unlink(bpath);
+    unlink(rpath);
+    free(bpath);
+    free(rpath);
+}
+
 /* ---- the digest worker ---- */
 
 static void flip(const char *path, size_t index, size_t at)
@@ -1123,6 +1183,7 @@ CU_TestInfo trace_replay_tests[] = {
     { "replay_prefixes", test_replay_prefixes },
     { "replay_backing", test_replay_backing },
     { "replay_rng", test_replay_rng },
+    { "replay_shared_cal", test_replay_shared_cal },
     { "replay_worker_clean", test_replay_worker_clean },
     { "replay_worker_digest", test_replay_worker_digest },
     { "replay_worker_soft", test_replay_worker_soft },
