@@ -331,8 +331,11 @@ static const struct vusim_opt gopts[] = {
     {"log-level", "LEVEL", "err, warn (default), info, debug or trace",
      set_log_level, 0, ONCE, NULL},
     {"time-travel", "PATH", "be the time controller of UMLs started with "
-     "time-travel=ext:ID:PATH and of vusim's QEMUs started with -object "
-     "time-travel,path=PATH", set_listen_path, 0, ONCE, NULL},
+     "time-travel=ext:ID:PATH and of vusim's QEMUs started with -icount "
+     "shift=N,sleep=off -smp 1 -object time-travel,id=tt,path=PATH,"
+     "client-id=ID[,quantum=NS] (NS: how far past a RUN without "
+     "FREE_UNTIL, default 1000000; see vusim(1))", set_listen_path, 0, ONCE,
+     NULL},
     {"start-time", "SECONDS", "the guests' time of day at simulated time 0, "
      "in seconds since 1970 (default 1767225600)", set_start_time, 0, ONCE,
      NULL},
