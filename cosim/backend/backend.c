@@ -739,6 +739,15 @@ static int vu_send_reply(struct vu_backend *be, struct vu_msg *r)
 {
     int rc;
 
+    /* The front-end waits for this reply, so its guest is not touching
+     * the rings: a ring look this connection queued (a ring started or
+     * enabled) runs now, at a place in the trace that the message order
+     * alone fixes. At the end of the batch it would race with the guest
+     * once the reply is out, and which messages share a batch depends on
+     * host timing (tests/tt/tt-mixed.sh saw both). */
+    for (uint16_t i = 0; i < be->nq; i++) {
+        vu_loop_run_now(be->loop, &be->q[i].kick_defer);
+    }
     r->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
     VU_OBS(be, msg, VU_OBS_BE_REPLY, r);
     rc = vu_msg_send(be->sock, r);

@@ -199,6 +199,14 @@ void vu_loop_undefer(struct vu_loop *loop, struct vu_defer *d)
     }
 }
 
+void vu_loop_run_now(struct vu_loop *loop, struct vu_defer *d)
+{
+    if (d->queued) {
+        vu_loop_undefer(loop, d);
+        d->fn(d);
+    }
+}
+
 static void run_deferred(struct vu_loop *loop)
 {
     while (loop->defers) {

@@ -81,6 +81,10 @@ void vu_loop_defer(struct vu_loop *loop, struct vu_defer *d);
 /* Drop @d from the queue if it is there. */
 void vu_loop_undefer(struct vu_loop *loop, struct vu_defer *d);
 
+/* If @d is queued, take it off and run it now (a connection whose
+ * front-end waits for a reply runs its own items before replying). */
+void vu_loop_run_now(struct vu_loop *loop, struct vu_defer *d);
+
 /*
  * Run until vu_loop_stop(). Each turn: run the deferred items, run due
  * calendar events one at a time while no hold is active, then wait for fds
