@@ -24,7 +24,8 @@
 #       guest kernel's own reads left it (the same place in every run, by
 #       (b)), and every kick and call of both devices was in-band;
 #   (e) both traces pass `vusim trace check` and `vusim replay` (each
-#       device's trace of the one calendar replays alone).
+#       device's trace of the one calendar replays alone);
+#   (f) the same QEMU with -smp 2 is refused, naming -smp 1.
 # When (a) or (b) fails, the test prints where the runs first diverge:
 # the first differing console line and `vusim trace diff` on the traces.
 # Skips (77) without vusim's QEMU (fails with VUSIM_QEMU_REQUIRED=1), a
@@ -117,6 +118,28 @@ divergence()
     guest_fail "$2"
 }
 
+# QEMU with more than one vCPU is refused by the time-travel object,
+# with one line that says what to use instead.
+check_smp()
+{
+    local out rc=0
+
+    tt_vusim vusim-smp "$TTSOCK" "$RNGSOCK" -- multi \
+        "--time-travel=$TTSOCK" --guests=1 --inband=on \
+        --device "rng,socket-path=$RNGSOCK,seed=$SEED"
+    tt_qemu_cmd 0 "$TTSOCK" "$START_S" "rng:$RNGSOCK"
+    out=$(timeout 300 "${TT_CMD[@]}" -smp 2 </dev/null 2>&1) || rc=$?
+    guest_vusim_stop "$VUSIM_PID" vusim-smp
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] ||
+        [[ "$out" != *"time-travel supports one vCPU only: use -smp 1"* ]]
+    then
+        printf '%s\n' "$out" | tail -n 5
+        guest_fail "QEMU -smp 2 with time travel: status $rc, not refused"
+    fi
+    guest_ok "QEMU -smp 2 with time travel is refused (status $rc)"
+}
+
+check_smp
 for ((i = 1; i <= RUNS; i++)); do
     run_once "$i"
 done
