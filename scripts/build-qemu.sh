@@ -231,7 +231,8 @@ snapshot()
         [ -f "$tree/src/$f" ] || continue
         printf '%s %s %s\n' "$(sha256sum <"$tree/src/$f" | cut -c1-64)" \
             "$(stat -c %.9Y "$tree/src/$f")" "$f"
-    done < <(touched "$tree"/applied/*.patch $(patch_files)) \
+    done < <(touched $(find "$tree/applied" -name '*.patch' -type f) \
+                     $(patch_files)) \
         >"$tree/snapshot"
 }
 
