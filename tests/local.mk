@@ -155,3 +155,8 @@ soak: tests/soak/soak$(EXEEXT) vusim$(EXEEXT)
 # record only through observers (tests/check-layout.sh).
 dist_check_SCRIPTS += tests/check-layout.sh
 TESTS += tests/check-layout.sh
+
+# Limits of the vusim program: a full disk under a trace, a backing file
+# that shrinks or goes, many front-ends at once (tests/limits.sh).
+dist_check_SCRIPTS += tests/limits.sh
+TESTS += tests/limits.sh

@@ -305,12 +305,56 @@ static void map_commit(uint8_t *dst, const uint8_t *src, size_t len)
     memcpy(dst, &head, sizeof(head));
 }
 
+/*
+ * How many of the buffer's first @room bytes are whole records. The buffer
+ * holds whole records only, except that the first flush starts with the
+ * preamble, which counts whole or not at all.
+ */
+static size_t whole_records(const struct trace_writer *w, size_t room)
+{
+    size_t keep = 0, at = 0;
+
+    if (w->bytes == 0) {
+        at = TRACE_PREAMBLE_SIZE;
+        keep = room >= at ? at : 0;
+    }
+    while (keep == at && at + TRACE_REC_HDR_SIZE <= w->len) {
+        uint32_t plen = (uint32_t)w->buf[at + 4] |
+                        (uint32_t)w->buf[at + 5] << 8 |
+                        (uint32_t)w->buf[at + 6] << 16 |
+                        (uint32_t)w->buf[at + 7] << 24;
+        size_t end = at + TRACE_REC_HDR_SIZE + plen + TRACE_REC_CRC_SIZE;
+
+        if (end > room) {
+            break;
+        }
+        at = keep = end;
+    }
+    return keep;
+}
+
+/* A write(2) stopped after @done bytes of the buffer (a full disk): cut
+ * the file back to the last whole record, so it stays a valid prefix. */
+static void cut_to_records(struct trace_writer *w, size_t done)
+{
+    w->bytes += whole_records(w, done);
+    if (ftruncate(w->fd, (off_t)w->bytes) < 0 && errno != EINVAL) {
+        VUSIM_WARN(SS, "cannot cut the trace back to its last whole "
+                   "record: %s", strerror(errno));
+    }
+}
+
 static int flush_mapped(struct trace_writer *w)
 {
     int rc = w->bytes + w->len > w->map_cap ? map_grow(w, w->bytes + w->len)
                                             : 0;
 
     if (rc < 0) {
+        /* What fits in the space already reserved still goes in. */
+        size_t keep = whole_records(w, (size_t)(w->map_cap - w->bytes));
+
+        map_commit(w->map + w->bytes, w->buf, keep);
+        w->bytes += keep;
         wr_fail(w, rc, "reserving space for the trace");
     } else {
         map_commit(w->map + w->bytes, w->buf, w->len);
@@ -339,10 +383,13 @@ int trace_writer_flush(struct trace_writer *w)
         }
         if (n <= 0) {
             wr_fail(w, n < 0 ? -errno : -EIO, "writing the trace");
+            cut_to_records(w, done);
             break;
         }
         done += (size_t)n;
-        w->bytes += (uint64_t)n;
+    }
+    if (!w->err) {
+        w->bytes += (uint64_t)done;
     }
     w->len = 0;
     w->flushes++;

@@ -429,21 +429,30 @@ static int run_loop(struct run *r)
     return rc;
 }
 
-static void run_free_slot(struct slot *sl)
+/* 1 if the trace could not be written whole (a full disk: the file holds
+ * the records up to the failure, and the run failed), else 0. */
+static int run_free_slot(struct slot *sl)
 {
+    int rc = 0;
+
     vu_server_free(sl->srv); /* unlinks the socket path */
     vu_backend_free(sl->be);
     /* After the back-end: its disconnect is the trace's last record. */
     if (sl->trace && trace_record_close(NULL, sl->trace) < 0) {
-        fprintf(stderr, PROG ": --trace=%s: cannot write it\n", sl->c->trace);
+        fprintf(stderr, PROG ": --trace=%s: cannot write it; it holds the "
+                "records before the failure\n", sl->c->trace);
+        rc = 1;
     }
     if (sl->dev) {
         sl->dev->ops->destroy(sl->dev);
     }
+    return rc;
 }
 
-static void run_free(struct run *r)
+static int run_free(struct run *r)
 {
+    int rc = 0;
+
     vu_control_free(r->ctl);
     r->ctl = NULL;
     for (size_t i = 0; i < r->n; i++) {
@@ -455,12 +464,13 @@ static void run_free(struct run *r)
     }
     sim_tt_free(r->tt);
     for (size_t i = 0; i < r->n; i++) {
-        run_free_slot(&r->s[i]);
+        rc |= run_free_slot(&r->s[i]);
     }
     vu_loop_free(r->loop);
     if (r->stats) {
         fclose(r->stats);
     }
+    return rc;
 }
 
 static int run_slots(struct run *r)
@@ -523,6 +533,8 @@ int vusim_serve_many(const struct vusim_cli *const *cs, size_t n)
     if (rc == 0) {
         rc = run_loop(&r);
     }
-    run_free(&r);
+    if (run_free(&r) && rc == 0) {
+        rc = 1;
+    }
     return rc;
 }

@@ -69,6 +69,9 @@ struct dev_blk {
     struct dev_blk_config cfg;      /* little-endian, as the guest reads it */
     uint8_t *buf;                   /* BLK_CHUNK bounce buffer */
     bool warned;                    /* one WARN per device, then DEBUG */
+    uint64_t io_errs;               /* backing-file errors, logged 1,2,4.. */
+    bool named;                     /* the backing file had a name at open */
+    bool unlinked;                  /* ...and lost its last one since */
     struct blk_stats st;
     struct faults_set faults;
     struct dev_req *held;           /* hung and late requests, newest first */
@@ -129,6 +132,31 @@ static const struct faults_action blk_fault_actions[] = {
 
 /* ---- backing store -------------------------------------------------- */
 
+/* A backing-file error, for the log: the 1st, 2nd, 4th, 8th... so a
+ * disk that went away cannot flood it. A read that finds the end of the
+ * file early means the file shrank under the device. */
+static void io_err(struct dev_blk *b, bool wr, uint64_t off, int err)
+{
+    struct stat st;
+
+    b->io_errs++;
+    if (b->io_errs & (b->io_errs - 1)) {
+        return;
+    }
+    if (err == -EIO && !wr && fstat(b->fd, &st) == 0 &&
+        (uint64_t)st.st_size < b->sectors * DEV_BLK_SECTOR_SIZE) {
+        VUSIM_ERR(BLK_SS, "backing file: read at byte %" PRIu64 " past its "
+                  "end: it shrank to %lld bytes under a %" PRIu64 "-byte disk "
+                  "(I/O error to the guest; %" PRIu64 " so far)", off,
+                  (long long)st.st_size, b->sectors * DEV_BLK_SECTOR_SIZE,
+                  b->io_errs);
+        return;
+    }
+    VUSIM_ERR(BLK_SS, "backing file: %s at byte %" PRIu64 ": %s (I/O error "
+              "to the guest; %" PRIu64 " so far)", wr ? "write" : "read", off,
+              strerror(-err), b->io_errs);
+}
+
 static int io_full(struct dev_blk *b, bool wr, void *p, size_t len,
                    uint64_t off)
 {
@@ -141,7 +169,10 @@ static int io_full(struct dev_blk *b, bool wr, void *p, size_t len,
             continue;
         }
         if (n <= 0) {
-            return n < 0 ? -errno : -EIO;
+            int err = n < 0 ? -errno : -EIO;
+
+            io_err(b, wr, off, err);
+            return err;
         }
         c += n;
         off += (uint64_t)n;
@@ -332,6 +363,21 @@ static uint8_t blk_do_flush(struct dev_blk *b, struct dev_req *req)
     }
     if (b->fd >= 0 && fdatasync(b->fd) != 0) {
         VUSIM_ERR(BLK_SS, "fdatasync: %s", strerror(errno));
+        return DEV_BLK_S_IOERR;
+    }
+    /* A flush promises the data will be there after vusim: not so once
+     * the backing file has no name left (removed, or replaced by rename):
+     * its blocks go when vusim closes it. The guest is told. */
+    struct stat st;
+
+    if (b->fd >= 0 && b->named && fstat(b->fd, &st) == 0 &&
+        st.st_nlink == 0) {
+        if (!b->unlinked) {
+            VUSIM_ERR(BLK_SS, "backing file removed while in use: its data "
+                      "goes when vusim exits, so every FLUSH fails from "
+                      "now on");
+        }
+        b->unlinked = true;
         return DEV_BLK_S_IOERR;
     }
     return DEV_BLK_S_OK;
@@ -934,6 +980,7 @@ static int blk_open_backing(struct dev_blk *b, const char *path,
                  b->ro ? " read-only" : " read-write", strerror(errno));
         return -EINVAL;
     }
+    b->named = st.st_nlink > 0;     /* a memfd (replay's image) has none */
     end = S_ISBLK(st.st_mode) ? lseek(b->fd, 0, SEEK_END) : st.st_size;
     if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) {
         end = -1;
