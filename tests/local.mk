@@ -86,6 +86,8 @@ GUEST_TESTS = \
 	tests/guest/qemu-inband.sh
 # A UML guest's trace replays with no divergence (traces helper).
 GUEST_TESTS += tests/guest/uml-blk-trace.sh
+# A UML guest SIGKILLed mid-write: flushed blocks kept, vusim serves on.
+GUEST_TESTS += tests/guest/uml-kill.sh
 # A UML guest against examples/ramdisk, built against the installed vusim.
 GUEST_TESTS += tests/guest/uml-ramdisk.sh
 dist_check_SCRIPTS += $(GUEST_TESTS) \

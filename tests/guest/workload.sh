@@ -9,6 +9,10 @@
 #              rng    read /dev/hwrng and print the bytes
 #              bench  sequential O_DIRECT 1 MiB writes then reads
 #              boot   nothing: power off at once (boot and KVM probes)
+#              killwrite  write 64 KiB blocks without end, each O_DIRECT
+#                     and then fsync'd (a FLUSH): after each flush completes
+#                     prints VUSIM-FLUSHED: blk=N md5=HEX; the host kills
+#                     the guest mid-write (tests/guest/uml-kill.sh)
 #   vusim_disk=vda    the disk (vda: first virtio disk; ubda: UML's ubd)
 #   vusim_size=BYTES  the capacity the host gave the disk (checked)
 #   vusim_rng=N       bytes to read from /dev/hwrng (default 32)
@@ -303,6 +307,27 @@ bench()
     done
 }
 
+# 64 KiB blocks, each tagged with its number, at block N of the disk,
+# until the host kills the guest.
+killwrite()
+{
+    dev=/dev/$(param disk vda)
+    find_disk "$(param disk vda)" || { fail no-disk; return; }
+    vusim_pattern | head -c 65472 >/tmp/base
+    i=0
+    while :; do
+        { printf 'VUSIM-KILL-BLOCK %08d %-37s\n' "$i" x; cat /tmp/base; } \
+            >/tmp/blk
+        if dd if=/tmp/blk of="$dev" bs=65536 seek="$i" count=1 \
+            oflag=direct conv=notrunc,fsync 2>/dev/null; then
+            echo "VUSIM-FLUSHED: blk=$i md5=$(md5sum </tmp/blk | cut -c1-32)"
+        else
+            fail "killwrite-$i"
+        fi
+        i=$(((i + 1) % 512))
+    done
+}
+
 finish()
 {
     status=ok
@@ -325,6 +350,7 @@ for mode in $(param mode blk | tr ',' ' '); do
     rng) rng_test ;;
     bench) bench ;;
     boot) ;;
+    killwrite) killwrite ;;
     *) fail mode "unknown vusim_mode $mode" ;;
     esac
 done
