@@ -485,3 +485,10 @@ int trace_record_close(struct vu_backend *be, struct trace_recorder *t)
     free(t);
     return rc;
 }
+
+void trace_record_tt(struct trace_recorder *rec, uint64_t id,
+                     enum sim_tt_dir dir, const struct sim_tt_msg *m,
+                     uint64_t reply)
+{
+    trace_tt_observe(rec->w, id, dir, m, reply);
+}

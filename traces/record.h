@@ -69,4 +69,10 @@ int trace_record_open(struct vu_backend *be,
  * error, or 0. */
 int trace_record_close(struct vu_backend *be, struct trace_recorder *rec);
 
+/* Record a time-travel exchange (sim/tt.h) in @rec's trace: the program's
+ * sim_tt observer hands each exchange to every device's recorder. */
+void trace_record_tt(struct trace_recorder *rec, uint64_t id,
+                     enum sim_tt_dir dir, const struct sim_tt_msg *m,
+                     uint64_t reply);
+
 #endif

@@ -254,14 +254,15 @@ struct trace_control {
 int trace_write_control(struct trace_writer *w, const struct trace_control *c);
 
 /*
- * A sim_tt_observer_fn (sim/tt.h) that records each time-travel exchange
- * as a TT record (FORMAT.md): @opaque is the struct trace_writer. The
- * program wires it to the controller; the records are context, never
- * replayed, and let `trace diff` find where a guest first behaved
- * differently.
+ * Record one time-travel exchange (sim/tt.h) as a TT record (FORMAT.md).
+ * The program's sim_tt observer reaches it through trace_record_tt()
+ * (traces/record.h), typed so that no recorder passes for a writer.
+ * The records are context, never replayed, and let `trace diff` find
+ * where a guest first behaved differently.
  */
-void trace_tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
-                      const struct sim_tt_msg *m, uint64_t reply);
+void trace_tt_observe(struct trace_writer *w, uint64_t id,
+                      enum sim_tt_dir dir, const struct sim_tt_msg *m,
+                      uint64_t reply);
 int trace_write_config(struct trace_writer *w, bool set, uint32_t off,
                        uint32_t len, int32_t rc, const void *data,
                        uint32_t dlen);

@@ -642,11 +642,10 @@ int trace_write_control(struct trace_writer *w, const struct trace_control *c)
     return rc;
 }
 
-void trace_tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
-                      const struct sim_tt_msg *m, uint64_t reply)
+void trace_tt_observe(struct trace_writer *w, uint64_t id,
+                      enum sim_tt_dir dir, const struct sim_tt_msg *m,
+                      uint64_t reply)
 {
-    struct trace_writer *w = opaque;
-
     if (rec_begin(w, TRACE_TT) == 0) {
         put_u64(w, id);
         put_u8(w, (uint8_t)dir);

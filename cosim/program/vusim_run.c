@@ -240,7 +240,7 @@ static void tt_observe(void *opaque, uint64_t id, enum sim_tt_dir dir,
 
     for (size_t i = 0; i < r->n; i++) {
         if (r->s[i].trace) {
-            trace_tt_observe(r->s[i].trace, id, dir, m, reply);
+            trace_record_tt(r->s[i].trace, id, dir, m, reply);
         }
     }
 }

@@ -117,6 +117,13 @@ for cmd in "trace check" replay; do
     fi
     guest_ok "vusim $cmd: $(tail -n 1 "$GUEST_RUN/$cmd.log")"
 done
+# The guest's time-travel exchanges are in the trace as TT records, the
+# context `trace diff` shows before a device diverges.
+tt_recs=$("$VUSIM" trace info "$GUEST_RUN/run1/trace" |
+    sed -n 's/^records:.* TT \([0-9]*\).*/\1/p')
+[ "${tt_recs:-0}" -gt 0 ] ||
+    guest_fail "the trace of run 1 holds no TT record"
+guest_ok "the trace of run 1 holds $tt_recs TT records"
 guest_say "$RUNS runs: identical traces ($(stat -c %s \
     "$GUEST_RUN/run1/trace") bytes) and identical guest output" \
     "($(wc -l <"$GUEST_RUN/run1/section") lines)"
