@@ -277,7 +277,12 @@ static bool poll_fds(struct vu_loop *loop, uint64_t limit_ns,
     }
     t0 = vusim_wallclock_ns();
     do {
-        if (event_base_loop(loop->base, EVLOOP_NONBLOCK) < 0) {
+        /* EVLOOP_ONCE too: NONBLOCK alone makes libevent look at the fds
+         * again after serving them, one more epoll_wait per catch, on
+         * the request cycle's critical path; the turn that follows runs
+         * the calendar and looks again anyway. */
+        if (event_base_loop(loop->base,
+                            EVLOOP_NONBLOCK | EVLOOP_ONCE) < 0) {
             break;
         }
         if (loop->activity != a0 || loop->stop) {

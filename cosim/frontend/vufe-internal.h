@@ -42,6 +42,8 @@ struct vufe {
     int sock;
     struct vu_msg_reader rd;  /* every read of sock goes through it */
     int chan;                 /* our end of the back-end channel */
+    struct vu_msg_reader chan_rd; /* every read of chan goes through it:
+                                     header and payload in one recvmsg */
     bool broken;
     int memfd;
     uint8_t *map;

@@ -232,8 +232,10 @@ static int open_channel(struct vufe *fe)
     }
     if (fe->chan >= 0) {
         close(fe->chan);
+        vu_msg_reader_fini(&fe->chan_rd);
     }
     fe->chan = sv[0];
+    vu_msg_reader_init(&fe->chan_rd);
     int rc = vufe_send_acked(fe, VU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &sv[1],
                              1);
     close(sv[1]);

@@ -94,6 +94,7 @@ void vufe_close_conn(struct vufe *fe)
     if (fe->chan >= 0) {
         close(fe->chan);
         fe->chan = -1;
+        vu_msg_reader_fini(&fe->chan_rd);
     }
 }
 
@@ -180,16 +181,22 @@ static uint64_t handle_breq(struct vufe *fe, const struct vu_msg *m,
     }
 }
 
-/* Read and answer one channel message; 1 served, 0 channel closed. */
-static int serve_one(struct vufe *fe, bool in_wait)
+/* Read and answer one channel message; 1 served, 0 channel closed,
+ * -EAGAIN nothing there (@nowait only). */
+static int serve_one_how(struct vufe *fe, bool in_wait, bool nowait)
 {
     struct vu_msg m, r;
-    int rc = vu_msg_recv(fe->chan, &m);
+    int rc = nowait ? vu_msg_read_nowait(&fe->chan_rd, fe->chan, &m)
+                    : vu_msg_read(&fe->chan_rd, fe->chan, &m);
 
     if (rc == -ENOTCONN) {
         close(fe->chan);
         fe->chan = -1;
+        vu_msg_reader_fini(&fe->chan_rd);
         return 0;
+    }
+    if (rc == -EAGAIN && nowait) {
+        return rc;
     }
     if (rc < 0) {
         VUSIM_ERR(VUFE_SS, "back-end channel: %s", strerror(-rc));
@@ -207,6 +214,17 @@ static int serve_one(struct vufe *fe, bool in_wait)
     return rc < 0 ? rc : 1;
 }
 
+static int serve_one(struct vufe *fe, bool in_wait)
+{
+    return serve_one_how(fe, in_wait, false);
+}
+
+/* A message the channel's reader holds raises no poll event. */
+static bool chan_buffered(const struct vufe *fe)
+{
+    return fe->chan >= 0 && vu_msg_reader_pending(&fe->chan_rd);
+}
+
 int vufe_serve(struct vufe *fe, int timeout_ms)
 {
     uint64_t deadline = deadline_after(timeout_ms);
@@ -214,7 +232,7 @@ int vufe_serve(struct vufe *fe, int timeout_ms)
 
     while (fe->chan >= 0) {
         struct pollfd p = { .fd = fe->chan, .events = POLLIN };
-        int rc = poll_until(&p, 1, deadline);
+        int rc = chan_buffered(fe) ? 1 : poll_until(&p, 1, deadline);
         if (rc <= 0) {
             return rc < 0 ? rc : served;
         }
@@ -264,11 +282,11 @@ static int wait_reply(struct vufe *fe, uint32_t req, struct vu_msg *out)
     while (both && !vu_msg_reader_pending(&fe->rd)) {
         struct pollfd p[2] = { { .fd = fe->sock, .events = POLLIN },
                                { .fd = fe->chan, .events = POLLIN } };
-        int rc = poll_until(p, 2, deadline);
+        int rc = chan_buffered(fe) ? 1 : poll_until(p, 2, deadline);
         if (rc <= 0) {
             return rc < 0 ? rc : -ETIMEDOUT;
         }
-        if (!p[1].revents) {
+        if (!chan_buffered(fe) && !p[1].revents) {
             break;
         }
         rc = serve_one(fe, true);
@@ -439,8 +457,16 @@ static int wait_call_once(struct vufe *fe, struct vufe_queue *vq,
 {
     struct pollfd p[3];
     nfds_t n = 0;
-    int ichan = -1, icall = -1, isock = -1;
+    int ichan = -1, icall = -1, isock = -1, rc;
 
+    /* The channel first and without a poll: an in-band call is usually
+     * there already, sent right behind the kick's ack. */
+    if (fe->chan >= 0) {
+        rc = serve_one_how(fe, false, true);
+        if (rc != -EAGAIN) {
+            return rc < 0 ? fe_result(fe, rc) : 0;
+        }
+    }
     if (fe->chan >= 0) {
         ichan = (int)n;
         p[n++] = (struct pollfd){ .fd = fe->chan, .events = POLLIN };
@@ -453,7 +479,7 @@ static int wait_call_once(struct vufe *fe, struct vufe_queue *vq,
         isock = (int)n;
         p[n++] = (struct pollfd){ .fd = fe->sock, .events = POLLIN };
     }
-    int rc = poll_until(p, n, deadline);
+    rc = poll_until(p, n, deadline);
     if (rc <= 0) {
         return rc < 0 ? rc : -ETIMEDOUT;
     }

@@ -397,7 +397,7 @@ static int rd_keep_fds(struct vu_msg_reader *rd, struct msghdr *mh,
 }
 
 /* One recvmsg into the free space; -EAGAIN when nothing is there. */
-static int rd_fill(struct vu_msg_reader *rd, int sock)
+static int rd_fill(struct vu_msg_reader *rd, int sock, int flags)
 {
     union vu_cmsg_buf cbuf;
     struct iovec iov;
@@ -416,7 +416,7 @@ static int rd_fill(struct vu_msg_reader *rd, int sock)
     iov.iov_base = rd->buf + rd->tail;
     iov.iov_len = sizeof(rd->buf) - rd->tail;
     do {
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return -EAGAIN;
@@ -431,7 +431,8 @@ static int rd_fill(struct vu_msg_reader *rd, int sock)
     return rd_keep_fds(rd, &mh, rd->tail - (size_t)n, rd->tail);
 }
 
-int vu_msg_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m)
+static int rd_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m,
+                   int flags)
 {
     int rc;
 
@@ -443,7 +444,7 @@ int vu_msg_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m)
         if (rc < 0) {
             return rc;
         }
-        rc = rd_fill(rd, sock);
+        rc = rd_fill(rd, sock, flags);
         if (rc == -EAGAIN && rd->tail > rd->head) {
             rc = wait_ready(sock, POLLIN);    /* inside a message */
         }
@@ -451,6 +452,16 @@ int vu_msg_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m)
             return rc;
         }
     }
+}
+
+int vu_msg_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m)
+{
+    return rd_read(rd, sock, m, 0);
+}
+
+int vu_msg_read_nowait(struct vu_msg_reader *rd, int sock, struct vu_msg *m)
+{
+    return rd_read(rd, sock, m, MSG_DONTWAIT);
 }
 
 bool vu_msg_reader_pending(const struct vu_msg_reader *rd)

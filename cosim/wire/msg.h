@@ -80,6 +80,11 @@ void vu_msg_reader_fini(struct vu_msg_reader *rd);
  */
 int vu_msg_read(struct vu_msg_reader *rd, int sock, struct vu_msg *m);
 
+/* vu_msg_read() that never blocks for a message not yet begun, even on a
+ * blocking socket: -EAGAIN then. One begun is waited for, as above. */
+int vu_msg_read_nowait(struct vu_msg_reader *rd, int sock,
+                       struct vu_msg *m);
+
 /* Is a whole (or malformed) message buffered? */
 bool vu_msg_reader_pending(const struct vu_msg_reader *rd);
 

@@ -560,6 +560,47 @@ static void test_reader_errors(void)
     close_pair(sv);
 }
 
+/* On a blocking socket, nowait returns -EAGAIN at a message boundary
+ * instead of blocking, yet reads both of two messages that came in one
+ * write, the second from the buffer, and waits for a begun one. */
+static void test_reader_nowait_blocking_socket(void)
+{
+    struct vu_msg_reader rd;
+    struct vu_msg m;
+    uint8_t b[40];
+    int sv[2];
+
+    pair(sv);
+    vu_msg_reader_init(&rd);
+    CU_ASSERT_EQUAL(vu_msg_read_nowait(&rd, sv[1], &m), -EAGAIN);
+    for (uint32_t i = 0; i < 2; i++) {
+        uint64_t v = 200 + i;
+
+        put_hdr(b + 20 * i, VU_BREQ_VRING_CALL, VU_VERSION, 8);
+        memcpy(b + 20 * i + 12, &v, 8);
+    }
+    CU_ASSERT_EQUAL(send_raw(sv[0], b, 40, -1, 0), 40);
+    CU_ASSERT_EQUAL_FATAL(vu_msg_read_nowait(&rd, sv[1], &m), 0);
+    CU_ASSERT_EQUAL(m.p.u64, 200);
+    CU_ASSERT_TRUE(vu_msg_reader_pending(&rd));
+    CU_ASSERT_EQUAL_FATAL(vu_msg_read_nowait(&rd, sv[1], &m), 0);
+    CU_ASSERT_EQUAL(m.p.u64, 201);
+    CU_ASSERT_FALSE(vu_msg_reader_pending(&rd));
+    CU_ASSERT_EQUAL(vu_msg_read_nowait(&rd, sv[1], &m), -EAGAIN);
+    /* A header alone: the rest is waited for, then the message is whole. */
+    CU_ASSERT_EQUAL(send_raw(sv[0], b, 12, -1, 0), 12);
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(20000);
+        _exit(send_raw(sv[0], b + 12, 8, -1, 0) == 8 ? 0 : 1);
+    }
+    CU_ASSERT_EQUAL_FATAL(vu_msg_read_nowait(&rd, sv[1], &m), 0);
+    CU_ASSERT_EQUAL(m.p.u64, 200);
+    waitpid(pid, NULL, 0);
+    vu_msg_reader_fini(&rd);
+    close_pair(sv);
+}
+
 CU_TestInfo msg_tests[] = {
     { "roundtrip_no_fds", test_roundtrip_no_fds },
     { "roundtrip_empty_payload", test_roundtrip_empty_payload },
@@ -579,5 +620,6 @@ CU_TestInfo msg_tests[] = {
     { "reader_coalesced_with_fds", test_reader_coalesced_with_fds },
     { "reader_split_message", test_reader_split_message },
     { "reader_errors", test_reader_errors },
+    { "reader_nowait_blocking_socket", test_reader_nowait_blocking_socket },
     CU_TEST_INFO_NULL,
 };
