@@ -219,15 +219,27 @@ vusim_autoreconf()
 }
 
 # vusim_configure DIR [CONFIGURE-ARGS...]: configure DIR (relative to the
-# top) when it has no Makefile or configure is newer than its config.status.
+# top) when it has no Makefile, configure is newer than its config.status,
+# or it was configured with other arguments (config.status --config says
+# which), so a change of flags here reaches existing build trees. In that
+# last case the tree is cleaned first: make does not rebuild an object
+# when only the flags changed, and none built with the old ones may stay.
 vusim_configure()
 {
-    local dir="$VUSIM_TOP/$1"
+    local dir="$VUSIM_TOP/$1" old=() new=()
 
     shift
-    if [ -f "$dir/Makefile" ] && [ -f "$dir/config.status" ] &&
-       ! [ "$dir/config.status" -ot "$VUSIM_TOP/configure" ]; then
-        return 0
+    new=("$@")
+    if [ -f "$dir/Makefile" ] && [ -x "$dir/config.status" ]; then
+        eval "old=($("$dir/config.status" --config 2>/dev/null))" ||
+            old=("?")
+        if [ "${old[*]@Q}" != "${new[*]@Q}" ]; then
+            vusim_say "configure arguments changed in ${dir#"$VUSIM_TOP"/}:" \
+                "make clean, configure"
+            make -C "$dir" -s clean >/dev/null 2>&1 || true
+        elif ! [ "$dir/config.status" -ot "$VUSIM_TOP/configure" ]; then
+            return 0
+        fi
     fi
     vusim_say "configure in ${dir#"$VUSIM_TOP"/}"
     mkdir -p "$dir"

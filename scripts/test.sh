@@ -195,7 +195,10 @@ else
     echo "note: LeakSanitizer cannot run here (ptrace denied?);" \
          "ASan runs with detect_leaks=0"
 fi
-vusim_configure build/asan CFLAGS="$ASAN_CFLAGS" LDFLAGS="$ASAN_LDFLAGS" ||
+# C and C++ alike: libvusim-systemc, its tests and the example programs are
+# instrumented too (SystemC's own library is not; see README, Tests).
+vusim_configure build/asan CFLAGS="$ASAN_CFLAGS" CXXFLAGS="$ASAN_CFLAGS" \
+    LDFLAGS="$ASAN_LDFLAGS" ||
     echo "note: configure failed in build/asan; its make check will too"
 # The sanitizer build runs every tier, but of the time-travel tier only the
 # workloads that reach vusim code the others do not: the e2fsprogs ones
