@@ -27,6 +27,7 @@ endif
 EXTRA_DIST += examples/ramdisk/ramdisk.c examples/ramdisk/Makefile
 RAMDISK_STAGE = $(abs_top_builddir)/tests/examples/stage
 RAMDISK_BUILD = $(abs_top_builddir)/tests/examples/ramdisk
+SCRNG_BUILD = $(abs_top_builddir)/tests/examples/sc-rng
 check_DATA += tests/examples/ramdisk.stamp
 CLEANFILES += tests/examples/ramdisk.stamp tests/examples/install.log
 tests/examples/ramdisk.stamp: $(lib_LTLIBRARIES) vusim.pc \
@@ -48,4 +49,35 @@ tests/examples/ramdisk.stamp: $(lib_LTLIBRARIES) vusim.pc \
 clean-local: clean-local-ramdisk
 .PHONY: clean-local-ramdisk
 clean-local-ramdisk:
-	rm -rf $(RAMDISK_STAGE) $(RAMDISK_BUILD)
+	rm -rf $(RAMDISK_STAGE) $(RAMDISK_BUILD) $(SCRNG_BUILD)
+
+if HAVE_SYSTEMC
+# examples/systemc-rng built as README tells a user to: c++ with
+# `pkg-config --cflags --libs vusim-systemc` alone, against the staged
+# install that tests/examples/ramdisk.stamp makes (vusim-systemc.pc, the
+# headers under include/vusim, libvusim-systemc), with -Wall -Wextra
+# -Werror: the installed headers must not warn in a user's build.
+# tests/systemc/programs.sh runs the program. The stamp holds the staged
+# library directory.
+check_DATA += tests/examples/sc-rng.stamp
+CLEANFILES += tests/examples/sc-rng.stamp
+tests/examples/sc-rng.stamp: tests/examples/ramdisk.stamp vusim-systemc.pc \
+		$(srcdir)/examples/systemc-rng/main.cc \
+		$(srcdir)/examples/systemc-rng/rng.cc \
+		$(srcdir)/examples/systemc-rng/rng.h
+	$(AM_V_GEN)rm -rf $(SCRNG_BUILD) && \
+	$(MKDIR_P) $(SCRNG_BUILD)/examples/systemc-rng && \
+	cp $(srcdir)/examples/systemc-rng/main.cc \
+	    $(srcdir)/examples/systemc-rng/rng.cc \
+	    $(srcdir)/examples/systemc-rng/rng.h \
+	    $(SCRNG_BUILD)/examples/systemc-rng/ && \
+	chmod u+w $(SCRNG_BUILD)/examples/systemc-rng/* && \
+	flags=`PKG_CONFIG_SYSROOT_DIR=$(RAMDISK_STAGE) \
+	    PKG_CONFIG_PATH=$(RAMDISK_STAGE)$(libdir)/pkgconfig \
+	    $(PKG_CONFIG) --cflags --libs vusim-systemc` && \
+	(cd $(SCRNG_BUILD) && \
+	 $(CXX) -std=c++17 $(CXXFLAGS) -Wall -Wextra -Werror -I. \
+	    -o vusim-sc-rng examples/systemc-rng/main.cc \
+	    examples/systemc-rng/rng.cc $$flags $(LDFLAGS)) && \
+	echo '$(RAMDISK_STAGE)$(libdir)' >$@
+endif

@@ -357,11 +357,32 @@ void bridge::fail_all_later()
         }
         for (rec *r : v) {
             r->in_model = r->timed = false; // SystemC runs no more
+            if (!r->done && r->req) {
+                b->name_failed(r);
+            }
             b->fail_req(r);
             b->settle(r);
         }
         b->fifo_head_ = b->fifo_tail_ = nullptr;
     }, this);
+}
+
+// A request failed because the kernel broke: named with the model and
+// the kernel's error, the first FAILED_NAMED of them (a guest may go on
+// kicking a broken device; after that they fail without a line each).
+constexpr uint64_t FAILED_NAMED = 32;
+
+void bridge::name_failed(const rec *r)
+{
+    if (named_ < FAILED_NAMED) {
+        VUSIM_ERR("systemc", "model '%s': request %" PRIu64 " (queue %u) "
+                  "fails: %s", desc_.name.c_str(), r->handle, r->ext.queue,
+                  kern_->error().c_str());
+    } else if (named_ == FAILED_NAMED) {
+        VUSIM_ERR("systemc", "model '%s': later requests fail the same way "
+                  "(not named one by one)", desc_.name.c_str());
+    }
+    named_++;
 }
 
 /* ---- requests to the model ----------------------------------------- */

@@ -38,8 +38,9 @@
  * TLM_ADDRESS_ERROR_RESPONSE, and the request fails: a virtio-blk request
  * gets VIRTIO_BLK_S_IOERR in its status byte, any other completes with
  * used length 0. The run goes on. When the kernel breaks (kernel.h), every
- * outstanding and later request fails the same way and the run goes on
- * without SystemC.
+ * outstanding and later request fails the same way, each named with the
+ * model and the kernel's error (the first 32; then one line says later
+ * ones fail too), and the run goes on without SystemC.
  *
  * Cost. Nothing is allocated per request once the pools have grown to
  * the largest number in flight: records (with their transaction and
@@ -105,17 +106,19 @@ struct request : tlm::tlm_extension<request> {
 // Each runs inside a crossing, with sc_time_stamp() equal to vusim's now.
 struct model_if {
     virtual ~model_if() = default;
-    virtual int set_features(uint64_t features) { return 0; }
-    virtual void queue_start(uint16_t queue) {}
-    virtual void queue_stop(uint16_t queue) {}
+    virtual int set_features(uint64_t /*features*/) { return 0; }
+    virtual void queue_start(uint16_t /*queue*/) {}
+    virtual void queue_stop(uint16_t /*queue*/) {}
     virtual void reset() {}
     // Both or neither (a config_size of 0 means neither); the bridge has
     // checked off + len <= config_size.
-    virtual int get_config(uint32_t off, void *buf, uint32_t len)
+    virtual int get_config(uint32_t /*off*/, void * /*buf*/,
+                           uint32_t /*len*/)
     {
         return -ENOTSUP;
     }
-    virtual int set_config(uint32_t off, const void *buf, uint32_t len)
+    virtual int set_config(uint32_t /*off*/, const void * /*buf*/,
+                           uint32_t /*len*/)
     {
         return -ENOTSUP;
     }
@@ -205,6 +208,7 @@ private:
     void fail_req(rec *r);
     void settle(rec *r);
     void fail_all_later();
+    void name_failed(const rec *r);
     rec *find(uint64_t handle) const;
     rec *find_dma(uint32_t key) const;
     void grow_slots();
@@ -227,6 +231,7 @@ private:
     std::vector<worker *> idle_;
     worker *armed_ = nullptr; // notified for the next delta, not started
     uint64_t next_handle_ = 1;
+    uint64_t named_ = 0; // requests failed by a broken kernel, logged
     sc_core::sc_time dma_lat_;
     uint64_t dma_bw_ = 0;
     stats st_;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The LFSR hardware RNG (rng.h). */
-#include "config.h"
-
+/* The LFSR hardware RNG (rng.h). Built out of the tree too (README), so
+ * it needs nothing of vusim's build but the installed headers. */
 #include <cerrno>
 #include <vector>
 

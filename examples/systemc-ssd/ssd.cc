@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The NAND SSD model (ssd.h): timing from per-die and per-channel free
- * times and a page-mapping FTL; data in a flat image.
+ * times and a page-mapping FTL; data in a flat image. Like every example,
+ * it needs nothing of vusim's build but the installed headers.
  */
-#include "config.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <climits>

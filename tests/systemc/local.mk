@@ -34,3 +34,10 @@ EXTRA_DIST += tests/systemc/uml-sc-ssd.sh $(SC_GUEST_TESTS)
 if HAVE_SYSTEMC
 TESTS += $(SC_GUEST_TESTS)
 endif
+
+# The example programs' options, and examples/systemc-rng built out of
+# the tree against the installed library (examples/local.mk).
+EXTRA_DIST += tests/systemc/programs.sh
+if HAVE_SYSTEMC
+TESTS += tests/systemc/programs.sh
+endif

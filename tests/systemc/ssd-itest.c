@@ -4,18 +4,23 @@
  * bridge) against the reference front-end, over a real socket and memfd
  * memory, in both notification modes: every virtio-blk request type, the
  * data read back, the backing file after the run, and the bad requests'
- * statuses; and vusim-sc-rng's byte stream against the LFSR computed
- * here. The programs run as their own processes, as a user runs them.
+ * statuses; that --clock=realtime paces the model's SystemC time; and
+ * vusim-sc-rng's byte stream against the LFSR computed
+ * here (VUSIM_ITEST_RNG_PROGRAM names another build of it:
+ * tests/systemc/programs.sh). The programs run as their own processes, as
+ * a user runs them.
  */
 #define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cosim/frontend/vufe.h"
@@ -31,7 +36,9 @@ struct ssd_run {
     struct vufe *fe;
 };
 
-static void ssd_start(struct ssd_run *s, enum vufe_notify mode)
+/* vusim-sc-ssd on a 1 MiB backing file, with up to two more options. */
+static void ssd_start(struct ssd_run *s, enum vufe_notify mode,
+                      const char *more1, const char *more2)
 {
     const char *bd = getenv("builddir");
     char prog[4096], a_sock[256], a_file[256], a_stats[256];
@@ -51,7 +58,7 @@ static void ssd_start(struct ssd_run *s, enum vufe_notify mode)
     CU_ASSERT_FATAL(s->pid >= 0);
     if (s->pid == 0) {
         execl(prog, prog, a_sock, a_file, "--size=1M", a_stats,
-              "--channels=2", "--dies=2", "--pages-per-block=8",
+              "--channels=2", "--dies=2", "--pages-per-block=8", more1, more2,
               (char *)NULL);
         _exit(127);
     }
@@ -133,7 +140,7 @@ static void ssd_requests(enum vufe_notify mode)
     struct ssd_run s;
     size_t len = 0;
 
-    ssd_start(&s, mode);
+    ssd_start(&s, mode, NULL, NULL);
     memcpy(cap, vufe_config(s.fe, &used), 8);
     CU_ASSERT_EQUAL(cap[0], DISK / 512);
     memset(shadow, 0, sizeof(shadow));
@@ -219,7 +226,11 @@ static void rng_stream(enum vufe_notify mode)
     pid_t pid;
     int e = 0, st = 0;
 
-    snprintf(prog, sizeof(prog), "%s/vusim-sc-rng", bd ? bd : ".");
+    if (getenv("VUSIM_ITEST_RNG_PROGRAM")) { /* an out-of-tree build */
+        snprintf(prog, sizeof(prog), "%s", getenv("VUSIM_ITEST_RNG_PROGRAM"));
+    } else {
+        snprintf(prog, sizeof(prog), "%s/vusim-sc-rng", bd ? bd : ".");
+    }
     snprintf(a_sock, sizeof(a_sock), "--socket-path=%s", sock);
     pid = fork();
     CU_ASSERT_FATAL(pid >= 0);
@@ -258,6 +269,34 @@ static void rng_stream(enum vufe_notify mode)
 static void test_rng_inband(void) { rng_stream(VUFE_NOTIFY_INBAND); }
 static void test_rng_eventfd(void) { rng_stream(VUFE_NOTIFY_EVENTFD); }
 
+/* --clock=realtime paces SystemC too: the SSD's 500 ms page read (a
+ * SystemC annotation, run by a calendar event) takes at least that much
+ * wall time, where afap it takes none (the other cases, tR 50 us).
+ * Only the lower bound is checked: a loaded machine may take longer. */
+static void test_realtime(void)
+{
+    static uint8_t r[4096];
+    struct ssd_run s;
+    struct timespec t0, t1;
+    uint32_t used = 0;
+    int64_t ms;
+
+    ssd_start(&s, VUFE_NOTIFY_INBAND, "--clock=realtime", "--read-time=500ms");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_EQUAL(blk_req(s.fe, DEV_BLK_T_IN, 8, r, sizeof(r), false,
+                            &used), DEV_BLK_S_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CU_ASSERT_EQUAL(used, sizeof(r) + 1);
+    ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+         (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (ms < 500) {
+        fprintf(stderr, "realtime: a 500 ms read took %" PRId64 " ms\n", ms);
+    }
+    CU_ASSERT(ms >= 500);
+    ssd_stop(&s);
+    ssd_free(&s);
+}
+
 static void test_inband(void) { ssd_requests(VUFE_NOTIFY_INBAND); }
 static void test_eventfd(void) { ssd_requests(VUFE_NOTIFY_EVENTFD); }
 
@@ -266,6 +305,7 @@ static CU_TestInfo ssd_tests[] = {
     { "requests_eventfd", test_eventfd },
     { "rng_inband", test_rng_inband },
     { "rng_eventfd", test_rng_eventfd },
+    { "realtime", test_realtime },
     CU_TEST_INFO_NULL,
 };
 

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -348,6 +349,159 @@ static void child_deferred()
 
 static void test_deferred() { in_child(child_deferred); }
 
+// An untimed model (no annotation, no DMA timing): done at the pop time.
+static void child_untimed()
+{
+    rig g;
+    int a, b;
+
+    g.em->ns_per_byte = 0;
+    sim_cal_run_until(g_cal, sim_ns(250));
+    a = g.add(0, 300, 300);
+    b = g.add(0, 7, 7);
+    fakehost_kick(g.fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(250));
+    CHECK(fakehost_get(g.fh, b)->done_at == sim_ns(250));
+    CHECK(fakehost_completed_id(g.fh, 0) == a);
+    CHECK(fakehost_completed_id(g.fh, 1) == b);
+    g.check_echo(a, 300);
+    g.check_echo(b, 7);
+    CHECK(fakehost_violations(g.fh) == 0);
+}
+
+static void test_untimed() { in_child(child_untimed); }
+
+// An approximately-timed model: its target socket has nb_transport_fw
+// only (the 4-phase base protocol; simple_target_socket turns the
+// bridge's b_transport into BEGIN_REQ .. BEGIN_RESP). It accepts a request
+// with END_REQ after 5 ns and serves one at a time in an engine thread,
+// each taking 100 ns, then answers BEGIN_RESP on the backward path.
+struct at_model : sc_module {
+    tlm_utils::simple_target_socket<at_model> tgt;
+    tlm_utils::simple_initiator_socket<at_model> dma;
+    std::deque<tlm::tlm_generic_payload *> q;
+    sc_event work;
+    std::vector<sim_time_t> accepted; // BEGIN_REQ times
+
+    SC_HAS_PROCESS(at_model);
+    explicit at_model(sc_module_name n)
+        : sc_module(n), tgt("tgt"), dma("dma")
+    {
+        tgt.register_nb_transport_fw(this, &at_model::fw);
+        SC_THREAD(engine);
+    }
+
+    tlm::tlm_sync_enum fw(tlm::tlm_generic_payload &gp, tlm::tlm_phase &ph,
+                          sc_time &t)
+    {
+        CHECK(vusim_sc::from_sc(sc_time_stamp()) == sim_cal_now(g_cal));
+        if (ph == tlm::BEGIN_REQ) {
+            accepted.push_back(sim_cal_now(g_cal));
+            q.push_back(&gp);
+            work.notify(t);
+            ph = tlm::END_REQ;
+            t += sc_time(5, SC_NS);
+            return tlm::TLM_UPDATED;
+        }
+        return tlm::TLM_COMPLETED; // END_RESP
+    }
+
+    void xfer(tlm::tlm_command c, uint64_t a, uint8_t *p, uint32_t n)
+    {
+        tlm::tlm_generic_payload gp;
+        sc_time d = SC_ZERO_TIME;
+
+        gp.set_command(c);
+        gp.set_address(a);
+        gp.set_data_ptr(p);
+        gp.set_data_length(n);
+        gp.set_streaming_width(n);
+        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        dma->b_transport(gp, d);
+        CHECK(gp.is_response_ok() && d == SC_ZERO_TIME);
+    }
+
+    void engine()
+    {
+        for (;;) {
+            while (q.empty()) {
+                wait(work);
+            }
+            tlm::tlm_generic_payload *gp = q.front();
+            q.pop_front();
+            wait(100, SC_NS);
+            request *rq = gp->get_extension<request>();
+            CHECK(rq);
+            std::vector<uint8_t> b(rq->rd_len);
+            uint32_t n = rq->rd_len < rq->wr_len ? rq->rd_len : rq->wr_len;
+            xfer(tlm::TLM_READ_COMMAND, rq->dma_addr, b.data(), rq->rd_len);
+            for (uint32_t i = 0; i < n / 2; i++) {
+                std::swap(b[i], b[n - 1 - i]);
+            }
+            xfer(tlm::TLM_WRITE_COMMAND, rq->dma_addr, b.data(), n);
+            rq->used_len = n;
+            gp->set_response_status(tlm::TLM_OK_RESPONSE);
+            tlm::tlm_phase ph = tlm::BEGIN_RESP;
+            sc_time t = SC_ZERO_TIME;
+            CHECK(tgt->nb_transport_bw(*gp, ph, t) == tlm::TLM_COMPLETED);
+        }
+    }
+};
+
+// Three requests of one kick overlap in the AT model: accepted 5 ns
+// apart (END_REQ), served back to back, each complete at exactly its
+// BEGIN_RESP time; the echo is checked byte for byte.
+static void child_at()
+{
+    device_desc d;
+    struct dev *dev = nullptr;
+    struct fakehost *fh;
+    int id[3];
+
+    d.name = "at";
+    d.virtio_id = 4;
+    g_cal = sim_cal_new();
+    auto *m = new at_model("atm");
+    auto *br = new bridge("br", d);
+    br->req_socket.bind(m->tgt);
+    m->dma.bind(br->dma_socket);
+    CHECK(br->attach(g_cal, &dev) == 0);
+    fh = fakehost_new(dev);
+    CHECK(fh);
+    sim_cal_run_until(g_cal, sim_ns(1000));
+    for (int i = 0; i < 3; i++) {
+        std::vector<uint8_t> in(64 + i);
+
+        for (size_t k = 0; k < in.size(); k++) {
+            in[k] = static_cast<uint8_t>(k * 7 + 1);
+        }
+        id[i] = fakehost_add(fh, 0, in.data(),
+                             static_cast<uint32_t>(in.size()),
+                             static_cast<uint32_t>(in.size()));
+    }
+    fakehost_kick(fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(m->accepted.size() == 3);
+    for (int i = 0; i < 3; i++) {
+        struct fakehost_req *r = fakehost_get(fh, id[i]);
+        uint32_t len = 64 + i;
+
+        CHECK(m->accepted[i] == sim_ns(1000 + 5 * i));
+        CHECK(r && r->completed && r->used_len == len);
+        CHECK(r->done_at == sim_ns(1000 + 100 * (i + 1)));
+        for (uint32_t k = 0; k < len; k++) {
+            CHECK(r->wr[k] == static_cast<uint8_t>((len - 1 - k) * 7 + 1));
+        }
+        CHECK(fakehost_completed_id(fh, i) == id[i]);
+    }
+    CHECK(fakehost_violations(fh) == 0);
+    CHECK(br->get_stats().model_errors == 0 && br->get_stats().failed == 0);
+    CHECK(!br->kern()->broken());
+}
+
+static void test_at() { in_child(child_at); }
+
 /* ---- the virtio-blk front and DMI ----------------------------------- */
 
 // A 1 MiB memory: b_transport annotates 1 us per access; with dmi set it
@@ -590,6 +744,8 @@ static void child_backwards()
     sim_cal_run_all(g_cal);
     CHECK(g.br->kern()->broken());
     CHECK(said("model 'echo'") && said("time would go backwards"));
+    CHECK(said("model 'echo': request 1 (queue 0) fails: systemc model "
+               "'echo': SystemC time"));
     CHECK(fakehost_get(g.fh, a)->completed);
     CHECK(fakehost_get(g.fh, a)->used_len == 0);
     CHECK(fakehost_violations(g.fh) == 0);
@@ -607,6 +763,7 @@ static void child_stop()
     fakehost_kick(g.fh, 0);
     sim_cal_run_all(g_cal);
     CHECK(said("sc_stop"));
+    CHECK(said("model 'echo': request 1 (queue 0) fails:"));
     CHECK(fakehost_get(g.fh, a)->completed);
     b = g.add(0, 8, 8);
     fakehost_kick(g.fh, 0);
@@ -648,6 +805,8 @@ static CU_TestInfo coupling_tests[] = {
     {"ns_per_byte", test_ns_per_byte},
     {"dma_timing", test_dma_timing},
     {"deferred", test_deferred},
+    {"untimed", test_untimed},
+    {"approximately_timed", test_at},
     {"cancel", test_cancel},
     {"blk_dmi", test_blk_dmi},
     CU_TEST_INFO_NULL,
