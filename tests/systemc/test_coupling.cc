@@ -349,6 +349,87 @@ static void child_deferred()
 
 static void test_deferred() { in_child(child_deferred); }
 
+// The model_if hooks: each reached through the device's ops, inside a
+// crossing (SystemC's clock on vusim's), with its result passed back.
+struct hook_model : vusim_sc::model_if {
+    uint64_t features = 0;
+    std::vector<std::string> calls;
+    uint8_t cfg[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+    void seen(const std::string &what)
+    {
+        CHECK(vusim_sc::from_sc(sc_time_stamp()) == sim_cal_now(g_cal));
+        calls.push_back(what + "@" + std::to_string(sim_cal_now(g_cal) / 1000));
+    }
+    int set_features(uint64_t f) override
+    {
+        seen("features");
+        features = f;
+        return f & 1 ? -EINVAL : 0;
+    }
+    void queue_start(uint16_t q) override { seen("start" + std::to_string(q)); }
+    void queue_stop(uint16_t q) override { seen("stop" + std::to_string(q)); }
+    void reset() override { seen("reset"); }
+    int get_config(uint32_t off, void *buf, uint32_t len) override
+    {
+        seen("get");
+        std::memcpy(buf, cfg + off, len);
+        return 0;
+    }
+    int set_config(uint32_t off, const void *buf, uint32_t len) override
+    {
+        seen("set");
+        std::memcpy(cfg + off, buf, len);
+        return 0;
+    }
+};
+
+static void child_hooks()
+{
+    device_desc d;
+    hook_model h;
+    struct dev *dev = nullptr;
+    struct fakehost *fh;
+    uint8_t b[4] = {9, 9, 9, 9}, r[8];
+    int id;
+
+    d.name = "hooks";
+    d.virtio_id = 4;
+    d.num_queues = 2;
+    d.config_size = sizeof(h.cfg);
+    g_cal = sim_cal_new();
+    auto *em = new echo_model("em");
+    auto *br = new bridge("br", d, &h);
+    br->req_socket.bind(em->tgt);
+    em->dma.bind(br->dma_socket);
+    CHECK(br->attach(g_cal, &dev) == 0);
+    fh = fakehost_new(dev);
+    CHECK(fh && dev->config_size == sizeof(h.cfg) && dev->num_queues == 2);
+    sim_cal_run_until(g_cal, sim_ns(100));
+    CHECK(dev->ops->set_features(dev, 0x6) == 0 && h.features == 0x6);
+    CHECK(dev->ops->set_features(dev, 0x7) == -EINVAL);
+    dev->ops->queue_start(dev, 1);
+    CHECK(dev->ops->set_config(dev, 2, b, 4) == 0);
+    CHECK(dev->ops->get_config(dev, 0, r, 8) == 0);
+    CHECK(r[0] == 1 && r[1] == 2 && r[2] == 9 && r[5] == 9 && r[6] == 7);
+    sim_cal_run_until(g_cal, sim_ns(250));
+    dev->ops->queue_stop(dev, 1);
+    dev->ops->reset(dev);
+    std::vector<std::string> want = {"features@100", "features@100",
+        "start1@100", "set@100", "get@100", "stop1@250", "reset@250"};
+    CHECK(h.calls == want);
+    // the model still serves requests after the reset
+    id = fakehost_add(fh, 0, "abc", 3, 3);
+    fakehost_kick(fh, 0);
+    sim_cal_run_all(g_cal);
+    CHECK(fakehost_get(fh, id)->completed &&
+          fakehost_get(fh, id)->used_len == 3 &&
+          fakehost_get(fh, id)->done_at == sim_ns(250 + 3));
+    CHECK(fakehost_violations(fh) == 0);
+}
+
+static void test_hooks() { in_child(child_hooks); }
+
 // An untimed model (no annotation, no DMA timing): done at the pop time.
 static void child_untimed()
 {
@@ -806,6 +887,7 @@ static CU_TestInfo coupling_tests[] = {
     {"dma_timing", test_dma_timing},
     {"deferred", test_deferred},
     {"untimed", test_untimed},
+    {"hooks", test_hooks},
     {"approximately_timed", test_at},
     {"cancel", test_cancel},
     {"blk_dmi", test_blk_dmi},
