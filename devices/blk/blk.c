@@ -86,6 +86,10 @@ struct blk_io {
     uint64_t xfer;          /* bytes that cross the channel */
     enum blk_act act;
     const struct faults_rule *rule;
+    /* The request header, read from the guest once for the rules and the
+     * execution both: 0 not read yet, 1 in hdr, < 0 unreadable. */
+    int hdr_state;
+    struct dev_blk_req_hdr hdr;
 };
 
 static struct dev_blk *to_blk(struct dev *d)
@@ -491,12 +495,20 @@ static uint8_t blk_dispatch(struct dev_blk *b, struct dev_req *req,
     }
 }
 
+/* @req's header in io->hdr, read on first use: true when it is there. */
+static bool blk_hdr(struct dev_req *req, struct blk_io *io)
+{
+    if (io->hdr_state == 0) {
+        io->hdr_state = dev_req_read(req, 0, &io->hdr, sizeof(io->hdr)) == 0
+                        ? 1 : -1;
+    }
+    return io->hdr_state > 0;
+}
+
 /* Execute @req as io->act (BA_NONE: no fault) says. */
 static void blk_execute(struct dev_blk *b, struct dev_req *req,
                         struct blk_io *io)
 {
-    struct dev_blk_req_hdr h;
-
     io->status = DEV_BLK_S_IOERR;
     io->used = 0;
     io->xfer = 0;
@@ -508,9 +520,9 @@ static void blk_execute(struct dev_blk *b, struct dev_req *req,
                      DEV_BLK_S_UNSUPP : DEV_BLK_S_IOERR;
     } else if (req->rd_len < BLK_HDR) {
         blk_bad(b, req, "header shorter than 16 bytes", 0);
-    } else if (dev_req_read(req, 0, &h, sizeof(h)) == 0) {
-        io->status = blk_dispatch(b, req, le32toh(h.type),
-                                  le64toh(h.sector), io);
+    } else if (blk_hdr(req, io)) {
+        io->status = blk_dispatch(b, req, le32toh(io->hdr.type),
+                                  le64toh(io->hdr.sector), io);
     }
     if (io->status != BLK_NO_STATUS) {
         io->used++;                 /* the status byte */
@@ -540,18 +552,17 @@ static enum faults_op blk_op(uint32_t type)
 /* The request as triggers see it: type, and the sectors it covers (a
  * DISCARD / WRITE_ZEROES by its first segment). */
 static void blk_classify(struct dev_blk *b, struct dev_req *req,
-                         struct faults_req *q)
+                         struct blk_io *io, struct faults_req *q)
 {
-    struct dev_blk_req_hdr h = { .type = htole32(0xffffffffu) };
     struct dev_blk_dwz_seg seg;
 
     *q = (struct faults_req){ .op = FAULTS_OP_OTHER, .queue = req->queue,
                               .now = sim_cal_now(b->dev.cal) };
-    if (req->rd_len < BLK_HDR || dev_req_read(req, 0, &h, sizeof(h))) {
+    if (req->rd_len < BLK_HDR || !blk_hdr(req, io)) {
         return;
     }
-    q->op = blk_op(le32toh(h.type));
-    q->sector = le64toh(h.sector);
+    q->op = blk_op(le32toh(io->hdr.type));
+    q->sector = le64toh(io->hdr.sector);
     if (q->op == FAULTS_OP_READ && req->wr_len > 0) {
         q->nsectors = (req->wr_len - 1) / DEV_BLK_SECTOR_SIZE;
     } else if (q->op == FAULTS_OP_WRITE) {
@@ -637,7 +648,7 @@ static void blk_fault_match(struct dev_blk *b, struct dev_req *req,
     if (b->faults.n == 0) {
         return;
     }
-    blk_classify(b, req, &q);
+    blk_classify(b, req, io, &q);
     if (!faults_match(&b->faults, &q, &f)) {
         return;
     }
@@ -784,6 +795,7 @@ static void blk_avail(struct dev *d, uint16_t queue)
 
     while ((req = dev_pop(d, queue)) != NULL) {
         req->dev_data[RQ_FLAGS] = 0;
+        io.hdr_state = 0;
         blk_fault_match(b, req, &io);
         blk_execute(b, req, &io);
         req->dev_data[RQ_USED] = io.used;
@@ -843,7 +855,9 @@ static int blk_fault_release(struct dev *d, uint64_t n, int status)
 static void blk_describe(struct dev *d, struct dev_req *req,
                          struct faults_req *out)
 {
-    blk_classify(to_blk(d), req, out);
+    struct blk_io io = { .hdr_state = 0 };
+
+    blk_classify(to_blk(d), req, &io, out);
 }
 
 static struct faults_set *blk_faults(struct dev *d)
@@ -887,11 +901,9 @@ static int blk_stats_json(struct dev *d, char *buf, size_t len)
         s->other, s->bytes_read, s->bytes_written, s->errors,
         s->unsupported, s->completed, s->cancelled);
 
-    if (n >= 0 && (size_t)n < len && to_blk(d)->faults.n) {
-        const struct faults_set *f = &to_blk(d)->faults;
-        int m = snprintf(buf + n, len - (size_t)n, ", \"fault_rules\": %zu, "
-                         "\"fault_firings\": %" PRIu64 ", \"fault_state\": "
-                         "\"%s\"", f->n, f->fired, f->state);
+    if (n >= 0 && (size_t)n < len) {
+        int m = faults_stats_json(&to_blk(d)->faults, buf + n,
+                                  len - (size_t)n);
         n = m < 0 ? m : n + m;
     }
     return (n < 0 || (size_t)n >= len) ? -ENOSPC : n;

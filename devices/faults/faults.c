@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,8 +535,54 @@ void faults_set_fini(struct faults_set *set)
         faults_rule_fini(&set->rules[i]);
     }
     free(set->rules);
+    free(set->by_op);
     set->rules = NULL;
+    set->by_op = NULL;
     set->n = set->cap = 0;
+    memset(set->op_at, 0, sizeof(set->op_at));
+}
+
+/* by_op and op_at from rules[]: a counting sort by op, stable, so each
+ * op's rules keep their order. by_op has room for n * FAULTS_OP_N. */
+static void index_rebuild(struct faults_set *set)
+{
+    uint32_t at[FAULTS_OP_N + 1] = { 0 };
+
+    for (size_t i = 0; i < set->n; i++) {
+        for (unsigned op = 0; op < FAULTS_OP_N; op++) {
+            at[op + 1] += (set->rules[i].ops >> op) & 1u;
+        }
+    }
+    for (unsigned op = 0; op < FAULTS_OP_N; op++) {
+        at[op + 1] += at[op];
+    }
+    memcpy(set->op_at, at, sizeof(at));
+    for (size_t i = 0; i < set->n; i++) {
+        for (unsigned op = 0; op < FAULTS_OP_N; op++) {
+            if ((set->rules[i].ops >> op) & 1u) {
+                set->by_op[at[op]++] = (uint32_t)i;
+            }
+        }
+    }
+}
+
+/* Room for @cap rules in rules[] and by_op. */
+static int set_grow(struct faults_set *set, size_t cap)
+{
+    struct faults_rule *p = realloc(set->rules, cap * sizeof(*p));
+    uint32_t *ix;
+
+    if (!p) {
+        return -ENOMEM;
+    }
+    set->rules = p;
+    ix = realloc(set->by_op, cap * FAULTS_OP_N * sizeof(*ix));
+    if (!ix) {
+        return -ENOMEM;
+    }
+    set->by_op = ix;
+    set->cap = cap;
+    return 0;
 }
 
 void faults_set_rewind(struct faults_set *set)
@@ -561,19 +608,13 @@ int faults_set_add(struct faults_set *set, const char *text, size_t len,
     if (rc) {
         return rc;
     }
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? 2 * set->cap : 8;
-        struct faults_rule *p = realloc(set->rules, cap * sizeof(*p));
-
-        if (!p) {
-            faults_rule_fini(&r);
-            return -ENOMEM;
-        }
-        set->rules = p;
-        set->cap = cap;
+    if (set->n == set->cap && set_grow(set, set->cap ? 2 * set->cap : 8)) {
+        faults_rule_fini(&r);
+        return -ENOMEM;
     }
     r.id = set->next_id++;
     set->rules[set->n++] = r;
+    index_rebuild(set);
     if (id) {
         *id = r.id;
     }
@@ -588,6 +629,7 @@ int faults_set_del(struct faults_set *set, uint32_t id)
             memmove(&set->rules[i], &set->rules[i + 1],
                     (set->n - i - 1) * sizeof(set->rules[0]));
             set->n--;
+            index_rebuild(set);
             return 0;
         }
     }
@@ -653,6 +695,9 @@ int faults_scenario_parse(struct faults_set *set, const char *text,
 
     while (rc && set->n > n0) {
         faults_rule_fini(&set->rules[--set->n]);
+    }
+    if (rc) {
+        index_rebuild(set);
     }
     return rc;
 }
@@ -769,11 +814,12 @@ void faults_lines_free(char **lines, size_t n)
 
 /* ---- matching ------------------------------------------------------- */
 
+/* on= is by_op's business: @r is among the rules of q->op. */
 static bool cheap_triggers(const struct faults_set *set,
                            const struct faults_rule *r,
                            const struct faults_req *q)
 {
-    if (!(r->ops & (1u << q->op)) || (r->has_queue && r->queue != q->queue) ||
+    if ((r->has_queue && r->queue != q->queue) ||
         (r->times && r->fired >= r->times) ||
         (r->has_after && q->now < r->after) ||
         (r->has_before && q->now >= r->before)) {
@@ -807,9 +853,14 @@ bool faults_match(struct faults_set *set, const struct faults_req *req,
                   struct faults_fire *f)
 {
     struct faults_rule *hit = NULL;
+    uint32_t end;
 
-    for (size_t i = 0; i < set->n; i++) {
-        struct faults_rule *r = &set->rules[i];
+    if ((unsigned)req->op >= FAULTS_OP_N) {
+        return false;
+    }
+    end = set->op_at[req->op + 1];
+    for (uint32_t k = set->op_at[req->op]; k < end; k++) {
+        struct faults_rule *r = &set->rules[set->by_op[k]];
 
         if (!cheap_triggers(set, r, req)) {
             continue;
@@ -834,6 +885,22 @@ bool faults_match(struct faults_set *set, const struct faults_req *req,
                                .action = set->actions[hit->action].name,
                                .now = req->now, .state = set->state };
     return true;
+}
+
+int faults_stats_json(const struct faults_set *set, char *buf, size_t len)
+{
+    int n = 0;
+
+    if (len) {
+        buf[0] = '\0';
+    }
+    if (set->n) {
+        /* state names are [A-Za-z0-9_.-]: nothing to escape */
+        n = snprintf(buf, len, ", \"fault_rules\": %zu, \"fault_firings\": "
+                     "%" PRIu64 ", \"fault_state\": \"%s\"", set->n,
+                     set->fired, set->state);
+    }
+    return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
 uint64_t faults_rand_below(struct faults_set *set, uint64_t bound)

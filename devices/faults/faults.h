@@ -95,15 +95,18 @@ struct faults_action {
     uint32_t ops;               /* FAULTS_OPS() it applies to; 0 = any */
 };
 
+/* What faults_match reads for every request comes first (the triggers,
+ * times= and the counters), so a rule that does not match costs one or
+ * two cache lines; the action and the names follow. */
 struct faults_rule {
-    char *text;                 /* as given, for records and queries */
-    uint32_t id;                /* set-unique, from 1, never reused */
     /* triggers */
     uint32_t ops;               /* bit per enum faults_op */
     bool has_queue, has_sector, has_after, has_before, has_state;
     uint16_t queue;
     uint64_t sec_lo, sec_hi;    /* inclusive */
     sim_time_t after, before;   /* fires when after <= now < before */
+    uint64_t times;             /* 0 = unlimited; once = 1 */
+    uint64_t matched, fired;    /* counters */
     uint64_t nth, every;        /* 0 = not given */
     uint32_t prob;              /* in 1e-9; FAULTS_PROB_ONE = no draw */
     char state[FAULTS_NAME_MAX];
@@ -111,11 +114,10 @@ struct faults_rule {
     uint16_t action;            /* index in the device's table */
     uint32_t pset;              /* FAULTS_KEY() of the parameters given */
     uint64_t p[FAULTS_K_N];     /* durations in picoseconds */
-    uint64_t times;             /* 0 = unlimited; once = 1 */
     bool has_then;
     char then[FAULTS_NAME_MAX];
-    /* counters */
-    uint64_t matched, fired;
+    char *text;                 /* as given, for records and queries */
+    uint32_t id;                /* set-unique, from 1, never reused */
 };
 
 /* A request as the triggers see it. Sectors are 512-byte units; a request
@@ -141,6 +143,12 @@ struct faults_set {
     const struct faults_action *actions;
     struct faults_rule *rules;
     size_t n, cap;
+    /* The rules each op can match, in order: indices into rules[], those
+     * of op k at by_op[op_at[k] .. op_at[k + 1]). Rebuilt when a rule is
+     * added or deleted (cap * FAULTS_OP_N entries, grown with rules[]), so
+     * a request walks only the rules whose on= names its type. */
+    uint32_t *by_op;
+    uint32_t op_at[FAULTS_OP_N + 1];
     uint32_t next_id;
     uint64_t seed;
     struct vusim_rng rng;
@@ -185,6 +193,11 @@ void faults_set_rewind(struct faults_set *set);
 /* The rule that fires for @req, or false; fills @f when it fires. */
 bool faults_match(struct faults_set *set, const struct faults_req *req,
                   struct faults_fire *f);
+
+/* The set as --stats members: ', "fault_rules": N, "fault_firings": N,
+ * "fault_state": "NAME"' into @buf (nothing when the set has no rule):
+ * the length written, or -ENOSPC. */
+int faults_stats_json(const struct faults_set *set, char *buf, size_t len);
 
 /* Uniform in [0, bound) from the set's generator (rot's bit, for one). */
 uint64_t faults_rand_below(struct faults_set *set, uint64_t bound);

@@ -193,6 +193,10 @@ static int rng_stats_json(struct dev *d, char *buf, size_t len)
         r->seed, r->requests, r->bytes, r->completed, r->cancelled,
         r->write_errors);
 
+    if (n >= 0 && (size_t)n < len) {
+        int m = faults_stats_json(&r->faults, buf + n, len - (size_t)n);
+        n = m < 0 ? m : n + m;
+    }
     return (n < 0 || (size_t)n >= len) ? -ENOSPC : n;
 }
 

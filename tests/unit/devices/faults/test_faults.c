@@ -375,9 +375,124 @@ static void test_scenario(void)
     CU_ASSERT(strstr(err, "No such file") != NULL);
 }
 
+/* The walk by type (by_op) against a plain walk over every rule, on
+ * random rules and requests, across deletes and a scenario rolled back:
+ * the same rule fires for every request. */
+struct ref_rule {
+    uint32_t id, ops;
+    uint64_t nth, every, times, matched, fired;
+};
+
+static uint32_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*x >> 33);
+}
+
+static int ref_match(struct ref_rule *r, size_t n, enum faults_op op)
+{
+    int hit = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        uint64_t m;
+        bool hold;
+
+        if (!(r[i].ops & (1u << op)) ||
+            (r[i].times && r[i].fired >= r[i].times)) {
+            continue;
+        }
+        m = ++r[i].matched;
+        hold = r[i].nth && r[i].every
+                   ? m >= r[i].nth && (m - r[i].nth) % r[i].every == 0
+               : r[i].nth ? m == r[i].nth
+                          : !r[i].every || m % r[i].every == 0;
+        if (hit < 0 && hold) {
+            hit = (int)i;
+        }
+    }
+    if (hit >= 0) {
+        r[hit].fired++;
+    }
+    return hit < 0 ? 0 : (int)r[hit].id;
+}
+
+static void ref_requests(struct faults_set *s, struct ref_rule *r, size_t n,
+                         uint64_t *x, int count)
+{
+    static const enum faults_op ops[] = {
+        FAULTS_OP_READ, FAULTS_OP_WRITE, FAULTS_OP_FLUSH, FAULTS_OP_DISCARD,
+        FAULTS_OP_GET_ID, FAULTS_OP_OTHER,
+    };
+    int bad = 0;
+
+    for (int k = 0; k < count; k++) {
+        struct faults_req q = rq(ops[lcg(x) % 6], 0, 1, 0);
+        struct faults_fire f;
+        int want = ref_match(r, n, q.op);
+        int got = faults_match(s, &q, &f) ? (int)f.rule->id : 0;
+
+        bad += got != want;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void test_match_by_type(void)
+{
+    static const char *const on[] = { "read", "write", "flush", "any" };
+    static const char rollback[] = "on=read,do=hang\non=read,do=nope\n";
+    struct ref_rule r[40];
+    struct faults_set s;
+    char err[256];
+    uint64_t x = 42;
+    size_t n = 0;
+
+    faults_set_init(&s, acts, 0);
+    for (; n < 40; n++) {
+        unsigned o = lcg(&x) % 4;
+        struct ref_rule *p = &r[n];
+        char text[128];
+        int w;
+
+        *p = (struct ref_rule){ .id = (uint32_t)n + 1,
+                                .ops = o == 3 ? (1u << FAULTS_OP_N) - 1
+                                              : 1u << o,
+                                .nth = lcg(&x) % 4, .every = lcg(&x) % 4,
+                                .times = lcg(&x) % 3 };
+        /* 0 is "not given": such keys are left out */
+        w = snprintf(text, sizeof(text), "on=%s", on[o]);
+        w += p->nth ? snprintf(text + w, sizeof(text) - (size_t)w,
+                               ",nth=%u", (unsigned)p->nth) : 0;
+        w += p->every ? snprintf(text + w, sizeof(text) - (size_t)w,
+                                 ",every=%u", (unsigned)p->every) : 0;
+        w += p->times ? snprintf(text + w, sizeof(text) - (size_t)w,
+                                 ",times=%u", (unsigned)p->times) : 0;
+        snprintf(text + w, sizeof(text) - (size_t)w, ",do=hang");
+        add(&s, text);
+    }
+    ref_requests(&s, r, n, &x, 300);
+    /* delete every third rule, the first included */
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (i % 3 == 0) {
+            CU_ASSERT_EQUAL(faults_set_del(&s, r[i].id), 0);
+        } else {
+            r[k++] = r[i];
+        }
+    }
+    n -= (n + 2) / 3;
+    CU_ASSERT_EQUAL_FATAL(s.n, n);
+    ref_requests(&s, r, n, &x, 300);
+    /* a scenario refused at its second line adds nothing */
+    CU_ASSERT_EQUAL(faults_scenario_parse(&s, rollback, strlen(rollback),
+                                          err, sizeof(err)), -EINVAL);
+    CU_ASSERT_EQUAL_FATAL(s.n, n);
+    ref_requests(&s, r, n, &x, 300);
+    faults_set_fini(&s);
+}
+
 CU_TestInfo faults_tests[] = {
     { "parse: every key", test_parse_good },
     { "parse: bad rules named", test_parse_bad },
+    { "match: by type, as a walk over every rule", test_match_by_type },
     { "parse: NUL, length, no table", test_parse_limits },
     { "match: nth, every, times", test_match_counts },
     { "match: sector, queue, after, before", test_match_ranges },

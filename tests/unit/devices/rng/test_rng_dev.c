@@ -437,8 +437,31 @@ static void test_stats_json(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"requests\": 2,"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"bytes\": 30,"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"completed\": 2,"));
+    CU_ASSERT_PTR_NULL(strstr(buf, "fault"));
     CU_ASSERT_EQUAL(f.dev->ops->stats_json(f.dev, tiny, sizeof(tiny)),
                     -ENOSPC);
+    rfx_fini(&f);
+}
+
+/* --stats shows the rules' state, as blk's does: the issue's "the current
+ * state is visible in --stats" for every device with rules. */
+static void test_stats_json_faults(void)
+{
+    const char *args[] = { "seed=5", "fault=nth=1,do=short,bytes=5,"
+                           "then=starved", "fault=state=start,do=error",
+                           NULL };
+    char buf[512];
+    struct rfx f;
+
+    rfx_init(&f, args);
+    CU_ASSERT_FATAL(f.rc == 0);
+    add(&f, 10);
+    add(&f, 20);
+    run(&f);
+    CU_ASSERT(f.dev->ops->stats_json(f.dev, buf, sizeof(buf)) > 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"fault_rules\": 2, "
+                                  "\"fault_firings\": 1, "
+                                  "\"fault_state\": \"starved\""));
     rfx_fini(&f);
 }
 
@@ -486,6 +509,7 @@ static void test_faults(void)
 
 CU_TestInfo rngdev_tests[] = {
     { "faults", test_faults },
+    { "stats_json with rules", test_stats_json_faults },
     { "same_seed_same_bytes", test_same_seed_same_bytes },
     { "known_answer", test_known_answer },
     { "seed_forms", test_seed_forms },
