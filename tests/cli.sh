@@ -180,7 +180,13 @@ bad_rows=(
     "bytes=: do=short needs bytes=|rng --socket-path=$S --fault=do=short"
     "line 4: do=frob|blk --socket-path=$S --scenario=$tmp/scen.bad"
     "--scenario=$tmp/nofile|blk --socket-path=$S --scenario=$tmp/nofile"
-    "device multi has no fault rules|multi --scenario=$tmp/scen.bad"
+    "rules are per device in multi: give scenario=FILE inside --device|multi --scenario=$tmp/scen.bad"
+    "rules are per device in multi: give fault=RULE inside --device|multi --fault=on=write,do=hang --device blk,socket-path=$S"
+    "clock: an option of the whole run|multi --device blk,socket-path=$S,clock=afap"
+    "control: an option of the whole run|multi --device blk,socket-path=$S,control=$tmp/c.sock"
+    "do=frob: not an action of this device|multi --device blk,socket-path=$S,fault=on=read,,do=frob"
+    "line 4: do=frob|multi --device blk,socket-path=$S,scenario=$tmp/scen.bad"
+    "--size=7: unknown option for multi|multi --size=7 --device blk,socket-path=$S"
 )
 printf 'on=write,do=hang  # fine\n\n# comment\non=read,do=frob\n' >"$tmp/scen.bad"
 for row in "${bad_rows[@]}"; do

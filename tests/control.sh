@@ -254,5 +254,167 @@ else
     not_ok "the control socket is removed at exit" "still there"
 fi
 
+# ---- control commands at the same simulated times: the same trace ----------
+# A time breakpoint stops the run at exactly 400us; the rules added there
+# are applied at that simulated time whatever the wall clock did, so two
+# runs give the same bytes. The same commands at 600us give another trace.
+
+det_run()
+{
+    start --trace="$tmp/det$1.trace"
+    c break-add "{\"type\":\"time\",\"time\":\"$2\"}" >/dev/null 2>&1
+    demo 200
+    # One connection for the three: the demo gives up after 5 s of wall
+    # time without a completion (ASan, a loaded machine).
+    if wait_status paused && grep -q '"reason":"breakpoint"' "$tmp/st"; then
+        printf '%s\n' '{"execute":"qmp_capabilities"}' \
+            '{"execute":"fault-add","arguments":{"rule":"on=write,every=3,do=delay,delay=50us"}}' \
+            '{"execute":"set-timing","arguments":{"latency":"15us"}}' \
+            '{"execute":"cont"}' | "$VUSIM" ctl "$ctl" --raw >/dev/null 2>&1
+    fi
+    demo_done "...run $1: the workload completes"
+    kill -TERM "$vpid"
+    wait "$vpid" 2>/dev/null
+}
+det_run 1 400us
+det_run 2 400us
+det_run 3 600us
+if cmp -s "$tmp/det1.trace" "$tmp/det2.trace"; then
+    ok "commands at the same simulated time: the same trace, byte for byte"
+else
+    not_ok "commands at the same simulated time: the same trace" \
+        "$(cmp "$tmp/det1.trace" "$tmp/det2.trace" 2>&1)"
+fi
+if ! cmp -s "$tmp/det1.trace" "$tmp/det3.trace"; then
+    ok "...and at another simulated time, another trace"
+else
+    not_ok "...and at another simulated time, another trace" "identical"
+fi
+expect "...which replays with no divergence" 0 \
+    "$VUSIM" replay "$tmp/det1.trace"
+expect "trace diff of the two" 1 \
+    "$VUSIM" trace diff "$tmp/det1.trace" "$tmp/det3.trace"
+has "...shows where the control changes differ" "CONTROL|FAULT"
+
+# ---- vusim multi: rules per device, one control socket naming devices ------
+
+sa=$tmp/a.sock
+sb=$tmp/b.sock
+printf '# device 1\non=read,nth=2,do=delay,delay=1ms\n' >"$tmp/b.rules"
+rm -f "$ctl"
+"$VUSIM" multi --control="$ctl" \
+    --device "blk,socket-path=$sa,size=16M,latency=10us,trace=$tmp/ma.trace,fault=on=write,,nth=3,,do=delay,,delay=2ms" \
+    --device "blk,socket-path=$sb,size=16M,latency=10us,trace=$tmp/mb.trace,scenario=$tmp/b.rules" \
+    2>"$tmp/multi.err" &
+mpid=$!
+pids+=("$mpid")
+for _ in $(seq 200); do
+    [ -S "$sa" ] && [ -S "$sb" ] && [ -S "$ctl" ] && break
+    sleep 0.05
+done
+# A client that stays for the whole run, to see its events.
+rm -f "$tmp/listen.stop"
+{
+    printf '{"execute":"qmp_capabilities"}\n'
+    for _ in $(seq 1200); do
+        [ -e "$tmp/listen.stop" ] && break
+        sleep 0.1
+    done
+} | "$VUSIM" ctl "$ctl" --raw >"$tmp/events" 2>&1 &
+lpid=$!
+pids+=("$lpid")
+expect "multi: query-status lists the devices" 0 c query-status
+has "...both" '"devices":\[\{"device":0,"type":"blk","connected":false\},\{"device":1,"type":"blk"'
+expect "multi: a device command without 'device'" 1 c query-faults
+has "...is refused, naming the choice" "'device': missing; this run has 2 devices, 0 to 1"
+expect "multi: a device beyond the run" 1 c fault-add \
+    '{"device":2,"rule":"do=hang"}'
+has "...is refused" "'device': no device 2"
+expect "multi: device 0's rules" 0 c query-faults '{"device":0}'
+has "...from fault= with doubled commas" '"rule":"on=write,nth=3,do=delay,delay=2ms"'
+expect "multi: device 1's rules" 0 c query-faults '{"device":1}'
+has "...from its scenario= alone" '^\{"return":\{"state":"start","fired":0,"rules":\[\{"id":1,"rule":"on=read,nth=2,do=delay,delay=1ms",[^]]*\]\}'
+expect "multi: fault-add on device 1" 0 c fault-add \
+    '{"device":1,"rule":"on=write,nth=1,do=delay,delay=3ms"}'
+has "...gets device 1's next id" '"return":\{"id":2\}'
+expect "multi: a request breakpoint on device 1" 0 c break-add \
+    '{"type":"request","device":1,"rule":"on=flush,nth=1"}'
+expect "multi: a request breakpoint needs its device" 1 c break-add \
+    '{"type":"request","rule":"on=flush"}'
+expect "a notification breakpoint on any device" 0 c break-add \
+    '{"type":"notify"}'
+has "...id 2" '"return":\{"id":2\}'
+sock=$sa
+demo 200
+if wait_status paused && grep -q '"breakpoint":2,"device":0' "$tmp/st"; then
+    ok "...stops at device 0's first call, naming the device"
+else
+    not_ok "...stops at device 0's first call" "$(cat "$tmp/st")"
+fi
+c break-del '{"id":2}' >/dev/null 2>&1
+expect "a completion breakpoint on device 0" 0 c break-add \
+    '{"type":"complete","device":0,"queue":0}'
+c cont >/dev/null 2>&1
+if wait_status paused && grep -q '"breakpoint":3,"device":0' "$tmp/st"; then
+    ok "...stops at its next completion"
+else
+    not_ok "...stops at its next completion" "$(cat "$tmp/st")"
+fi
+c break-del '{"id":3}' >/dev/null 2>&1
+expect "step to device 0's next request on queue 0" 0 c step \
+    '{"queue":0,"device":0}'
+if wait_status paused && grep -q '"reason":"step","device":0' "$tmp/st"; then
+    ok "...stops there"
+else
+    not_ok "...stops there" "$(cat "$tmp/st")"
+fi
+c cont >/dev/null 2>&1
+demo_done "device 0's workload runs past device 1's request breakpoint"
+sock=$sb
+demo 200
+if wait_status paused && grep -q '"breakpoint":1,"device":1' "$tmp/st"; then
+    ok "device 1's first flush stops the run, naming the device"
+else
+    not_ok "device 1's first flush stops the run" "$(cat "$tmp/st")"
+fi
+expect "query-queues of device 1" 0 c query-queues '{"device":1}'
+has "...shows the flush" '"type":"flush"'
+expect "cont" 0 c cont
+demo_done "...and device 1's workload completes"
+expect "device 0's rule fired on its own writes" 0 c query-faults \
+    '{"device":0}'
+has "...once" '"fired":1,'
+expect "device 1's rules fired on its requests" 0 c query-faults \
+    '{"device":1}'
+has "...both" '"fired":2,'
+kill -TERM "$mpid"
+wait "$mpid" 2>/dev/null
+touch "$tmp/listen.stop"
+wait "$lpid" 2>/dev/null
+cp "$tmp/events" "$tmp/out"
+ts='"timestamp":\{"seconds":[0-9]+,"microseconds":[0-9]+\},"sim-time":[0-9]+'
+has "events: FRONTEND_CONNECTED with the device and both clocks" \
+    "\"event\":\"FRONTEND_CONNECTED\",\"data\":\\{\"device\":1\\},$ts"
+has "events: FAULT, the rule and its firing" \
+    '"event":"FAULT","data":\{"device":1,"rule":1,"text":"on=read,nth=2,do=delay,delay=1ms","action":"delay","firing":1,"state":"start","queue":0\}'
+has "events: STOP at a breakpoint, naming the device" \
+    '"event":"STOP","data":\{"reason":"breakpoint","sim-time":\{[^}]*\},"breakpoint":1,"device":1\}'
+has "events: RESUME" '"event":"RESUME"'
+has "events: FRONTEND_DISCONNECTED" \
+    '"event":"FRONTEND_DISCONNECTED","data":\{"device":0\}'
+for t in ma mb; do
+    expect "multi: $t's trace replays alone" 0 "$VUSIM" replay "$tmp/$t.trace"
+    has "...with its firings" 'no divergence: .* [1-9][0-9]* rule firings'
+done
+expect "device 1's trace has the fault-add" 0 \
+    "$VUSIM" trace dump "$tmp/mb.trace"
+has "...as a CONTROL record" "CONTROL +fault-add id=2 rule='on=write,nth=1,do=delay,delay=3ms'"
+expect "device 0's trace" 0 "$VUSIM" trace dump "$tmp/ma.trace"
+if ! grep -q CONTROL "$tmp/out"; then
+    ok "...has no CONTROL record"
+else
+    not_ok "...has no CONTROL record" "$(grep CONTROL "$tmp/out" | head -n 2)"
+fi
+
 echo "control: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

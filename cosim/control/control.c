@@ -34,6 +34,7 @@
 #define CTL_OUT_MAX     (1u << 20)
 #define CTL_BPS         64
 #define CTL_LIST_MAX    256     /* requests listed per queue */
+#define CTL_ARGS        6       /* arguments of one command, at most */
 
 struct vu_control;
 
@@ -62,17 +63,27 @@ static const char *const bp_names[] = {
 struct ctl_bp {
     uint32_t id;
     enum ctl_bp_type type;
+    int dev;                    /* its device; -1: any (or BP_TIME) */
     int queue;                  /* -1: any */
     sim_time_t at;              /* BP_TIME */
-    uint32_t rule;              /* BP_REQUEST: its rule in c->rq */
+    uint32_t rule;              /* BP_REQUEST: its rule in the dev's rq */
     uint64_t hits;
     bool armed;
 };
 
-struct vu_control {
-    struct vu_loop *loop;
+/* One device the socket addresses: "device" N in commands and events. */
+struct ctl_dev {
+    struct vu_control *c;
     struct vu_backend *be;
     struct dev *dev;
+    int index;                  /* in the order given to vu_control_open */
+    struct faults_set rq;       /* its request breakpoints, as rules */
+};
+
+struct vu_control {
+    struct vu_loop *loop;
+    struct ctl_dev d[VU_CONTROL_MAX_DEVS];
+    size_t nd;
     struct sim_cal *cal;
     int lfd;
     struct event *lev;
@@ -82,12 +93,13 @@ struct vu_control {
     uint64_t steps;
     sim_time_t until;
     int step_queue;
+    int step_dev;               /* -1: a request on any device */
     char reason[32];
     uint32_t stop_bp;
+    int stop_dev;               /* the device that hit stop_bp, or -1 */
     struct ctl_bp bp[CTL_BPS];
     size_t nbp;
     uint32_t next_bp;
-    struct faults_set rq;       /* request breakpoints as rules */
     struct vu_loop_gate gate;
 };
 
@@ -189,7 +201,10 @@ static void ctl_event(struct vu_control *c, const char *name, json_t *data)
 
 /* ---- running and stopping -------------------------------------------- */
 
-static void ctl_stop(struct vu_control *c, const char *reason, uint32_t bp)
+/* Stop for @reason; @bp is the breakpoint (0: none) and @dev the device
+ * whose request, completion or notification hit it (-1: none). */
+static void ctl_stop(struct vu_control *c, const char *reason, uint32_t bp,
+                     int dev)
 {
     json_t *d;
 
@@ -199,10 +214,14 @@ static void ctl_stop(struct vu_control *c, const char *reason, uint32_t bp)
     c->mode = CTL_STOPPED;
     snprintf(c->reason, sizeof(c->reason), "%s", reason);
     c->stop_bp = bp;
+    c->stop_dev = dev;
     d = json_pack("{s:s,s:o}", "reason", reason, "sim-time",
                   sim_time_json(sim_cal_now(c->cal)));
     if (bp) {
         json_object_set_new(d, "breakpoint", json_integer(bp));
+    }
+    if (dev >= 0) {
+        json_object_set_new(d, "device", json_integer(dev));
     }
     VUSIM_INFO(SS, "stopped (%s)", reason);
     ctl_event(c, "STOP", d);
@@ -237,7 +256,7 @@ static bool time_bp_hit(struct vu_control *c, sim_time_t next)
             ctl_advance(c, b->at);
             b->armed = false;
             b->hits++;
-            ctl_stop(c, "breakpoint", b->id);
+            ctl_stop(c, "breakpoint", b->id, -1);
             return true;
         }
     }
@@ -253,7 +272,7 @@ static bool gate_may_run(void *opaque, sim_time_t next)
     }
     if (c->mode == CTL_RUN_UNTIL && next > c->until) {
         ctl_advance(c, c->until);
-        ctl_stop(c, "run-until", 0);
+        ctl_stop(c, "run-until", 0, -1);
         return false;
     }
     return true;
@@ -265,24 +284,25 @@ static void gate_ran(void *opaque)
     sim_time_t next;
 
     if (c->mode == CTL_STEP_EVENTS && --c->steps == 0) {
-        ctl_stop(c, "step", 0);
+        ctl_stop(c, "step", 0, -1);
     } else if (c->mode == CTL_RUN_UNTIL &&
                sim_cal_peek(c->cal, &next) != 0) {
         ctl_advance(c, c->until);
-        ctl_stop(c, "run-until", 0);
+        ctl_stop(c, "run-until", 0, -1);
     }
 }
 
 /* ---- the back-end's observer ------------------------------------------ */
 
-static json_t *req_json(struct vu_control *c, struct dev_req *req,
+static json_t *req_json(struct ctl_dev *d, struct dev_req *req,
                         sim_time_t t_pop)
 {
+    struct vu_control *c = d->c;
     struct faults_req q = { .op = FAULTS_OP_OTHER, .queue = req->queue };
     json_t *o;
 
-    if (c->dev->ops->describe) {
-        c->dev->ops->describe(c->dev, req, &q);
+    if (d->dev->ops->describe) {
+        d->dev->ops->describe(d->dev, req, &q);
     }
     o = json_pack("{s:i,s:s,s:I,s:I,s:i,s:i}", "queue", req->queue,
                   "type", faults_op_name(q.op), "sector", (json_int_t)q.sector,
@@ -295,46 +315,52 @@ static json_t *req_json(struct vu_control *c, struct dev_req *req,
     return o;
 }
 
+/* Each back-end's observer context is its struct ctl_dev. */
 static void obs_pop(void *o, struct vu_backend *be, const struct dev_req *rq)
 {
-    struct vu_control *c = o;
+    struct ctl_dev *d = o;
+    struct vu_control *c = d->c;
     struct dev_req *req = (struct dev_req *)rq;
     struct faults_req q = { .op = FAULTS_OP_OTHER, .queue = req->queue };
     struct faults_fire f;
 
     (void)be;
     if (c->mode == CTL_STEP_REQUEST &&
+        (c->step_dev < 0 || c->step_dev == d->index) &&
         (c->step_queue < 0 || c->step_queue == req->queue)) {
-        ctl_stop(c, "step", 0);
+        ctl_stop(c, "step", 0, d->index);
     }
-    if (c->rq.n == 0 || !c->dev->ops->describe) {
+    if (d->rq.n == 0 || !d->dev->ops->describe) {
         return;
     }
-    c->dev->ops->describe(c->dev, req, &q);
+    d->dev->ops->describe(d->dev, req, &q);
     q.now = sim_cal_now(c->cal);
-    if (!faults_match(&c->rq, &q, &f)) {
+    if (!faults_match(&d->rq, &q, &f)) {
         return;
     }
     for (size_t i = 0; i < c->nbp; i++) {
-        if (c->bp[i].type == BP_REQUEST && c->bp[i].rule == f.rule->id &&
-            c->bp[i].armed) {
+        if (c->bp[i].type == BP_REQUEST && c->bp[i].dev == d->index &&
+            c->bp[i].rule == f.rule->id && c->bp[i].armed) {
             c->bp[i].hits++;
-            ctl_stop(c, "breakpoint", c->bp[i].id);
+            ctl_stop(c, "breakpoint", c->bp[i].id, d->index);
             return;
         }
     }
 }
 
-static void queue_bp(struct vu_control *c, enum ctl_bp_type type,
+static void queue_bp(struct ctl_dev *d, enum ctl_bp_type type,
                      uint16_t queue)
 {
+    struct vu_control *c = d->c;
+
     for (size_t i = 0; i < c->nbp; i++) {
         struct ctl_bp *b = &c->bp[i];
 
         if (b->armed && b->type == type &&
+            (b->dev < 0 || b->dev == d->index) &&
             (b->queue < 0 || b->queue == queue)) {
             b->hits++;
-            ctl_stop(c, "breakpoint", b->id);
+            ctl_stop(c, "breakpoint", b->id, d->index);
             return;
         }
     }
@@ -357,18 +383,23 @@ static void obs_call(void *o, struct vu_backend *be, uint16_t queue)
 static void obs_fault(void *o, struct vu_backend *be,
                       const struct dev_req *req, const struct faults_fire *f)
 {
+    struct ctl_dev *d = o;
+
     (void)be;
-    ctl_event(o, "FAULT", json_pack(
-        "{s:i,s:s,s:s,s:I,s:s,s:i}", "rule", (int)f->rule->id, "text",
-        f->rule->text, "action", f->action, "firing", (json_int_t)f->firing,
-        "state", f->state, "queue", req->queue));
+    ctl_event(d->c, "FAULT", json_pack(
+        "{s:i,s:i,s:s,s:s,s:I,s:s,s:i}", "device", d->index, "rule",
+        (int)f->rule->id, "text", f->rule->text, "action", f->action,
+        "firing", (json_int_t)f->firing, "state", f->state, "queue",
+        req->queue));
 }
 
 static void obs_conn(void *o, struct vu_backend *be, bool up)
 {
+    struct ctl_dev *d = o;
+
     (void)be;
-    ctl_event(o, up ? "FRONTEND_CONNECTED" : "FRONTEND_DISCONNECTED",
-              json_object());
+    ctl_event(d->c, up ? "FRONTEND_CONNECTED" : "FRONTEND_DISCONNECTED",
+              json_pack("{s:i}", "device", d->index));
 }
 
 static const struct vu_backend_obs ctl_obs = {
@@ -401,6 +432,42 @@ static int arg_time(json_t *args, const char *key, sim_time_t *t,
     return 0;
 }
 
+/* The device a command addresses: 'device', an index in the order of
+ * vu_control_open (vusim multi: the --device order), which a run of one
+ * device lets the client leave out. */
+static struct ctl_dev *arg_dev(struct vu_control *c, json_t *args, char *err,
+                               size_t errlen)
+{
+    json_t *v = json_object_get(args, "device");
+    json_int_t i = v ? json_integer_value(v) : 0;
+
+    if (!v && c->nd > 1) {
+        snprintf(err, errlen, "'device': missing; this run has %zu devices, "
+                 "0 to %zu in --device order", c->nd, c->nd - 1);
+        return NULL;
+    }
+    if (i < 0 || (size_t)i >= c->nd) {
+        snprintf(err, errlen, "'device': no device %lld; expected 0 to %zu",
+                 (long long)i, c->nd - 1);
+        return NULL;
+    }
+    return &c->d[i];
+}
+
+/* An optional 'device': its index, -1 when absent (any device), or -2
+ * with @err set. */
+static int arg_dev_any(struct vu_control *c, json_t *args, char *err,
+                       size_t errlen)
+{
+    struct ctl_dev *d;
+
+    if (!json_object_get(args, "device")) {
+        return -1;
+    }
+    d = arg_dev(c, args, err, errlen);
+    return d ? d->index : -2;
+}
+
 static json_t *c_caps(struct vu_control *c, struct ctl_client *cl,
                       json_t *a, char *err, size_t errlen)
 {
@@ -421,17 +488,28 @@ static json_t *c_status(struct vu_control *c, struct ctl_client *cl,
                           "status", c->mode == CTL_STOPPED ? "paused"
                                                            : "running",
                           "sim-time", sim_time_json(sim_cal_now(c->cal)));
+    json_t *devs = json_array();
 
     (void)cl;
     (void)a;
     (void)err;
     (void)errlen;
+    for (size_t i = 0; i < c->nd; i++) {
+        json_array_append_new(devs, json_pack(
+            "{s:i,s:s,s:b}", "device", (int)i, "type",
+            c->d[i].dev->ops->name, "connected",
+            vu_backend_connected(c->d[i].be)));
+    }
     if (c->reason[0]) {
         json_object_set_new(o, "reason", json_string(c->reason));
     }
     if (c->stop_bp) {
         json_object_set_new(o, "breakpoint", json_integer(c->stop_bp));
     }
+    if (c->stop_dev >= 0) {
+        json_object_set_new(o, "device", json_integer(c->stop_dev));
+    }
+    json_object_set_new(o, "devices", devs);
     return o;
 }
 
@@ -442,7 +520,7 @@ static json_t *c_stop(struct vu_control *c, struct ctl_client *cl,
     (void)a;
     (void)err;
     (void)errlen;
-    ctl_stop(c, "user", 0);
+    ctl_stop(c, "user", 0, -1);
     return json_object();
 }
 
@@ -465,13 +543,18 @@ static json_t *c_step(struct vu_control *c, struct ctl_client *cl,
                                                                     "queue");
     sim_time_t d;
     int rc = arg_time(a, "duration", &d, err, errlen);
+    int dev = arg_dev_any(c, a, err, errlen);
 
     (void)cl;
-    if (rc < 0) {
+    if (rc < 0 || dev == -2) {
         return NULL;
     }
     if ((ev != NULL) + (q != NULL) + (rc == 0) > 1) {
         return ERR("step: give one of 'events', 'duration' or 'queue'");
+    }
+    if (dev >= 0 && !q) {
+        return ERR("'device': only with 'queue' (a request on that "
+                   "device's queue)");
     }
     if (rc == 0) {
         if (sim_time_add(sim_cal_now(c->cal), d, &c->until)) {
@@ -480,6 +563,7 @@ static json_t *c_step(struct vu_control *c, struct ctl_client *cl,
         ctl_run(c, CTL_RUN_UNTIL);
     } else if (q) {
         c->step_queue = (int)json_integer_value(q);
+        c->step_dev = dev;
         ctl_run(c, CTL_STEP_REQUEST);
     } else {
         c->steps = ev ? (uint64_t)json_integer_value(ev) : 1;
@@ -514,22 +598,27 @@ static json_t *bp_json(const struct vu_control *c, const struct ctl_bp *b)
                           bp_names[b->type], "armed", b->armed, "hits",
                           (json_int_t)b->hits);
 
+    const struct faults_set *rq = b->dev >= 0 ? &c->d[b->dev].rq : NULL;
+
+    if (b->dev >= 0) {
+        json_object_set_new(o, "device", json_integer(b->dev));
+    }
     if (b->queue >= 0) {
         json_object_set_new(o, "queue", json_integer(b->queue));
     }
     if (b->type == BP_TIME) {
         json_object_set_new(o, "time", sim_time_json(b->at));
     }
-    for (size_t i = 0; b->type == BP_REQUEST && i < c->rq.n; i++) {
-        if (c->rq.rules[i].id == b->rule) {
-            json_object_set_new(o, "rule", json_string(c->rq.rules[i].text));
+    for (size_t i = 0; b->type == BP_REQUEST && rq && i < rq->n; i++) {
+        if (rq->rules[i].id == b->rule) {
+            json_object_set_new(o, "rule", json_string(rq->rules[i].text));
         }
     }
     return o;
 }
 
 /* A request breakpoint: the triggers, with do=stop added. */
-static int bp_rule(struct vu_control *c, json_t *a, struct ctl_bp *b,
+static int bp_rule(struct ctl_dev *d, json_t *a, struct ctl_bp *b,
                    char *err, size_t errlen)
 {
     const char *r = json_string_value(json_object_get(a, "rule"));
@@ -545,7 +634,7 @@ static int bp_rule(struct vu_control *c, json_t *a, struct ctl_bp *b,
         snprintf(err, errlen, "'rule': too long");
         return -EINVAL;
     }
-    if (faults_set_add(&c->rq, text, strlen(text), &b->rule, why,
+    if (faults_set_add(&d->rq, text, strlen(text), &b->rule, why,
                        sizeof(why))) {
         snprintf(err, errlen, "'rule': %s", why);
         return -EINVAL;
@@ -560,6 +649,7 @@ static json_t *c_break_add(struct vu_control *c, struct ctl_client *cl,
     json_t *q = json_object_get(a, "queue");
     struct ctl_bp b = { .queue = q ? (int)json_integer_value(q) : -1,
                         .armed = true };
+    struct ctl_dev *d = NULL;
     unsigned t;
 
     (void)cl;
@@ -572,10 +662,18 @@ static json_t *c_break_add(struct vu_control *c, struct ctl_client *cl,
         return ERR("at most %d breakpoints", CTL_BPS);
     }
     b.type = (enum ctl_bp_type)t;
+    if (b.type == BP_TIME && json_object_get(a, "device")) {
+        return ERR("'device': a time breakpoint stops the whole calendar");
+    }
     if (b.type == BP_TIME && arg_time(a, "time", &b.at, err, errlen) != 0) {
         return err[0] ? NULL : ERR("'time': missing");
     }
-    if (b.type == BP_REQUEST && bp_rule(c, a, &b, err, errlen)) {
+    /* A request's triggers are a device's (its types, its sectors). */
+    if (b.type == BP_REQUEST && !(d = arg_dev(c, a, err, errlen))) {
+        return NULL;
+    }
+    b.dev = d ? d->index : arg_dev_any(c, a, err, errlen);
+    if (b.dev == -2 || (d && bp_rule(d, a, &b, err, errlen))) {
         return NULL;
     }
     b.id = ++c->next_bp;
@@ -592,7 +690,7 @@ static json_t *c_break_del(struct vu_control *c, struct ctl_client *cl,
     for (size_t i = 0; i < c->nbp; i++) {
         if (c->bp[i].id == id) {
             if (c->bp[i].type == BP_REQUEST) {
-                faults_set_del(&c->rq, c->bp[i].rule);
+                faults_set_del(&c->d[c->bp[i].dev].rq, c->bp[i].rule);
             }
             c->bp[i] = c->bp[--c->nbp];
             return json_object();
@@ -616,15 +714,15 @@ static json_t *c_query_breaks(struct vu_control *c, struct ctl_client *cl,
     return arr;
 }
 
-static json_t *inflight_json(struct vu_control *c, uint16_t q)
+static json_t *inflight_json(struct ctl_dev *d, uint16_t q)
 {
     struct dev_req *reqs[CTL_LIST_MAX];
     sim_time_t t[CTL_LIST_MAX];
-    size_t n = vu_backend_inflight(c->be, q, reqs, t, CTL_LIST_MAX);
+    size_t n = vu_backend_inflight(d->be, q, reqs, t, CTL_LIST_MAX);
     json_t *arr = json_array();
 
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(arr, req_json(c, reqs[i], t[i]));
+        json_array_append_new(arr, req_json(d, reqs[i], t[i]));
     }
     return arr;
 }
@@ -632,19 +730,21 @@ static json_t *inflight_json(struct vu_control *c, uint16_t q)
 static json_t *c_query_queues(struct vu_control *c, struct ctl_client *cl,
                               json_t *a, char *err, size_t errlen)
 {
-    json_t *arr = json_array();
+    struct ctl_dev *d = arg_dev(c, a, err, errlen);
     struct vu_queue_info qi;
+    json_t *arr;
 
     (void)cl;
-    (void)a;
-    (void)err;
-    (void)errlen;
-    for (uint16_t q = 0; vu_backend_queue_info(c->be, q, &qi) == 0; q++) {
+    if (!d) {
+        return NULL;
+    }
+    arr = json_array();
+    for (uint16_t q = 0; vu_backend_queue_info(d->be, q, &qi) == 0; q++) {
         json_array_append_new(arr, json_pack(
             "{s:i,s:b,s:b,s:i,s:i,s:i,s:i,s:o}", "index", q, "started",
             qi.started, "enabled", qi.enabled, "num", qi.num, "last-avail",
             qi.last_avail, "used-idx", qi.used_idx, "inflight-count",
-            (int)qi.ninflight, "inflight", inflight_json(c, q)));
+            (int)qi.ninflight, "inflight", inflight_json(d, q)));
     }
     return arr;
 }
@@ -652,28 +752,38 @@ static json_t *c_query_queues(struct vu_control *c, struct ctl_client *cl,
 static json_t *c_query_requests(struct vu_control *c, struct ctl_client *cl,
                                 json_t *a, char *err, size_t errlen)
 {
-    json_t *arr = json_array();
+    struct ctl_dev *d = arg_dev(c, a, err, errlen);
     struct vu_queue_info qi;
+    json_t *arr;
 
     (void)cl;
-    (void)a;
-    (void)err;
-    (void)errlen;
-    for (uint16_t q = 0; vu_backend_queue_info(c->be, q, &qi) == 0; q++) {
-        json_array_extend(arr, inflight_json(c, q));
+    if (!d) {
+        return NULL;
+    }
+    arr = json_array();
+    for (uint16_t q = 0; vu_backend_queue_info(d->be, q, &qi) == 0; q++) {
+        json_t *more = inflight_json(d, q);
+
+        json_array_extend(arr, more);
+        json_decref(more);
     }
     return arr;
 }
 
-static struct faults_set *dev_rules(struct vu_control *c, char *err,
+/* The rules of the device @a names, or NULL with @err set. */
+static struct faults_set *dev_rules(struct vu_control *c, json_t *a,
+                                    struct ctl_dev **out, char *err,
                                     size_t errlen)
 {
-    if (!c->dev->ops->faults) {
-        snprintf(err, errlen, "device %s has no fault rules",
-                 c->dev->ops->name);
+    struct ctl_dev *d = arg_dev(c, a, err, errlen);
+
+    if (d && !d->dev->ops->faults) {
+        snprintf(err, errlen, "device %d (%s) has no fault rules", d->index,
+                 d->dev->ops->name);
         return NULL;
     }
-    return c->dev->ops->faults(c->dev);
+    *out = d;
+    return d ? d->dev->ops->faults(d->dev) : NULL;
 }
 
 /* Rules, releases and resets go through the back-end, which records them
@@ -685,15 +795,16 @@ static json_t *c_fault_add(struct vu_control *c, struct ctl_client *cl,
         .op = DEV_CTL_RULE_ADD,
         .text = json_string_value(json_object_get(a, "rule")),
     };
+    struct ctl_dev *d;
 
     (void)cl;
-    if (!dev_rules(c, err, errlen)) {
+    if (!dev_rules(c, a, &d, err, errlen)) {
         return NULL;
     }
     if (!dc.text) {
         return ERR("'rule': missing");
     }
-    if (vu_backend_ctl(c->be, &dc, err, errlen)) {
+    if (vu_backend_ctl(d->be, &dc, err, errlen)) {
         return NULL;
     }
     return json_pack("{s:i}", "id", (int)dc.arg);
@@ -704,26 +815,27 @@ static json_t *c_fault_del(struct vu_control *c, struct ctl_client *cl,
 {
     json_int_t id = json_integer_value(json_object_get(a, "id"));
     struct dev_ctl dc = { .op = DEV_CTL_RULE_DEL };
+    struct ctl_dev *d;
 
     (void)cl;
-    if (!dev_rules(c, err, errlen)) {
+    if (!dev_rules(c, a, &d, err, errlen)) {
         return NULL;
     }
     if (id <= 0 || id > UINT32_MAX) {
         return ERR("no rule %lld", (long long)id);
     }
     dc.arg = (uint64_t)id;
-    return vu_backend_ctl(c->be, &dc, err, errlen) ? NULL : json_object();
+    return vu_backend_ctl(d->be, &dc, err, errlen) ? NULL : json_object();
 }
 
 static json_t *c_query_faults(struct vu_control *c, struct ctl_client *cl,
                               json_t *a, char *err, size_t errlen)
 {
-    struct faults_set *s = dev_rules(c, err, errlen);
+    struct ctl_dev *d;
+    struct faults_set *s = dev_rules(c, a, &d, err, errlen);
     json_t *arr;
 
     (void)cl;
-    (void)a;
     if (!s) {
         return NULL;
     }
@@ -744,11 +856,16 @@ static json_t *c_complete(struct vu_control *c, struct ctl_client *cl,
     const char *st = json_string_value(json_object_get(a, "status"));
     json_t *idx = json_object_get(a, "index");
     struct dev_ctl dc = { .op = DEV_CTL_RELEASE };
+    struct ctl_dev *d = arg_dev(c, a, err, errlen);
     int status = -1;
 
     (void)cl;
-    if (!c->dev->ops->fault_release) {
-        return ERR("device %s holds no requests", c->dev->ops->name);
+    if (!d) {
+        return NULL;
+    }
+    if (!d->dev->ops->fault_release) {
+        return ERR("device %d (%s) holds no requests", d->index,
+                   d->dev->ops->name);
     }
     if (st) {
         status = !strcmp(st, "ok") ? 0 : !strcmp(st, "ioerr") ? 1
@@ -762,7 +879,7 @@ static json_t *c_complete(struct vu_control *c, struct ctl_client *cl,
     }
     dc.arg = idx ? (uint64_t)json_integer_value(idx) : 0;
     dc.status = status;
-    return vu_backend_ctl(c->be, &dc, err, errlen) ? NULL : json_object();
+    return vu_backend_ctl(d->be, &dc, err, errlen) ? NULL : json_object();
 }
 
 static json_t *c_reset(struct vu_control *c, struct ctl_client *cl,
@@ -770,16 +887,19 @@ static json_t *c_reset(struct vu_control *c, struct ctl_client *cl,
 {
     struct vu_queue_info qi;
     struct dev_ctl dc = { .op = DEV_CTL_RESET };
+    struct ctl_dev *d = arg_dev(c, a, err, errlen);
 
     (void)cl;
-    (void)a;
-    for (uint16_t q = 0; vu_backend_queue_info(c->be, q, &qi) == 0; q++) {
+    if (!d) {
+        return NULL;
+    }
+    for (uint16_t q = 0; vu_backend_queue_info(d->be, q, &qi) == 0; q++) {
         if (qi.ninflight) {
             return ERR("queue %u has %u requests in flight: the driver "
                        "must get them back first", q, qi.ninflight);
         }
     }
-    return vu_backend_ctl(c->be, &dc, err, errlen) ? NULL : json_object();
+    return vu_backend_ctl(d->be, &dc, err, errlen) ? NULL : json_object();
 }
 
 /* set-timing: a once-only timing rule for the next request, so the change
@@ -800,6 +920,9 @@ static json_t *c_set_timing(struct vu_control *c, struct ctl_client *cl,
              lat ? ",latency=" : "", lat ? lat : "",
              bw ? ",bandwidth=" : "", bw ? bw : "");
     args = json_pack("{s:s}", "rule", rule);
+    if (json_object_get(a, "device")) {
+        json_object_set(args, "device", json_object_get(a, "device"));
+    }
     r = c_fault_add(c, cl, args, err, errlen);
     json_decref(args);
     return r;
@@ -812,32 +935,37 @@ struct cmd_arg {
     int type;
 };
 
+/* "device": which device of the run (vusim multi), optional with one. */
+#define DEV_ARG { "device", A_INT }
+
 static const struct ctl_cmd {
     const char *name;
     cmd_fn fn;
-    struct cmd_arg args[4];
+    struct cmd_arg args[CTL_ARGS];
 } cmds[] = {
     { "qmp_capabilities", c_caps, { { 0 } } },
     { "query-status", c_status, { { 0 } } },
     { "stop", c_stop, { { 0 } } },
     { "cont", c_cont, { { 0 } } },
     { "step", c_step, { { "events", A_INT }, { "duration", A_STR },
-                        { "queue", A_INT }, { 0 } } },
+                        { "queue", A_INT }, DEV_ARG, { 0 } } },
     { "run-until", c_run_until, { { "time", A_STR }, { 0 } } },
     { "break-add", c_break_add, { { "type", A_STR }, { "rule", A_STR },
-                                  { "queue", A_INT }, { "time", A_STR } } },
+                                  { "queue", A_INT }, { "time", A_STR },
+                                  DEV_ARG, { 0 } } },
     { "break-del", c_break_del, { { "id", A_INT }, { 0 } } },
     { "query-breaks", c_query_breaks, { { 0 } } },
-    { "query-queues", c_query_queues, { { 0 } } },
-    { "query-requests", c_query_requests, { { 0 } } },
-    { "fault-add", c_fault_add, { { "rule", A_STR }, { 0 } } },
-    { "fault-del", c_fault_del, { { "id", A_INT }, { 0 } } },
-    { "query-faults", c_query_faults, { { 0 } } },
+    { "query-queues", c_query_queues, { DEV_ARG, { 0 } } },
+    { "query-requests", c_query_requests, { DEV_ARG, { 0 } } },
+    { "fault-add", c_fault_add, { { "rule", A_STR }, DEV_ARG, { 0 } } },
+    { "fault-del", c_fault_del, { { "id", A_INT }, DEV_ARG, { 0 } } },
+    { "query-faults", c_query_faults, { DEV_ARG, { 0 } } },
     { "complete", c_complete, { { "index", A_INT }, { "status", A_STR },
-                                { 0 } } },
-    { "reset-device", c_reset, { { 0 } } },
+                                DEV_ARG, { 0 } } },
+    { "reset-device", c_reset, { DEV_ARG, { 0 } } },
     { "set-timing", c_set_timing, { { "latency", A_STR },
-                                    { "bandwidth", A_STR }, { 0 } } },
+                                    { "bandwidth", A_STR }, DEV_ARG,
+                                    { 0 } } },
 };
 
 /* Every argument is one the command takes, of its type. */
@@ -850,9 +978,10 @@ static int args_check(const struct ctl_cmd *cmd, json_t *args, char *err,
     json_object_foreach(args, key, v) {
         const struct cmd_arg *a = cmd->args;
 
-        for (; a < cmd->args + 4 && a->name && strcmp(a->name, key); a++) {
+        for (; a < cmd->args + CTL_ARGS && a->name && strcmp(a->name, key);
+             a++) {
         }
-        if (a == cmd->args + 4 || !a->name) {
+        if (a == cmd->args + CTL_ARGS || !a->name) {
             snprintf(err, errlen, "Parameter '%s' is unexpected", key);
             return -EINVAL;
         }
@@ -1090,23 +1219,33 @@ static int ctl_listen(struct vu_control *c, const char *path, char *err,
     return 0;
 }
 
-int vu_control_open(struct vu_loop *loop, struct vu_backend *be,
-                    const char *path, struct vu_control **out, char *err,
-                    size_t errlen)
+int vu_control_open(struct vu_loop *loop, struct vu_backend *const *bes,
+                    size_t n, const char *path, struct vu_control **out,
+                    char *err, size_t errlen)
 {
-    struct vu_control *c = calloc(1, sizeof(*c));
+    struct vu_control *c;
     int rc;
 
-    if (!c) {
+    if (n == 0 || n > VU_CONTROL_MAX_DEVS) {
+        snprintf(err, errlen, "--control: %zu devices; 1 to %d", n,
+                 VU_CONTROL_MAX_DEVS);
+        return -EINVAL;
+    }
+    if (!(c = calloc(1, sizeof(*c)))) {
         snprintf(err, errlen, "--control: out of memory");
         return -ENOMEM;
     }
     c->loop = loop;
-    c->be = be;
-    c->dev = vu_backend_dev(be);
     c->cal = vu_loop_cal(loop);
     c->lfd = -1;
-    faults_set_init(&c->rq, ctl_actions, 0);
+    c->step_dev = c->stop_dev = -1;
+    for (size_t i = 0; i < n; i++) {
+        c->d[i] = (struct ctl_dev){ .c = c, .be = bes[i],
+                                    .dev = vu_backend_dev(bes[i]),
+                                    .index = (int)i };
+        faults_set_init(&c->d[i].rq, ctl_actions, 0);
+    }
+    c->nd = n;
     rc = ctl_listen(c, path, err, errlen);
     if (rc == 0) {
         c->lev = event_new(vu_loop_base(loop), c->lfd, EV_READ | EV_PERSIST,
@@ -1122,7 +1261,9 @@ int vu_control_open(struct vu_loop *loop, struct vu_backend *be,
     }
     c->gate = (struct vu_loop_gate){ gate_may_run, gate_ran, c };
     vu_loop_set_gate(loop, &c->gate);
-    vu_backend_set_obs(be, &ctl_obs, c);
+    for (size_t i = 0; i < n; i++) {
+        vu_backend_set_obs(bes[i], &ctl_obs, &c->d[i]);
+    }
     *out = c;
     return 0;
 }
@@ -1134,7 +1275,9 @@ void vu_control_free(struct vu_control *c)
     }
     if (c->gate.opaque) {
         vu_loop_set_gate(c->loop, NULL);
-        vu_backend_set_obs(c->be, NULL, NULL);
+        for (size_t i = 0; i < c->nd; i++) {
+            vu_backend_set_obs(c->d[i].be, NULL, NULL);
+        }
     }
     for (int i = 0; i < CTL_CLIENTS; i++) {
         if (c->cl[i]) {
@@ -1150,6 +1293,8 @@ void vu_control_free(struct vu_control *c)
             unlink(c->path);
         }
     }
-    faults_set_fini(&c->rq);
+    for (size_t i = 0; i < c->nd; i++) {
+        faults_set_fini(&c->d[i].rq);
+    }
     free(c);
 }

@@ -21,9 +21,13 @@
  * rule triggers (devices/faults/faults.h) matched when the device takes a
  * request; the run stops once that device hook returns.
  *
+ * Several devices on one calendar (vusim multi) share one socket: stop,
+ * step and time breakpoints are the calendar's, the rest names a device.
+ *
  * Owns:        the listening socket and its path (removed when freed), its
  *              clients, the breakpoints.
- * Borrows:     the loop, the back-end and its device, for its whole life.
+ * Borrows:     the loop, the back-ends and their devices, for its whole
+ *              life.
  * Threading:   the loop's thread.
  * Errors:      vu_control_open: -errno with one line in @err. A client's
  *              bad input gets a QMP error (or, past 64 KiB without a
@@ -43,9 +47,15 @@
 
 struct vu_control;
 
-int vu_control_open(struct vu_loop *loop, struct vu_backend *be,
-                    const char *path, struct vu_control **out, char *err,
-                    size_t errlen);
+#define VU_CONTROL_MAX_DEVS 16
+
+/* One socket for the loop's calendar and the devices of @bes (1 to
+ * VU_CONTROL_MAX_DEVS back-ends on that loop): commands about a device
+ * take "device", its index in @bes, which a run of one device lets the
+ * client leave out; events about a device carry it. */
+int vu_control_open(struct vu_loop *loop, struct vu_backend *const *bes,
+                    size_t n, const char *path, struct vu_control **out,
+                    char *err, size_t errlen);
 void vu_control_free(struct vu_control *c);
 
 /* `vusim ctl PATH COMMAND [JSON-ARGS]`: the client (client.c). */

@@ -47,6 +47,7 @@ typedef int (*vusim_opt_set_fn)(void *ctx, const struct vusim_opt *o,
 enum {
     VUSIM_OPT_ONCE = 1u << 0,       /* a second one is refused */
     VUSIM_OPT_PER_DEVICE = 1u << 1, /* not at multi's top level (help) */
+    VUSIM_OPT_RUN = 1u << 2,        /* the whole run's: not in --device */
 };
 
 struct vusim_opt {

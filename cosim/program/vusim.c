@@ -291,6 +291,11 @@ static int set_scenario(void *ctx, const struct vusim_opt *o,
     int rc = 0;
 
     (void)o;
+    if (strcmp(c->ops->name, "multi") == 0) {
+        return vusim_opts_bad("--scenario=%s: rules are per device in "
+                              "multi: give scenario=FILE inside --device",
+                              path);
+    }
     if (!c->ops->fault_actions) {
         return vusim_opts_bad("--scenario=%s: device %s has no fault rules",
                               path, c->ops->name);
@@ -307,6 +312,7 @@ static int set_scenario(void *ctx, const struct vusim_opt *o,
 
 #define ONCE VUSIM_OPT_ONCE
 #define PER_DEV (VUSIM_OPT_ONCE | VUSIM_OPT_PER_DEVICE)
+#define RUN (VUSIM_OPT_ONCE | VUSIM_OPT_RUN)
 
 /* The generic options, shared by every device, multi and vusim_main(). */
 static const struct vusim_opt gopts[] = {
@@ -319,8 +325,8 @@ static const struct vusim_opt gopts[] = {
     {"inband", "auto|on|off", "offer in-band notifications (default auto)",
      set_inband, 0, ONCE, NULL},
     {"clock", "afap|realtime[:RATIO]", "as fast as possible (default) or "
-     "paced to the host clock", set_clock, 0, ONCE, NULL},
-    {"stats", "FILE", "write a JSON summary at exit", set_file, 0, ONCE,
+     "paced to the host clock", set_clock, 0, RUN, NULL},
+    {"stats", "FILE", "write a JSON summary at exit", set_file, 0, RUN,
      NULL},
     {"trace", "FILE", "record the run as a deterministic trace (vusim "
      "trace, vusim replay)", set_file, 0, PER_DEV, NULL},
@@ -329,24 +335,25 @@ static const struct vusim_opt gopts[] = {
     {"verbose", NULL, "log every vhost-user message decoded", set_verbose,
      'v', ONCE, NULL},
     {"log-level", "LEVEL", "err, warn (default), info, debug or trace",
-     set_log_level, 0, ONCE, NULL},
+     set_log_level, 0, RUN, NULL},
     {"time-travel", "PATH", "be the time controller of UMLs started with "
      "time-travel=ext:ID:PATH and of vusim's QEMUs started with -icount "
      "shift=N,sleep=off -smp 1 -object time-travel,id=tt,path=PATH,"
      "client-id=ID[,quantum=NS] (NS: how far past a RUN without "
-     "FREE_UNTIL, default 1000000; see vusim(1))", set_listen_path, 0, ONCE,
+     "FREE_UNTIL, default 1000000; see vusim(1))", set_listen_path, 0, RUN,
      NULL},
     {"start-time", "SECONDS", "the guests' time of day at simulated time 0, "
-     "in seconds since 1970 (default 1767225600)", set_start_time, 0, ONCE,
+     "in seconds since 1970 (default 1767225600)", set_start_time, 0, RUN,
      NULL},
     {"free-until", "on|off", "let a guest run without asking up to the next "
-     "foreign event (default on)", set_free_until, 0, ONCE, NULL},
+     "foreign event (default on)", set_free_until, 0, RUN, NULL},
     {"guests", "N", "time-travel guests to start together (default: one per "
-     "device)", set_guests, 0, ONCE, NULL},
+     "device)", set_guests, 0, RUN, NULL},
     {"scenario", "FILE", "fault rules, one per line ('#' comments), as if "
-     "each were a --fault here", set_scenario, 0, ONCE, NULL},
+     "each were a --fault here", set_scenario, 0, PER_DEV, NULL},
     {"control", "PATH", "a QMP-style control socket (mode 0600): stop, step, "
-     "break, rules at run time (vusim ctl)", set_listen_path, 0, ONCE, NULL},
+     "break, rules at run time (vusim ctl); one for all devices of a multi "
+     "run", set_listen_path, 0, RUN, NULL},
     {"help", NULL, "show this help and exit", NULL, 'h', 0, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
@@ -533,15 +540,72 @@ static void multi_help(FILE *f)
                "[--device ...]\n\nServe several devices on one loop and one "
                "simulation calendar: each\n--device gives its type (blk, "
                "rng) and its options as KEY=VALUE, among\nthem socket-path "
-               "(or fd) and trace, which are per device. With\n"
-               "--time-travel, every UML guest joins the same calendar "
-               "(--guests=N,\nby default one per device).\n\n"
-               "Generic options:\n");
+               "(or fd), trace, fault and scenario, which are per\ndevice; "
+               "a doubled comma is a comma of the value (fault=on=write,,"
+               "nth=3,,\ndo=error,,status=ioerr). With --time-travel, every "
+               "UML guest joins the\nsame calendar (--guests=N, by default "
+               "one per device). One --control\nsocket serves the run: its "
+               "commands name a device by its index in --device\norder "
+               "(\"device\": 0, 1, ...).\n\nGeneric options:\n");
     vusim_opts_help(f, gopts, VUSIM_OPT_PER_DEVICE);
-    fprintf(f, "\nExample:\n  " PROG " multi --time-travel=tt.sock \\\n"
-               "      --device blk,socket-path=a.sock,latency=1ms,size=16M "
-               "\\\n      --device blk,socket-path=b.sock,latency=1ms,"
-               "size=16M\n");
+    fprintf(f, "\nExample:\n  " PROG " multi --time-travel=tt.sock "
+               "--control=ctl.sock \\\n"
+               "      --device blk,socket-path=a.sock,latency=1ms,size=16M,"
+               "scenario=a.rules \\\n      --device blk,socket-path=b.sock,"
+               "latency=1ms,size=16M,fault=on=flush,,do=hang\n");
+}
+
+/* "TYPE,k=v,k=v" split at single commas; ",," is a comma of the value,
+ * as in QEMU's option strings (a fault rule is itself a comma list).
+ * Empty pieces are skipped. Each piece is malloc'd into @argv, which has
+ * room for strlen(spec) + 1 of them. */
+static int spec_split(const char *spec, char **argv, int *argc)
+{
+    size_t n = strlen(spec);
+    char *buf = malloc(n + 1);
+    size_t k = 0;
+
+    if (!buf) {
+        return -1;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        if (spec[i] == ',' && spec[i + 1] == ',') {
+            buf[k++] = spec[i++];
+            continue;
+        }
+        if (spec[i] != ',' && spec[i] != '\0') {
+            buf[k++] = spec[i];
+            continue;
+        }
+        buf[k] = '\0';
+        if (k > 0 && asprintf(&argv[*argc], *argc ? "--%s" : "%s", buf) < 0) {
+            argv[*argc] = NULL;
+            free(buf);
+            return -1;
+        }
+        *argc += k > 0;
+        k = 0;
+    }
+    free(buf);
+    return 0;
+}
+
+/* A generic option of the whole run given inside --device: refused, as
+ * it would apply to every device or, after the first, to none. */
+static int multi_run_opts(const struct vusim_cli *base,
+                          const struct multi_dev *md, const char *spec)
+{
+    uint64_t added = md->c.seen & ~base->seen;
+
+    for (size_t r = 0; gopts[r].name && r < 64; r++) {
+        if ((gopts[r].flags & VUSIM_OPT_RUN) && ((added >> r) & 1)) {
+            return vusim_opts_bad("--device=%s: %s: an option of the whole "
+                                  "run, not of one device; give --%s "
+                                  "before the devices", spec, gopts[r].name,
+                                  gopts[r].name);
+        }
+    }
+    return 0;
 }
 
 /* "TYPE,k=v,k=v" into a device parsed like `vusim TYPE --k=v --k=v`, with
@@ -549,28 +613,13 @@ static void multi_help(FILE *f)
 static int multi_device(const struct vusim_cli *base, const char *spec,
                         struct multi_dev *md)
 {
-    char *copy = strdup(spec), *save = NULL, *tok;
     const struct dev_ops *ops;
     int rc = 0;
 
     md->argv = calloc(strlen(spec) + 2, sizeof(char *));
-    if (!copy || !md->argv) {
-        free(copy);
+    if (!md->argv || spec_split(spec, md->argv, &md->argc) < 0) {
         return vusim_opts_bad("out of memory");
     }
-    for (tok = strtok_r(copy, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (md->argc > 0 && asprintf(&md->argv[md->argc], "--%s", tok) < 0) {
-            md->argv[md->argc] = NULL;
-            free(copy);
-            return vusim_opts_bad("out of memory");
-        }
-        if (md->argc == 0) {
-            md->argv[0] = strdup(tok);
-        }
-        md->argc++;
-    }
-    free(copy);
     if (md->argc == 0 || !(ops = dev_lookup(md->argv[0]))) {
         return vusim_opts_bad("--device=%s: expected TYPE,KEY=VALUE,... with "
                              "TYPE a device such as blk or rng", spec);
@@ -582,6 +631,9 @@ static int multi_device(const struct vusim_cli *base, const char *spec,
     md->c.scenario = NULL;
     md->c.nscenario = 0;
     rc = cli_parse(&md->c, md->argc, md->argv);
+    if (rc == 0) {
+        rc = multi_run_opts(base, md, spec);
+    }
     return rc ? rc : cli_check(&md->c);
 }
 
@@ -623,6 +675,22 @@ static const struct vusim_opt multi_opts[] = {
     {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
+/* An unknown option of multi: a device's own (--fault, --size) is given
+ * inside --device. */
+static int multi_other(void *ctx, const char *arg)
+{
+    (void)ctx;
+    if (strncmp(arg, "--fault", 7) == 0 && (!arg[7] || arg[7] == '=')) {
+        return vusim_opts_bad("%s: rules are per device in multi: give "
+                              "fault=RULE inside --device, each comma of the "
+                              "rule doubled (fault=on=write,,nth=3,,do=error,,"
+                              "status=ioerr), or scenario=FILE", arg);
+    }
+    return vusim_opts_bad("%s: unknown option for multi; a device's options "
+                          "go inside --device TYPE,KEY=VALUE,... (see vusim "
+                          "multi --help)", arg);
+}
+
 /* Collect --device specs; everything else is a generic option. */
 static int multi_args(struct vusim_cli *base, int argc, char **argv,
                       struct multi_specs *ms)
@@ -632,7 +700,7 @@ static int multi_args(struct vusim_cli *base, int argc, char **argv,
         {multi_opts, ms, NULL},
     };
     const struct vusim_cmdline cl = {.cmd = "multi", .sets = sets,
-                                     .nsets = 2};
+                                     .nsets = 2, .other = multi_other};
     int rc = vusim_opts_parse(&cl, argc, argv);
 
     if (rc == 0 && ms->n == 0) {

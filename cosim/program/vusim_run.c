@@ -33,6 +33,9 @@
 
 #define PROG "vusim"
 
+_Static_assert(VUSIM_MAX_DEVICES <= VU_CONTROL_MAX_DEVS,
+               "one control socket serves every device of a multi run");
+
 /* The loop's stop fd, for the signal handler: the one place a handler can
  * find it. Set by run_loop() before the loop runs and reset after. */
 static volatile sig_atomic_t g_vusim_stop_fd = -1;
@@ -171,7 +174,7 @@ struct slot {
 
 struct run {
     const struct vusim_cli *c;      /* the first device's: generic options */
-    struct vu_control *ctl;         /* --control, on the first device */
+    struct vu_control *ctl;         /* --control: the calendar, every device */
     struct vu_loop *loop;
     struct sim_tt *tt;
     FILE *stats;
@@ -522,9 +525,13 @@ int vusim_serve_many(const struct vusim_cli *const *cs, size_t n)
         sim_tt_set_observer(r.tt, tt_observe, &r);
     }
     if (rc == 0 && c->control) {
+        struct vu_backend *bes[VUSIM_MAX_DEVICES];
         char err[512];
 
-        if (vu_control_open(r.loop, r.s[0].be, c->control, &r.ctl, err,
+        for (size_t i = 0; i < n; i++) {
+            bes[i] = r.s[i].be;
+        }
+        if (vu_control_open(r.loop, bes, n, c->control, &r.ctl, err,
                             sizeof(err)) < 0) {
             fprintf(stderr, PROG ": %s\n", err);
             rc = 1;
