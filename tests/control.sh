@@ -214,6 +214,44 @@ expect "trace dump of the hung run" 0 "$VUSIM" trace dump "$tmp/hang.trace"
 has "...shows the release" "CONTROL +complete n=0 status=0"
 has "...and the reset" "CONTROL +reset-device"
 
+# ---- a notify breakpoint that holds the call ------------------------------
+# The stop between a completion reaching the used ring and the front-end
+# hearing of it (tests/guest/qemu-reconnect.sh kills vusim there).
+
+restart --log-level=info
+expect "hold on a request breakpoint is refused" 1 c break-add \
+    '{"type":"request","rule":"on=read","hold":true}'
+has "...naming it" "'hold': only a notify breakpoint holds"
+expect "hold must be a boolean" 1 c break-add \
+    '{"type":"notify","hold":1}'
+has "...says so" "Invalid parameter type for 'hold', expected: boolean"
+expect "break-add notify with hold" 0 c break-add \
+    '{"type":"notify","queue":0,"hold":true}'
+hid=$(sed -n 's/.*"return":{"id":\([0-9]*\)}.*/\1/p' "$tmp/out")
+expect "query-breaks" 0 c query-breaks
+has "...shows the hold" '"type":"notify".*"queue":0,"hold":true'
+demo 50
+if wait_status paused && grep -q "\"breakpoint\":$hid" "$tmp/st"; then
+    ok "the first call stops the run"
+else
+    not_ok "the first call stops the run" "$(cat "$tmp/st")"
+fi
+expect "query-queues" 0 c query-queues
+has "...the completion is in the used ring" '"used-idx":[1-9]'
+if grep -q "held call(s) sent" "$tmp/vusim.err"; then
+    not_ok "the call is held while stopped" "$(cat "$tmp/vusim.err")"
+else
+    ok "the call is held while stopped"
+fi
+expect "break-del" 0 c break-del "{\"id\":$hid}"
+expect "cont" 0 c cont
+demo_done "...cont sends it and the workload completes"
+if grep -q "1 held call(s) sent" "$tmp/vusim.err"; then
+    ok "...vusim says it sent the held call"
+else
+    not_ok "...vusim says it sent the held call" "$(cat "$tmp/vusim.err")"
+fi
+
 # ---- bad input ------------------------------------------------------------------
 
 raw()

@@ -41,6 +41,8 @@ struct vu_queue {
     struct vu_request *inflight;      /* singly linked, newest first */
     uint32_t ninflight;
     struct vu_inflight_q iq;      /* INFLIGHT_SHMFD: heads to resubmit */
+    bool restart_called;          /* the one call of a restart is sent */
+    bool call_held;               /* an observer holds a call back */
 };
 
 struct vu_backend {

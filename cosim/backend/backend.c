@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "cosim/backend/backend-internal.h"
@@ -348,6 +349,7 @@ static int vu_h_get_vring_base(struct vu_backend *be, struct vu_msg *m,
 }
 
 static void vu_inflight_poke(struct vu_backend *be, struct vu_queue *q);
+static void vu_inflight_signal(struct vu_backend *be, struct vu_queue *q);
 
 /* SET_VRING_KICK/CALL/ERR: the fd count must agree with the NOFD bit. */
 static int vu_ring_fd(struct vu_backend *be, struct vu_msg *m,
@@ -406,6 +408,9 @@ static int vu_h_set_vring_call(struct vu_backend *be, struct vu_msg *m,
         return rc;
     }
     vu_swap_fd(&q->call_fd, fd);
+    if (be->inflight.map && q->vq.addr_set) {
+        vu_inflight_signal(be, q);
+    }
     return 0;
 }
 
@@ -584,6 +589,35 @@ static int vu_h_set_inflight_fd(struct vu_backend *be, struct vu_msg *m,
     return vu_inflight_set(&be->inflight, &d, vu_msg_take_fd(m, 0));
 }
 
+/*
+ * A back-end killed between publishing a used element and writing the
+ * call fd leaves a guest that waits for an interrupt no one will send: a
+ * driver with that one request out hangs (Linux's virtio-blk has no
+ * timeout), and the front-end does not notify it on reconnect (QEMU 7.2
+ * fires only a call still pending in the old eventfd). So a ring that
+ * restarts on a region a back-end wrote before gets one call on its call
+ * eventfd, as libvhost-user does at every SET_VRING_CALL: a spurious one
+ * costs the driver a look at its used ring. Eventfd calls only: in-band
+ * runs (the reproducible ones) never reach it, and it is not counted as
+ * a device call in the stats or the trace.
+ */
+static void vu_inflight_signal(struct vu_backend *be, struct vu_queue *q)
+{
+    if (q->call_fd < 0 || q->restart_called || q->iq.checked ||
+        !vu_inflight_ran(&be->inflight, q->index)) {
+        return;
+    }
+    q->restart_called = true;
+    if (eventfd_write(q->call_fd, 1) < 0) {
+        VUSIM_WARN(SS, "conn %u: queue %u: call eventfd write failed",
+                   be->cfg.conn_id, q->index);
+        return;
+    }
+    VUSIM_INFO(SS, "conn %u: queue %u restarts on an in-flight region: one "
+               "call, for completions a previous back-end may not have "
+               "signalled", be->cfg.conn_id, q->index);
+}
+
 /* A ring (re)started with an in-flight region may hold requests the guest
  * still waits for and will not kick again: look at it now, as a kick
  * would. Now, not at the end of the batch: which messages share a batch
@@ -592,6 +626,7 @@ static int vu_h_set_inflight_fd(struct vu_backend *be, struct vu_msg *m,
 static void vu_inflight_poke(struct vu_backend *be, struct vu_queue *q)
 {
     if (be->inflight.map && q->vq.num != 0 && q->vq.addr_set) {
+        vu_inflight_signal(be, q);
         vu_queue_kick(q, false);
     }
 }

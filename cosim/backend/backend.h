@@ -132,7 +132,10 @@ struct vu_backend_obs {
     void (*pop)(void *o, struct vu_backend *be, const struct dev_req *req);
     void (*complete)(void *o, struct vu_backend *be,
                      const struct dev_req *req, uint32_t used_len);
-    void (*call)(void *o, struct vu_backend *be, uint16_t queue);
+    /* Before a call goes out; true holds it (not sent) until
+     * vu_backend_release_calls(), for a debugger that stops between a
+     * completion reaching the used ring and the front-end hearing of it. */
+    bool (*call)(void *o, struct vu_backend *be, uint16_t queue);
     void (*fault)(void *o, struct vu_backend *be, const struct dev_req *req,
                   const struct faults_fire *f);
     void (*conn)(void *o, struct vu_backend *be, bool up);
@@ -141,6 +144,9 @@ void vu_backend_set_obs(struct vu_backend *be,
                         const struct vu_backend_obs *obs, void *opaque);
 
 struct dev *vu_backend_dev(const struct vu_backend *be);
+
+/* Send the calls an observer held, in queue order; returns how many. */
+unsigned vu_backend_release_calls(struct vu_backend *be);
 
 /* Change the running device from outside (devices/dev.h dev_ctl_apply)
  * and record it in the trace, where replay makes it again: 0, or -errno

@@ -92,15 +92,11 @@ void vu_backend_set_observer(struct vu_backend *be,
 }
 
 /* The call path is chosen per queue: an fd from the front-end wins. */
-static void vu_queue_notify(struct vu_queue *q)
+static void vu_queue_signal(struct vu_queue *q)
 {
     struct vu_backend *be = q->be;
     struct vu_queue_stats *st = &be->st.q[q->index];
 
-    vu_obs_call(q);
-    if (be->obs && be->obs->call) {
-        be->obs->call(be->obs_opaque, be, q->index);
-    }
     if (q->call_fd >= 0) {
         if (eventfd_write(q->call_fd, 1) < 0) {
             VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u",
@@ -113,6 +109,33 @@ static void vu_queue_notify(struct vu_queue *q)
     } else {
         st->calls_suppressed++;   /* polling front-end, or no path yet */
     }
+}
+
+static void vu_queue_notify(struct vu_queue *q)
+{
+    struct vu_backend *be = q->be;
+
+    vu_obs_call(q);
+    if (be->obs && be->obs->call &&
+        be->obs->call(be->obs_opaque, be, q->index)) {
+        q->call_held = true;
+        return;
+    }
+    vu_queue_signal(q);
+}
+
+unsigned vu_backend_release_calls(struct vu_backend *be)
+{
+    unsigned n = 0;
+
+    for (uint16_t i = 0; i < be->nq; i++) {
+        if (be->q[i].call_held) {
+            be->q[i].call_held = false;
+            vu_queue_signal(&be->q[i]);
+            n++;
+        }
+    }
+    return n;
 }
 
 /* ---- requests: the device host interface ------------------------------ */
@@ -490,6 +513,8 @@ void vu_queue_stop(struct vu_queue *q)
     vu_chan_forget_call(q);
     q->iq.checked = false;        /* a restart reads the region again */
     q->iq.nresubmit = q->iq.next = 0;
+    q->restart_called = false;
+    q->call_held = false;         /* the front-end forgets the ring too */
     vu_loop_undefer(q->be->loop, &q->kick_defer);
     /* As libvhost-user does: a stopped ring forgets its kick and call fds;
      * the front-end sends them again when it restarts the ring. */

@@ -69,6 +69,7 @@ struct ctl_bp {
     uint32_t rule;              /* BP_REQUEST: its rule in the dev's rq */
     uint64_t hits;
     bool armed;
+    bool hold;                  /* BP_NOTIFY: the call waits for the run */
 };
 
 /* One device the socket addresses: "device" N in commands and events. */
@@ -230,7 +231,15 @@ static void ctl_stop(struct vu_control *c, const char *reason, uint32_t bp,
 static void ctl_run(struct vu_control *c, enum ctl_mode mode)
 {
     bool was = c->mode == CTL_STOPPED;
+    unsigned n = 0;
 
+    for (size_t i = 0; i < c->nd; i++) {
+        n += c->d[i].be ? vu_backend_release_calls(c->d[i].be) : 0;
+    }
+
+    if (n) {
+        VUSIM_INFO(SS, "%u held call(s) sent", n);
+    }
     c->mode = mode;
     if (was) {
         ctl_event(c, "RESUME", json_pack("{s:o}", "sim-time",
@@ -348,7 +357,8 @@ static void obs_pop(void *o, struct vu_backend *be, const struct dev_req *rq)
     }
 }
 
-static void queue_bp(struct ctl_dev *d, enum ctl_bp_type type,
+/* Returns whether the breakpoint that fired holds the call back. */
+static bool queue_bp(struct ctl_dev *d, enum ctl_bp_type type,
                      uint16_t queue)
 {
     struct vu_control *c = d->c;
@@ -361,9 +371,10 @@ static void queue_bp(struct ctl_dev *d, enum ctl_bp_type type,
             (b->queue < 0 || b->queue == queue)) {
             b->hits++;
             ctl_stop(c, "breakpoint", b->id, d->index);
-            return;
+            return b->hold;
         }
     }
+    return false;
 }
 
 static void obs_complete(void *o, struct vu_backend *be,
@@ -374,10 +385,10 @@ static void obs_complete(void *o, struct vu_backend *be,
     queue_bp(o, BP_COMPLETE, req->queue);
 }
 
-static void obs_call(void *o, struct vu_backend *be, uint16_t queue)
+static bool obs_call(void *o, struct vu_backend *be, uint16_t queue)
 {
     (void)be;
-    queue_bp(o, BP_NOTIFY, queue);
+    return queue_bp(o, BP_NOTIFY, queue);
 }
 
 static void obs_fault(void *o, struct vu_backend *be,
@@ -606,6 +617,9 @@ static json_t *bp_json(const struct vu_control *c, const struct ctl_bp *b)
     if (b->queue >= 0) {
         json_object_set_new(o, "queue", json_integer(b->queue));
     }
+    if (b->hold) {
+        json_object_set_new(o, "hold", json_true());
+    }
     if (b->type == BP_TIME) {
         json_object_set_new(o, "time", sim_time_json(b->at));
     }
@@ -647,8 +661,9 @@ static json_t *c_break_add(struct vu_control *c, struct ctl_client *cl,
 {
     const char *type = json_string_value(json_object_get(a, "type"));
     json_t *q = json_object_get(a, "queue");
+    json_t *hold = json_object_get(a, "hold");
     struct ctl_bp b = { .queue = q ? (int)json_integer_value(q) : -1,
-                        .armed = true };
+                        .armed = true, .hold = json_is_true(hold) };
     struct ctl_dev *d = NULL;
     unsigned t;
 
@@ -664,6 +679,9 @@ static json_t *c_break_add(struct vu_control *c, struct ctl_client *cl,
     b.type = (enum ctl_bp_type)t;
     if (b.type == BP_TIME && json_object_get(a, "device")) {
         return ERR("'device': a time breakpoint stops the whole calendar");
+    }
+    if (hold && b.type != BP_NOTIFY) {
+        return ERR("'hold': only a notify breakpoint holds (its call)");
     }
     if (b.type == BP_TIME && arg_time(a, "time", &b.at, err, errlen) != 0) {
         return err[0] ? NULL : ERR("'time': missing");
@@ -928,7 +946,7 @@ static json_t *c_set_timing(struct vu_control *c, struct ctl_client *cl,
     return r;
 }
 
-enum { A_INT = 1, A_STR = 2 };
+enum { A_INT = 1, A_STR = 2, A_BOOL = 3 };
 
 struct cmd_arg {
     const char *name;
@@ -952,7 +970,7 @@ static const struct ctl_cmd {
     { "run-until", c_run_until, { { "time", A_STR }, { 0 } } },
     { "break-add", c_break_add, { { "type", A_STR }, { "rule", A_STR },
                                   { "queue", A_INT }, { "time", A_STR },
-                                  DEV_ARG, { 0 } } },
+                                  DEV_ARG, { "hold", A_BOOL } } },
     { "break-del", c_break_del, { { "id", A_INT }, { 0 } } },
     { "query-breaks", c_query_breaks, { { 0 } } },
     { "query-queues", c_query_queues, { DEV_ARG, { 0 } } },
@@ -986,10 +1004,11 @@ static int args_check(const struct ctl_cmd *cmd, json_t *args, char *err,
             return -EINVAL;
         }
         if ((a->type == A_INT && !json_is_integer(v)) ||
-            (a->type == A_STR && !json_is_string(v))) {
+            (a->type == A_STR && !json_is_string(v)) ||
+            (a->type == A_BOOL && !json_is_boolean(v))) {
             snprintf(err, errlen, "Invalid parameter type for '%s', "
-                     "expected: %s", key, a->type == A_INT ? "integer"
-                                                           : "string");
+                     "expected: %s", key, a->type == A_INT ? "integer" :
+                     a->type == A_STR ? "string" : "boolean");
             return -EINVAL;
         }
     }

@@ -234,6 +234,18 @@ long vu_inflight_start(struct vu_inflight *inf, uint16_t qi, uint16_t num,
     return (uint16_t)(used_idx + iq->nresubmit);
 }
 
+bool vu_inflight_ran(const struct vu_inflight *inf, uint16_t qi)
+{
+    const struct queue_region *r;
+
+    if (!inf->map || qi >= inf->nq) {
+        return false;
+    }
+    r = (const struct queue_region *)(const void *)(
+        inf->map + qi * vu_inflight_queue_bytes(inf->qsize));
+    return __atomic_load_n(&r->version, __ATOMIC_ACQUIRE) == INFLIGHT_VERSION;
+}
+
 void vu_inflight_took(struct vu_inflight *inf, uint16_t qi, uint16_t head)
 {
     struct queue_region *r = region(inf, qi);

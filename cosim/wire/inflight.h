@@ -95,6 +95,10 @@ int vu_inflight_set(struct vu_inflight *inf, const struct vu_inflight_desc *d,
 long vu_inflight_start(struct vu_inflight *inf, uint16_t qi, uint16_t num,
                        uint16_t used_idx, struct vu_inflight_q *iq);
 
+/* Whether queue @qi's region was written by a back-end before (version
+ * set): a ring that starts on it is a restart, not a fresh start. */
+bool vu_inflight_ran(const struct vu_inflight *inf, uint16_t qi);
+
 /* The back-end took the chain at @head from the avail ring. */
 void vu_inflight_took(struct vu_inflight *inf, uint16_t qi, uint16_t head);
 /* Before the used element for @head is published, and after (with the
