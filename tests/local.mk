@@ -88,6 +88,8 @@ GUEST_TESTS = \
 GUEST_TESTS += tests/guest/uml-blk-trace.sh
 # A UML guest SIGKILLed mid-write: flushed blocks kept, vusim serves on.
 GUEST_TESTS += tests/guest/uml-kill.sh
+# vusim SIGKILLed five times under a QEMU guest (reconnect=1): nothing lost.
+GUEST_TESTS += tests/guest/qemu-reconnect.sh
 # A UML guest against examples/ramdisk, built against the installed vusim.
 GUEST_TESTS += tests/guest/uml-ramdisk.sh
 dist_check_SCRIPTS += $(GUEST_TESTS) \

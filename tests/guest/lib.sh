@@ -477,7 +477,8 @@ guest_qemu_accel()
 # GUEST_CMD. SOCKETS is a comma-separated list of vhost-user back-ends, each
 # a vhost-user-blk-pci device, or vhost-user-rng-pci when written
 # "rng:PATH"; it may be empty. GUEST_QEMU_DEVOPTS (",inband=on", say) is
-# appended to every -device.
+# appended to every -device, GUEST_QEMU_CHAROPTS (",reconnect=1") to every
+# -chardev.
 guest_qemu_cmd()
 {
     local accel=$1 socks=$2 kver s i=0 dev list
@@ -498,7 +499,8 @@ guest_qemu_cmd()
         case "$s" in
         rng:*) dev=vhost-user-rng-pci s=${s#rng:} ;;
         esac
-        GUEST_CMD+=(-chardev "socket,id=c$i,path=$s"
+        GUEST_CMD+=(-chardev
+            "socket,id=c$i,path=$s${GUEST_QEMU_CHAROPTS:-}"
             -device "$dev,chardev=c$i${GUEST_QEMU_DEVOPTS:-}")
         i=$((i + 1))
     done

@@ -13,6 +13,15 @@
 #                     and then fsync'd (a FLUSH): after each flush completes
 #                     prints VUSIM-FLUSHED: blk=N md5=HEX; the host kills
 #                     the guest mid-write (tests/guest/uml-kill.sh)
+#              reconnect  phases b..e of tests/guest/qemu-reconnect.sh:
+#                     before each it prints VUSIM-PHASE: wait=P and polls
+#                     the disk at TOKEN_OFF until the host wrote
+#                     "VUSIM-GO P" there (the host arms its kill point
+#                     first); then writes regions of random data (phase
+#                     b: 4 parallel O_DIRECT writers; c: single synchronous
+#                     4 KiB writes; d: buffered writes and fsync; e: 8
+#                     parallel writers), and at the end reads every region
+#                     back and reports it
 #   vusim_disk=vda    the disk (vda: first virtio disk; ubda: UML's ubd)
 #   vusim_size=BYTES  the capacity the host gave the disk (checked)
 #   vusim_rng=N       bytes to read from /dev/hwrng (default 32)
@@ -33,6 +42,7 @@
 
 MARKER_OFF=1048576
 MARKER_LINES=1024
+TOKEN_OFF=65011712          # 62 MiB: reconnect mode's go tokens
 
 # 1024 lines of 64 bytes; the same bytes from busybox ash and bash.
 vusim_pattern()
@@ -328,6 +338,110 @@ killwrite()
     done
 }
 
+# ---- reconnect: regions written while the back-end is killed -----------
+
+# rc_src NAME BS COUNT OFF: random data for region NAME, listed for the
+# final check.
+rc_src()
+{
+    dd if=/dev/urandom of="/tmp/src-$1" bs="$2" count="$3" 2>/dev/null
+    echo "$1 $4 $(($2 * $3)) $(md5 <"/tmp/src-$1")" >>/tmp/regions
+}
+
+# rc_write NAME BS COUNT OFF direct|fsync: one writer; a failure (an I/O
+# error the guest saw) is noted in /tmp/failed.
+rc_write()
+{
+    if [ "$5" = direct ]; then
+        out=$(dd if="/tmp/src-$1" of="$DEV" bs="$2" count="$3" \
+              seek=$(($4 / $2)) oflag=direct conv=notrunc 2>&1)
+    else
+        out=$(dd if="/tmp/src-$1" of="$DEV" bs="$2" count="$3" \
+              seek=$(($4 / $2)) conv=notrunc,fsync 2>&1)
+    fi || echo "write-$1 $(echo "$out" | tr ' \n' '__')" >>/tmp/failed
+}
+
+# rc_parallel N PREFIX BS COUNT BASE STRIDE: N writers at once.
+rc_parallel()
+{
+    i=0
+    while [ "$i" -lt "$1" ]; do
+        rc_src "$2$i" "$3" "$4" $(($5 + i * $6))
+        i=$((i + 1))
+    done
+    i=0
+    while [ "$i" -lt "$1" ]; do
+        rc_write "$2$i" "$3" "$4" $(($5 + i * $6)) direct &
+        i=$((i + 1))
+    done
+    wait
+}
+
+# rc_phase P: wait for the host's go token for phase P (at most 300 s).
+rc_phase()
+{
+    echo "VUSIM-PHASE: wait=$1"
+    n=0
+    while [ "$n" -lt 1500 ]; do
+        tok=$(dd if="$DEV" bs=512 count=1 skip=$((TOKEN_OFF / 512)) \
+              iflag=direct 2>/dev/null | head -c 10)
+        if [ "$tok" = "VUSIM-GO $1" ]; then
+            echo "VUSIM-PHASE: go=$1"
+            return 0
+        fi
+        usleep 200000
+        n=$((n + 1))
+    done
+    fail "phase-$1" "no go token from the host"
+    return 1
+}
+
+reconnect()
+{
+    disk=$(param disk vda)
+    find_disk "$disk" || { fail no-disk "/sys/block/$disk missing"; return; }
+    DEV=/dev/$disk
+    : >/tmp/regions
+    : >/tmp/failed
+    marker "$DEV"
+    # b: requests sit on the calendar (the host delays these writes).
+    rc_phase b && rc_parallel 4 b 65536 4 8388608 1048576
+    # c: one 4 KiB write at a time (the host holds a call).
+    if rc_phase c; then
+        rc_src c 4096 8 16777216
+        rc_write c 4096 8 16777216 direct
+    fi
+    # d: buffered writes, then fsync's FLUSH (the host stops on it).
+    if rc_phase d; then
+        rc_src d 65536 16 20971520
+        rc_write d 65536 16 20971520 fsync
+    fi
+    # e: heavy writes, 8 writers of 2 MiB.
+    rc_phase e && rc_parallel 8 e 65536 32 25165824 2097152
+    echo "VUSIM-PHASE: done"
+    while read -r name err; do
+        [ -n "$name" ] && fail "$name" "$err"
+    done </tmp/failed
+    drop_caches
+    while read -r name off len want; do
+        bs=65536
+        [ $((len % bs)) -eq 0 ] && [ $((off % bs)) -eq 0 ] || bs=4096
+        got=$(dd_md5 "$DEV" "$bs" $((len / bs)) $((off / bs)) direct)
+        READS=$((READS + 1))
+        WRITES=$((WRITES + 1))
+        if [ "$got" = "$want" ]; then
+            echo "VUSIM-REGION: off=$off len=$len md5=$want"
+        else
+            fail "read-$name" "$got != $want"
+        fi
+    done </tmp/regions
+    # The console shows only emergencies (setup): ask the kernel's log.
+    errs=$(dmesg | grep -E 'I/O error|blk_update_request|Buffer I/O')
+    [ -z "$errs" ] || fail kernel-io-error "$(echo "$errs" | head -n 3)"
+    BLK=ok
+    [ -z "$FAILS" ] || BLK=fail
+}
+
 finish()
 {
     status=ok
@@ -351,6 +465,7 @@ for mode in $(param mode blk | tr ',' ' '); do
     bench) bench ;;
     boot) ;;
     killwrite) killwrite ;;
+    reconnect) reconnect ;;
     *) fail mode "unknown vusim_mode $mode" ;;
     esac
 done
