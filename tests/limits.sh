@@ -39,14 +39,24 @@ fi
 check_init limits
 check_built "$VUSIM"
 mounts=()
+# Every exit path (a failed check, set -u, a signal) unmounts: vusim is
+# killed first, since a file it holds open keeps the tmpfs busy; a mount
+# still busy is detached lazily, so none outlives the script.
 umount_all()
 {
+    local m p
+    for p in "${pids[@]}"; do
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
     for m in "${mounts[@]}"; do
-        umount "$m" 2>/dev/null
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null ||
+            echo "limits: cannot unmount $m" >&2
     done
     check_cleanup
 }
 trap umount_all EXIT
+trap 'exit 1' INT TERM HUP
 
 # wait_sock PATH: until vusim listens there (a loaded machine: 60 s).
 wait_sock()
