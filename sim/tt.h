@@ -28,9 +28,10 @@
  *    calendar to t, so a kick's work is scheduled relative to that time.
  *  - FREE_UNTIL(t), sent just before RUN, lets the UML run without asking up
  *    to the next foreign event. UML 6.1 reads the controller's messages only
- *    while it waits for something, so when the running UML's kick schedules
- *    an earlier event, the new bound is sent and the kick's ack is held until
- *    the UML acks it (sim_tt_kick_sync): the guest can never pass it.
+ *    while it waits for something, so when the running UML's kick (or any
+ *    vhost-user message whose ring look finds work) schedules an earlier
+ *    event, the new bound is sent and the message's ack is held until the
+ *    UML acks it (sim_tt_kick_sync): the guest can never pass it.
  *  - GET_TOD answers start_tod_ns + now, so the guest's clock is a pure
  *    function of --start-time and simulated time.
  *
@@ -101,10 +102,11 @@ int sim_tt_new(struct event_base *base, struct sim_cal *cal,
 void sim_tt_free(struct sim_tt *tt);
 
 /*
- * Called by a back-end after a kick's work is on the calendar and before
- * the kick is acked. Returns true if the ack may go now; false if the
- * running UML must first learn an earlier FREE_UNTIL: @done(@arg) is then
- * called once it has acked it (or is gone).
+ * Called by a back-end after a message's work (an in-band kick's, a ring
+ * look's) is on the calendar and before the message is acked. Returns true
+ * if the ack may go now; false if the running participant must first learn
+ * an earlier FREE_UNTIL: @done(@arg) is then called once it has acked it
+ * (or is gone).
  */
 bool sim_tt_kick_sync(struct sim_tt *tt, void (*done)(void *arg), void *arg);
 

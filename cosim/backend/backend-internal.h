@@ -61,8 +61,11 @@ struct vu_backend {
         uint16_t call_inflight_q;
     } chan;
     bool owner;
-    bool ack_deferred;            /* a kick's ack waits for kick_sync */
-    uint32_t deferred_flags;
+    bool reply_deferred;          /* waits for reply_sync (vu_answer) */
+    bool deferred_has_reply;      /* deferred_reply is to be sent */
+    struct vu_msg deferred_reply;
+    bool poked;                   /* vu_inflight_poke looked at a ring */
+    bool warned_unwaited;         /* looks_unwaited warned about */
     bool broken;
     uint64_t features;            /* acked virtio features */
     uint64_t pfeatures;           /* acked protocol features */

@@ -627,6 +627,7 @@ static void vu_inflight_poke(struct vu_backend *be, struct vu_queue *q)
 {
     if (be->inflight.map && q->vq.num != 0 && q->vq.addr_set) {
         vu_inflight_signal(be, q);
+        be->poked = true;         /* a ring look, for vu_answer() */
         vu_queue_kick(q, false);
     }
 }
@@ -768,6 +769,15 @@ static void vu_describe(const struct vu_msg *m, char *buf, size_t len)
 
 /* ---- the connection ---------------------------------------------------- */
 
+/* Run the ring looks this connection queued (a ring started or enabled)
+ * now, in queue order. */
+static void vu_run_looks(struct vu_backend *be)
+{
+    for (uint16_t i = 0; i < be->nq; i++) {
+        vu_loop_run_now(be->loop, &be->q[i].kick_defer);
+    }
+}
+
 /* Send a reply; fds a handler attached (GET_INFLIGHT_FD) go with it and
  * are closed here. */
 static int vu_send_reply(struct vu_backend *be, struct vu_msg *r)
@@ -780,14 +790,74 @@ static int vu_send_reply(struct vu_backend *be, struct vu_msg *r)
      * alone fixes. At the end of the batch it would race with the guest
      * once the reply is out, and which messages share a batch depends on
      * host timing (tests/tt/tt-mixed.sh saw both). */
-    for (uint16_t i = 0; i < be->nq; i++) {
-        vu_loop_run_now(be->loop, &be->q[i].kick_defer);
-    }
+    vu_run_looks(be);
     r->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
     VU_OBS(be, msg, VU_OBS_BE_REPLY, r);
     rc = vu_msg_send(be->sock, r);
     vu_msg_close_fds(r);
     return rc;
+}
+
+/*
+ * A message has been handled; @r is its reply, or NULL when the front-end
+ * does not wait for one. With reply_sync (time travel), the work the
+ * message put on the calendar must bound the running guest before the
+ * front-end goes on: the kick's device work, and as much the work of a
+ * ring look (a ring enabled with buffers waiting, an in-flight request
+ * resubmitted). So the looks run first, then reply_sync; if it says wait,
+ * the reply is kept and the socket is not read until
+ * vu_backend_reply_resume(). Without that bound the guest ran past the
+ * look's work up to its old FREE_UNTIL and learnt of it late, at a time
+ * the device model did not ask for (or, with an UPDATE past it, was
+ * dropped for running past a pending event).
+ *
+ * A front-end that does not wait (no NEED_REPLY) keeps running while the
+ * back-end looks at its rings (a queued look, or vu_inflight_poke()), so
+ * what a look finds depends on host timing whatever the back-end does:
+ * such messages are counted (looks_unwaited) and, under time travel, their
+ * looks run at once, bound the guest like any other, and a warning names
+ * the first, since the run cannot be expected to repeat. vusim's QEMU
+ * (inband=on, qemu-7.2 patch 0008) and UML wait for every message, and the
+ * time-travel tests check that the count stays 0.
+ */
+static int vu_answer(struct vu_backend *be, const struct vu_msg *m,
+                     struct vu_msg *r)
+{
+    bool looks = be->poked;
+
+    be->poked = false;
+    for (uint16_t i = 0; i < be->nq; i++) {
+        looks |= be->q[i].kick_defer.queued;
+    }
+    if (!r && looks && m->hdr.request != VU_REQ_VRING_KICK) {
+        be->st.looks_unwaited++;
+        if (be->cfg.reply_sync && !be->warned_unwaited) {
+            be->warned_unwaited = true;
+            VUSIM_WARN(SS, "conn %u: %s without NEED_REPLY: the back-end "
+                       "looks at a ring while the guest runs on, so what "
+                       "it finds depends on host timing and this run may "
+                       "not repeat (the front-end should wait for an ack "
+                       "of every message)", be->cfg.conn_id,
+                       vu_req_name(m->hdr.request));
+        }
+    }
+    if (!be->cfg.reply_sync) {
+        /* Unwaited looks run at the end of the batch, in key order. */
+        return r ? vu_send_reply(be, r) : 0;
+    }
+    vu_run_looks(be);
+    if (!be->cfg.reply_sync(be, be->cfg.sync_opaque)) {
+        /* Nothing else can arrive from a front-end that waits; one that
+         * does not is not read until the bound is known either. */
+        be->reply_deferred = true;
+        be->deferred_has_reply = r != NULL;
+        if (r) {
+            be->deferred_reply = *r;      /* its fds go with it */
+        }
+        event_del(be->sock_ev);
+        return 0;
+    }
+    return r ? vu_send_reply(be, r) : 0;
 }
 
 /* Run one message; returns < 0 only when the connection must close. */
@@ -807,15 +877,6 @@ static int vu_process(struct vu_backend *be, struct vu_msg *m)
     if (be->broken) {
         return -EPROTO;
     }
-    if (rc == 0 && m->hdr.request == VU_REQ_VRING_KICK && be->cfg.kick_sync &&
-        !be->cfg.kick_sync(be, be->cfg.sync_opaque)) {
-        /* The front-end waits for this ack, so nothing else can arrive;
-         * stop reading until the ack has gone. */
-        be->ack_deferred = true;
-        be->deferred_flags = m->hdr.flags;
-        event_del(be->sock_ev);
-        return 0;
-    }
     if (rc < 0 && vu_req_has_reply(m->hdr.request)) {
         /* Its reply has no way to say no, and the front-end waits on it. */
         be->st.rejected++;
@@ -828,16 +889,16 @@ static int vu_process(struct vu_backend *be, struct vu_msg *m)
         vu_log_reject(be, m, rc, why);
     }
     if (rc == 1) {
-        return vu_send_reply(be, &r);
+        return vu_answer(be, m, &r);
     }
     /* REPLY_ACK: any request with NEED_REPLY gets 0 or non-zero. It is
      * answered even before REPLY_ACK is negotiated, as libvhost-user does:
      * the front-end asked and would block otherwise. */
     if (m->hdr.flags & VU_FLAG_NEED_REPLY) {
         reply_u64(&r, rc < 0 ? (uint64_t)-rc : 0);
-        return vu_send_reply(be, &r);
+        return vu_answer(be, m, &r);
     }
-    return 0;
+    return vu_answer(be, m, NULL);
 }
 
 void vu_backend_close(struct vu_backend *be)
@@ -882,7 +943,7 @@ static void vu_drain(struct vu_backend *be)
     bool first = true;
     int rc;
 
-    while (be->sock >= 0 && !be->ack_deferred &&
+    while (be->sock >= 0 && !be->reply_deferred &&
            (first || vu_msg_reader_pending(&be->rd))) {
         first = false;
         rc = vu_msg_read(&be->rd, be->sock, &m);
@@ -974,6 +1035,7 @@ int vu_backend_attach(struct vu_backend *be, int sock)
     vu_msg_reader_init(&be->rd);
     be->broken = false;
     be->errs_logged = 0;
+    be->warned_unwaited = false;
     be->st.connections++;
     VU_OBS(be, conn, true);
     VUSIM_INFO(SS, "conn %u: front-end connected", be->cfg.conn_id);
@@ -997,7 +1059,11 @@ void vu_backend_detach(struct vu_backend *be)
     vu_chan_close(be);
     event_free(be->sock_ev);
     be->sock_ev = NULL;
-    be->ack_deferred = false;
+    be->reply_deferred = false;
+    if (be->deferred_has_reply) {
+        be->deferred_has_reply = false;
+        vu_msg_close_fds(&be->deferred_reply);
+    }
     vu_msg_reader_fini(&be->rd);
     close(be->sock);
     be->sock = -1;
@@ -1014,19 +1080,16 @@ bool vu_backend_connected(const struct vu_backend *be)
     return be->sock >= 0;
 }
 
-void vu_backend_kick_resume(struct vu_backend *be)
+void vu_backend_reply_resume(struct vu_backend *be)
 {
-    struct vu_msg r;
-
-    if (!be->ack_deferred || be->sock < 0) {
+    if (!be->reply_deferred || be->sock < 0) {
         return;
     }
-    be->ack_deferred = false;
-    if (be->deferred_flags & VU_FLAG_NEED_REPLY) {
-        vu_msg_init(&r, VU_REQ_VRING_KICK, 0, 0);
-        reply_u64(&r, 0);
-        if (vu_send_reply(be, &r) < 0) {
-            vu_backend_fail(be, -ENOTCONN, "cannot send a deferred kick ack");
+    be->reply_deferred = false;
+    if (be->deferred_has_reply) {
+        be->deferred_has_reply = false;
+        if (vu_send_reply(be, &be->deferred_reply) < 0) {
+            vu_backend_fail(be, -ENOTCONN, "cannot send a deferred reply");
             vu_backend_close(be);
             return;
         }

@@ -35,7 +35,11 @@
  *              request (non-zero ack, connection kept); -EBUSY already
  *              serving a connection.
  * Determinism: device work reaches the calendar in message order (in-band)
- *              or in queue order per loop batch (eventfd).
+ *              or in queue order per loop batch (eventfd). A ring look (a
+ *              ring started or enabled) runs before the reply to the
+ *              message that caused it; with reply_sync, also when the
+ *              front-end does not wait, which is counted (looks_unwaited):
+ *              what such a look finds depends on the guest's progress.
  */
 #ifndef VUSIM_COSIM_BACKEND_H
 #define VUSIM_COSIM_BACKEND_H
@@ -65,11 +69,13 @@ struct vu_backend_cfg {
     enum vu_inband_mode inband;
     uint32_t conn_id;     /* orders deferred work between back-ends */
     bool verbose;         /* log every message decoded (INFO level) */
-    /* Optional: called after an in-band kick's work is on the calendar and
-     * before its ack. Returning false defers the ack (and stops reading
-     * this front-end) until vu_backend_kick_resume(); the time-travel
-     * controller uses it to bound the running guest first. */
-    bool (*kick_sync)(struct vu_backend *be, void *opaque);
+    /* Optional: called after each message's work (an in-band kick's, a
+     * ring look's) is on the calendar and before its reply or ack goes.
+     * Returning false defers the reply (and stops reading this front-end)
+     * until vu_backend_reply_resume(); the time-travel controller uses it
+     * to bound the running guest first. With it, ring looks run when their
+     * message is handled, never at the end of the loop's batch. */
+    bool (*reply_sync)(struct vu_backend *be, void *opaque);
     void *sync_opaque;
     /* Called when the connection is gone (closed or broken). */
     void (*on_close)(struct vu_backend *be, void *opaque);
@@ -94,6 +100,9 @@ struct vu_queue_stats {
 struct vu_backend_stats {
     uint64_t features, protocol_features;       /* negotiated */
     uint64_t messages, rejected;
+    /* Messages the front-end did not wait for that made the back-end look
+     * at a ring: what the look found depends on host timing. */
+    uint64_t looks_unwaited;
     uint32_t connections;
     uint16_t num_queues;
     struct vu_queue_stats q[VU_MAX_QUEUES];
@@ -108,8 +117,8 @@ void vu_backend_free(struct vu_backend *be);
 /* Serve a connected front-end socket; takes ownership of @sock. */
 int vu_backend_attach(struct vu_backend *be, int sock);
 
-/* Send the kick ack that kick_sync deferred, and read the socket again. */
-void vu_backend_kick_resume(struct vu_backend *be);
+/* Send the reply that reply_sync deferred, and read the socket again. */
+void vu_backend_reply_resume(struct vu_backend *be);
 
 /* Drop the connection (if any) and all its state. */
 void vu_backend_detach(struct vu_backend *be);

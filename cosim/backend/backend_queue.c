@@ -751,10 +751,11 @@ int vu_backend_stats_json(const struct vu_backend *be, FILE *f)
     fputc('{', f);
     vu_lat_json(be, f);
     fprintf(f, "\"connections\": %u, \"messages\": %llu, \"rejected\": %llu, "
-            "\"features\": \"0x%llx\", \"protocol_features\": \"0x%llx\", "
+            "\"looks_unwaited\": %llu, \"features\": \"0x%llx\", \"protocol_features\": \"0x%llx\", "
             "\"inband_negotiated\": %s, \"notification_mode\": \"%s\", "
             "\"queues\": [", st.connections,
             (unsigned long long)st.messages, (unsigned long long)st.rejected,
+            (unsigned long long)st.looks_unwaited,
             (unsigned long long)st.features,
             (unsigned long long)st.protocol_features,
             (st.protocol_features & VU_BIT(VU_PF_INBAND_NOTIFICATIONS)) ?

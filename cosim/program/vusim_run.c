@@ -194,16 +194,16 @@ static void tt_release(void *opaque)
     vu_loop_release(opaque);
 }
 
-static void tt_kick_resume(void *arg)
+static void tt_reply_resume(void *arg)
 {
-    vu_backend_kick_resume(arg);
+    vu_backend_reply_resume(arg);
 }
 
-/* The running guest's kick: its ack waits until the guest knows the
- * tighter FREE_UNTIL (sim/tt.h). */
-static bool tt_kick_sync(struct vu_backend *be, void *opaque)
+/* A message's work is on the calendar (a kick's, a ring look's): its reply
+ * waits until the running guest knows the tighter FREE_UNTIL (sim/tt.h). */
+static bool tt_reply_sync(struct vu_backend *be, void *opaque)
 {
-    return sim_tt_kick_sync(opaque, tt_kick_resume, be);
+    return sim_tt_kick_sync(opaque, tt_reply_resume, be);
 }
 
 static int run_time_travel(struct run *r)
@@ -274,7 +274,7 @@ static int run_device(struct run *r, struct slot *sl, uint32_t conn_id)
     struct vu_backend_cfg bc = {
         .inband = sl->c->inband, .conn_id = conn_id,
         .verbose = sl->c->verbose,
-        .kick_sync = r->tt ? tt_kick_sync : NULL, .sync_opaque = r->tt};
+        .reply_sync = r->tt ? tt_reply_sync : NULL, .sync_opaque = r->tt};
     int rc = sl->c->ops->create(vu_loop_cal(r->loop), sl->c->dopts,
                                 sl->c->ndopts, &sl->dev, err, sizeof(err));
 

@@ -17,7 +17,9 @@
 
 #include <CUnit/CUnit.h>
 
+#include "cosim/backend/backend.h"
 #include "cosim/backend/loop.h"
+#include "cosim/frontend/vufe.h"
 #include "sim/tt.h"
 #include "tests/integration/itest.h"
 
@@ -381,11 +383,195 @@ static void test_observer(void)
     CU_ASSERT(log.e[8].m.op == SIM_TT_GET && log.e[8].reply == 1000);
 }
 
+/* ---- a back-end on the controller's calendar ------------------------- */
+
+/*
+ * vusim's set-up under time travel (cosim/program/vusim_run.c): the
+ * controller and a back-end with an echo device share one loop, and every
+ * message's work bounds the running guest before its reply (reply_sync).
+ * The guest is a fake participant whose socket a thread of its own serves,
+ * as QEMU's time-travel object does: it acks FREE_UNTIL and RUN at once and
+ * notes the last bound. The front-end is vufe, in-band.
+ */
+struct ttbe {
+    struct itest t;
+    char ttpath[108];
+    struct sim_tt *tt;
+    struct uml u;
+    pthread_t reader;
+    int stop;                   /* atomic: the reader ends */
+    uint64_t free_until;        /* atomic: the last FREE_UNTIL acked */
+    int fus;                    /* atomic: FREE_UNTILs acked by the reader */
+};
+
+static void ttbe_resume(void *arg)
+{
+    vu_backend_reply_resume(arg);
+}
+
+static bool ttbe_sync(struct vu_backend *be, void *opaque)
+{
+    return sim_tt_kick_sync(opaque, ttbe_resume, be);
+}
+
+/* No CUnit here: it is not thread-safe. */
+static void *ttbe_reader(void *arg)
+{
+    struct ttbe *f = arg;
+    struct sim_tt_msg m, a = { SIM_TT_ACK, 0, 0 };
+
+    while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+        struct pollfd p = { f->u.fd, POLLIN, 0 };
+
+        if (poll(&p, 1, 50) <= 0) {
+            continue;
+        }
+        if (read(f->u.fd, &m, sizeof(m)) != sizeof(m)) {
+            break;
+        }
+        if (m.op == SIM_TT_FREE_UNTIL) {
+            __atomic_store_n(&f->free_until, m.time, __ATOMIC_RELEASE);
+            __atomic_fetch_add(&f->fus, 1, __ATOMIC_RELEASE);
+        }
+        a.seq = m.seq;
+        if (write(f->u.fd, &a, sizeof(a)) != sizeof(a)) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* The controller, the back-end (echo latency @latency) and a guest that
+ * runs from 1 us with no foreign event to bound it. */
+static void ttbe_start(struct ttbe *f, sim_time_t latency)
+{
+    static unsigned k;
+    struct sim_tt_ops ops = { hold, release, NULL };
+    struct sim_tt_cfg cfg = { .participants = 1, .free_until = true };
+    struct vu_backend_cfg bc = { .inband = VU_INBAND_ON, .conn_id = 1,
+                                 .reply_sync = ttbe_sync };
+    struct vu_loop *loop;
+
+    memset(f, 0, sizeof(*f));
+    snprintf(f->ttpath, sizeof(f->ttpath), "/tmp/vusim-ttbe-%d-%u.sock",
+             (int)getpid(), ++k);
+    loop = f->t.h.loop = harness_loop_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+    ops.opaque = loop;
+    cfg.path = f->ttpath;
+    CU_ASSERT_EQUAL_FATAL(sim_tt_new(vu_loop_base(loop), vu_loop_cal(loop),
+                                     &cfg, &ops, &f->tt), 0);
+    bc.sync_opaque = f->tt;
+    f->t.dev = echodev_new(vu_loop_cal(loop), 1, latency);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f->t.dev);
+    CU_ASSERT_EQUAL_FATAL(harness_start(&f->t.h, &f->t.dev->dev, &bc, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(uml_connect(&f->u, f->ttpath), 0);
+    CU_ASSERT_EQUAL(uml_req(&f->u, SIM_TT_START, 0, TT_WAIT_MS), 0);
+    CU_ASSERT_EQUAL(uml_req(&f->u, SIM_TT_REQUEST, 1000, TT_WAIT_MS), 0);
+    CU_ASSERT_EQUAL(uml_wait(&f->u, TT_WAIT_MS), 1000);
+    CU_ASSERT(f->u.fu_valid && f->u.free_until == (uint64_t)INT64_MAX - 1);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&f->reader, NULL, ttbe_reader, f),
+                          0);
+}
+
+static void ttbe_stop(struct ttbe *f, struct vu_backend_stats *bst,
+                      struct sim_tt_stats *tst)
+{
+    __atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(f->reader, NULL);
+    harness_stop(&f->t.h);
+    vu_backend_get_stats(f->t.h.be, bst);
+    sim_tt_get_stats(f->tt, tst);
+    close(f->u.fd);
+    sim_tt_free(f->tt);
+    harness_free(&f->t.h);
+    echodev_free(f->t.dev);
+}
+
+/* A front-end in the suite's mode (in-band) whose ring 0 holds one request
+ * the back-end has not seen: the ring was off when the guest kicked. */
+static struct vufe *ttbe_fe_with_request(struct ttbe *f)
+{
+    struct vufe_cfg cfg;
+    struct vufe *fe;
+    struct vufe_buf b[2];
+    int err = 0;
+
+    itest_fe_cfg(&f->t, &cfg, 1);
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fe);
+    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, false), 0);
+    b[0] = (struct vufe_buf){ vufe_alloc(fe, 64, 16), 64, false };
+    b[1] = (struct vufe_buf){ vufe_alloc(fe, 64, 16), 64, true };
+    CU_ASSERT(vufe_add(fe, 0, b, 2, false) >= 0);
+    CU_ASSERT_EQUAL(vufe_kick(fe, 0), 0);
+    /* Nothing was scheduled, so the guest's bound did not move. */
+    CU_ASSERT_EQUAL(__atomic_load_n(&f->fus, __ATOMIC_ACQUIRE), 0);
+    return fe;
+}
+
+/* Enabling the ring makes the back-end look at it before the reply: the
+ * request's completion goes on the calendar at 1 us + 50 us, and the
+ * running guest must have that bound before its SET_VRING_ENABLE returns.
+ * (Before, only a kick's work moved the bound: the guest ran on past the
+ * completion up to its old bound, here forever.) */
+static void test_ring_look_bounds_guest(void)
+{
+    struct vu_backend_stats bst;
+    struct sim_tt_stats tst;
+    struct ttbe f;
+    struct vufe *fe;
+
+    ttbe_start(&f, 50 * SIM_US);
+    fe = ttbe_fe_with_request(&f);
+    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, true), 0);
+    CU_ASSERT_EQUAL(__atomic_load_n(&f.fus, __ATOMIC_ACQUIRE), 1);
+    CU_ASSERT_EQUAL(__atomic_load_n(&f.free_until, __ATOMIC_ACQUIRE),
+                    1000 + 50000);
+    vufe_free(fe);
+    ttbe_stop(&f, &bst, &tst);
+    CU_ASSERT_EQUAL(f.t.dev->popped, 1);
+    CU_ASSERT_EQUAL(tst.kick_syncs, 1);
+    CU_ASSERT_EQUAL(bst.looks_unwaited, 0);
+}
+
+/* The same enable without NEED_REPLY: the front-end does not wait, so the
+ * look is counted as unwaited, runs at once (not at the end of a batch)
+ * and still bounds the guest; the back-end reads the socket again once the
+ * guest has the bound, and answers the next message. */
+static void test_unwaited_look_counted(void)
+{
+    struct vu_vring_state on = { .index = 0, .num = 1 };
+    struct vu_backend_stats bst;
+    struct sim_tt_stats tst;
+    struct ttbe f;
+    struct vufe *fe;
+
+    ttbe_start(&f, 50 * SIM_US);
+    fe = ttbe_fe_with_request(&f);
+    CU_ASSERT_EQUAL(vufe_request(fe, VU_REQ_SET_VRING_ENABLE, &on,
+                                 sizeof(on), NULL, 0, 0, NULL), 0);
+    for (int i = 0; i < TT_WAIT_MS &&
+         __atomic_load_n(&f.fus, __ATOMIC_ACQUIRE) == 0; i++) {
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL(__atomic_load_n(&f.free_until, __ATOMIC_ACQUIRE),
+                    1000 + 50000);
+    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, true), 0);
+    vufe_free(fe);
+    ttbe_stop(&f, &bst, &tst);
+    CU_ASSERT_EQUAL(f.t.dev->popped, 1);
+    CU_ASSERT_EQUAL(bst.looks_unwaited, 1);
+    CU_ASSERT_EQUAL(tst.kick_syncs, 1);
+}
+
 CU_TestInfo tt_tests[] = {
     { "boot_and_clock", test_boot_and_clock },
     { "device_event_and_free_until", test_device_event_and_free_until },
     { "start_order", test_start_order },
     { "observer", test_observer },
     { "bad_participant_dropped", test_bad_participant_dropped },
+    { "ring_look_bounds_guest", test_ring_look_bounds_guest },
+    { "unwaited_look_counted", test_unwaited_look_counted },
     CU_TEST_INFO_NULL,
 };
