@@ -382,3 +382,74 @@ tt_same()
     esac
     guest_fail "$what differs: $a $b"
 }
+
+# tt_locate_divergence DIR1 DIRN FILE...: where run N (its files in DIRN)
+# first left run 1 (DIR1), for the caller to fail with. Each FILE is
+# compared in both: a trace (*.trace) by `vusim trace diff`, which names
+# the first differing record; anything else (a console, its TT-START ..
+# TT-END section) by its first differing lines, carriage returns removed.
+# Every device trace of a time-travel run also records each guest's
+# exchanges with the controller (TT records), stamped with the guest's
+# virtual time: for vusim's QEMU with -icount shift=0 that is one ns per
+# instruction executed plus the time it spent idle or held by the
+# controller, so the first differing TT record bounds where the guest's
+# execution first went another way, even before that reached a device. A
+# file missing from one run is named.
+tt_locate_divergence()
+{
+    local a=$1 b=$2 f
+
+    shift 2
+    guest_say "where $b first differs from $a:"
+    for f in "$@"; do
+        if [ ! -f "$a/$f" ] || [ ! -f "$b/$f" ]; then
+            guest_say "  $f: only in $([ -f "$a/$f" ] && echo "$a" ||
+                echo "$b")"
+            continue
+        fi
+        if cmp -s "$a/$f" "$b/$f"; then
+            guest_say "  $f: identical"
+            continue
+        fi
+        case "$f" in
+        *.trace)
+            guest_say "  $f: vusim trace diff (A = first run, B = this one)"
+            "$VUSIM" trace diff "$a/$f" "$b/$f" 2>&1 | head -n 20 ;;
+        *)
+            guest_say "  $f: first differing lines (< first run, > this one)"
+            diff <(tr -d '\r' <"$a/$f") <(tr -d '\r' <"$b/$f") |
+                head -n 8 ;;
+        esac
+    done
+}
+
+# tt_check_waited STATS-JSON: every ring look of the run was made while
+# its front-end waited for the message's ack (looks_unwaited is 0 for
+# every device of vusim's --stats). A front-end that does not wait runs on
+# while vusim looks at its rings, so what vusim finds depends on host
+# timing (cosim/backend/backend.c, vu_answer).
+tt_check_waited()
+{
+    local n got
+
+    n=$(jq '[.. | objects | select(has("looks_unwaited"))] | length' \
+        "$1") || guest_fail "cannot read $1"
+    [ "$n" -gt 0 ] || guest_fail "$1 has no looks_unwaited counter"
+    got=$(jq '[.. | objects | .looks_unwaited? // empty] | add' "$1")
+    [ "$got" = 0 ] || guest_fail "stats: looks_unwaited is $got, expected" \
+        "0: a front-end sent a ring message without waiting for its ack"
+    guest_ok "stats: every ring look was made while its front-end waited"
+}
+
+# tt_check_qemu_quiet N LOG: vusim's QEMU (console and stderr in LOG) never
+# warned that an interrupt reached it while its guest ran: then when the
+# guest took it would have depended on host timing (softmmu/time-travel.c,
+# time_travel_interrupt). vusim delivers calls only while the guest waits.
+tt_check_qemu_quiet()
+{
+    if grep -aq 'time-travel: an interrupt arrived while the guest ran' "$2"
+    then
+        guest_fail "run $1: QEMU took an interrupt while its guest ran"
+    fi
+    guest_ok "run $1: every interrupt reached QEMU while its guest waited"
+}

@@ -16,7 +16,13 @@
 # first, even runs QEMU, 0.3 s apart. Passes when each guest's console
 # section and each disk's trace are byte-identical in all runs, every
 # read of both guests took at least the model's 1 ms, and each disk's
-# trace of run 1 replays without divergence (`vusim replay`). Skips (77)
+# trace of run 1 replays without divergence (`vusim replay`), and every
+# ring look vusim made was while its front-end waited (looks_unwaited 0),
+# and QEMU never took an interrupt while its guest ran.
+# Each run from the second on is compared with run 1 as soon as it ends;
+# when it differs, hangs or prints no section, the test shows where it
+# first left run 1 (tt_locate_divergence in tests/tt/lib.sh: the first
+# differing console lines, each trace's first differing record). Skips (77)
 # without a time-travel UML or vusim's QEMU (fails when they are
 # required, as in scripts/test.sh), a kernel or busybox-static.
 set -uo pipefail
@@ -24,7 +30,7 @@ set -uo pipefail
 # shellcheck source=tests/tt/lib.sh
 . "$(dirname "$0")/lib.sh"
 guest_init tt-mixed
-guest_require busybox
+guest_require busybox jq
 guest_require_qemu_patched
 guest_require qemu
 guest_require_vusim
@@ -41,6 +47,44 @@ READS=16
 START_S=1700000000
 TTSOCK=$GUEST_RUN/tt.sock
 GUESTS=(uml qemu)
+
+# The files two runs are compared by: each guest's console section and
+# each disk's trace.
+FILES=(uml.section qemu.section uml.trace qemu.trace)
+
+# run_failed N WHY: run N did not finish or gave no output: the guests'
+# consoles, where run N first left run 1 (from run 2 on), then fail.
+run_failed()
+{
+    local n=$1 g
+
+    for g in "${GUESTS[@]}"; do
+        guest_console_tail "$GUEST_RUN/run$n/$g.console" 25
+    done
+    if [ "$n" -gt 1 ]; then
+        tt_locate_divergence "$GUEST_RUN/run1" "$GUEST_RUN/run$n" \
+            uml.console qemu.console uml.trace qemu.trace
+    fi
+    guest_fail "$2"
+}
+
+# same_as_run1 N: each guest's output and each disk's trace of run N are
+# run 1's, byte for byte; else show where they first part and fail.
+same_as_run1()
+{
+    local n=$1 f
+
+    for f in "${FILES[@]}"; do
+        if ! cmp -s "$GUEST_RUN/run1/$f" "$GUEST_RUN/run$n/$f"; then
+            tt_locate_divergence "$GUEST_RUN/run1" "$GUEST_RUN/run$n" \
+                "${FILES[@]}"
+            guest_fail "run $n differs from run 1 (first in $f; where" \
+                "they part is shown above)"
+        fi
+    done
+    guest_ok "run $n: both guests' output and both disks' traces are" \
+        "run 1's, byte for byte"
+}
 
 run_once()
 {
@@ -72,43 +116,32 @@ run_once()
     done
     if ! tt_wait_all "$TIMEOUT"; then
         tail -n 20 "$GUEST_RUN/vusim$n.log"
-        for g in "${GUESTS[@]}"; do
-            guest_console_tail "$dir/$g.console" 25
-        done
-        guest_fail "run $n: the guests did not finish within $TIMEOUT s"
+        guest_vusim_stop "$VUSIM_PID" "vusim$n"
+        run_failed "$n" "run $n: the guests did not finish within $TIMEOUT s"
     fi
     guest_say "run $n: guests (ids ${order[*]} in start order) exited with" \
         "status ${TT_STATUS[*]}"
     guest_vusim_stop "$VUSIM_PID" "vusim$n"
     for g in "${GUESTS[@]}"; do
         tt_section "$dir/$g.console" >"$dir/$g.section" ||
-            tt_fail_run "$dir/$g.console" "run $n, $g: no TT-START .. TT-END"
-        tt_check_probe "$dir/$g.section" "$LATENCY_NS" "$READS"
+            run_failed "$n" "run $n, $g: no TT-START .. TT-END"
         [ -s "$dir/$g.trace" ] ||
             guest_fail "run $n: vusim wrote no trace for the $g disk"
     done
+    # Before the probes' own checks: a run that went another way fails
+    # with where it did.
+    [ "$n" -eq 1 ] || same_as_run1 "$n"
+    for g in "${GUESTS[@]}"; do
+        tt_check_probe "$dir/$g.section" "$LATENCY_NS" "$READS"
+    done
+    tt_check_qemu_quiet "$n" "$dir/qemu.console"
 }
 
 for ((i = 1; i <= RUNS; i++)); do
     run_once "$i"
 done
-for ((i = 2; i <= RUNS; i++)); do
-    for g in "${GUESTS[@]}"; do
-        if ! cmp -s "$GUEST_RUN/run1/$g.section" "$GUEST_RUN/run$i/$g.section"
-        then
-            diff "$GUEST_RUN/run1/$g.section" "$GUEST_RUN/run$i/$g.section" |
-                head -n 10
-            guest_fail "the $g guest's output differs between run 1 and $i"
-        fi
-        guest_ok "run $i: the $g guest's output is run 1's"
-        if ! cmp -s "$GUEST_RUN/run1/$g.trace" "$GUEST_RUN/run$i/$g.trace"
-        then
-            "$VUSIM" trace diff "$GUEST_RUN/run1/$g.trace" \
-                "$GUEST_RUN/run$i/$g.trace" 2>&1 | head -n 20
-            guest_fail "the $g disk's traces differ between run 1 and $i"
-        fi
-        guest_ok "run $i: the $g disk's trace is run 1's, byte for byte"
-    done
+for ((i = 1; i <= RUNS; i++)); do
+    tt_check_waited "$GUEST_RUN/run$i/stats.json"
 done
 # Each disk's trace of the shared calendar replays alone, without guests.
 for g in "${GUESTS[@]}"; do
