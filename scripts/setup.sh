@@ -136,12 +136,13 @@ vusim_deb_src()
     awk '
         FNR == 1 { flush() }
         # deb822: a stanza is a run of non-empty lines.
+        # Fields come in any order: Enabled: no may precede Types:.
         FILENAME ~ /\.sources$/ {
             if ($0 ~ /^[[:space:]]*$/) { flush(); next }
             if ($1 == "Types:") { deb = ($0 ~ /[[:space:]]deb([[:space:]]|$)/) }
             else if ($1 == "URIs:" || $1 == "Suites:" || $1 == "Components:" ||
                      $1 == "Signed-By:") { f[$1] = $0 }
-            else if ($1 == "Enabled:" && $2 == "no") { deb = 0 }
+            else if ($1 == "Enabled:" && $2 == "no") { off = 1 }
             next
         }
         # one-line: deb [options] URI SUITE COMPONENTS...
@@ -162,9 +163,9 @@ vusim_deb_src()
         }
         END { flush() }
         function flush() {
-            if (deb && f["URIs:"] != "")
+            if (deb && !off && f["URIs:"] != "")
                 emit(f["URIs:"], f["Suites:"], f["Components:"], f["Signed-By:"])
-            deb = 0; delete f
+            deb = 0; off = 0; delete f
         }
         function emit(u, s, c, k,   key) {
             key = u "|" s "|" c
@@ -180,7 +181,11 @@ vusim_deb_src()
         return 1
     fi
     vusim_say "adding a deb-src entry: $out"
-    vusim_as_root install -m 0644 "$tmp" "$out"
+    if [ -w "$dir/sources.list.d" ]; then
+        install -m 0644 "$tmp" "$out"
+    else
+        vusim_as_root install -m 0644 "$tmp" "$out"
+    fi
     rm -f "$tmp"
     if [ "$dir" = /etc/apt ]; then
         vusim_as_root env DEBIAN_FRONTEND=noninteractive \

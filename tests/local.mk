@@ -70,6 +70,9 @@ TESTS += tests/trace.sh
 # The control socket through the program: stop, step, break, bad input.
 dist_check_SCRIPTS += tests/control.sh
 TESTS += tests/control.sh
+# scripts/setup.sh's deb-src entry for `apt-get source` (build-qemu.sh).
+dist_check_SCRIPTS += tests/setup-debsrc.sh
+TESTS += tests/setup-debsrc.sh
 
 # Guest tier: real guests (User-Mode Linux, QEMU) against the vusim program;
 # each test skips (77) when its packages are missing, or fails then when
