@@ -6,27 +6,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "devices/dev.h"
 #include "devices/faults/faults.h"
-
-static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
+#include "sim/log.h"
 
 static const struct dev_optdesc *optdesc_find(const struct dev_ops *ops,
                                               const char *name)
@@ -66,18 +51,22 @@ static int opt_check_one(const struct dev_ops *ops, const struct dev_opt *o,
      * the option as given, then what is allowed. */
     if (!d) {
         optdesc_list(ops, names, sizeof(names));
-        return opt_fail(err, errlen, "--%s%s%s: unknown option for %s; "
-                        "allowed: %s", o->name, o->value ? "=" : "",
-                        o->value ? o->value : "", ops->name,
-                        names[0] ? names : "none");
+        return vusim_errf(err, errlen,
+                          "--%s%s%s: unknown option for %s; "
+                          "allowed: %s",
+                          o->name, o->value ? "=" : "",
+                          o->value ? o->value : "", ops->name,
+                          names[0] ? names : "none");
     }
     if (!d->metavar && o->value) {
-        return opt_fail(err, errlen, "--%s=%s: --%s is a flag and takes no "
-                        "value", o->name, o->value, o->name);
+        return vusim_errf(err, errlen,
+                          "--%s=%s: --%s is a flag and takes no "
+                          "value",
+                          o->name, o->value, o->name);
     }
     if (d->metavar && (!o->value || !o->value[0])) {
-        return opt_fail(err, errlen, "--%s: needs a value: --%s=%s",
-                        o->name, o->name, d->metavar);
+        return vusim_errf(err, errlen, "--%s: needs a value: --%s=%s", o->name,
+                          o->name, d->metavar);
     }
     return 0;
 }
@@ -89,7 +78,7 @@ int dev_opts_check(const struct dev_ops *ops, const struct dev_opt *opts,
         int rc;
 
         if (!opts[i].name) {
-            return opt_fail(err, errlen, "option %zu has no name", i);
+            return vusim_errf(err, errlen, "option %zu has no name", i);
         }
         rc = opt_check_one(ops, &opts[i], err, errlen);
         if (rc) {
@@ -98,11 +87,12 @@ int dev_opts_check(const struct dev_ops *ops, const struct dev_opt *opts,
         for (size_t j = 0; j < i && strcmp(opts[i].name, "fault") != 0;
              j++) {
             if (strcmp(opts[j].name, opts[i].name) == 0) {
-                return opt_fail(err, errlen, "--%s%s%s: --%s given more than "
-                                "once; allowed once", opts[i].name,
-                                opts[i].value ? "=" : "",
-                                opts[i].value ? opts[i].value : "",
-                                opts[i].name);
+                return vusim_errf(err, errlen,
+                                  "--%s%s%s: --%s given more than "
+                                  "once; allowed once",
+                                  opts[i].name, opts[i].value ? "=" : "",
+                                  opts[i].value ? opts[i].value : "",
+                                  opts[i].name);
             }
         }
     }
@@ -164,9 +154,9 @@ static int parse_digits(const char *s, uint64_t *out, const char **end)
 static int range_fail(const struct dev_opt *opt, uint64_t min, uint64_t max,
                       const char *what, char *err, size_t errlen)
 {
-    return opt_fail(err, errlen, "--%s=%s: must be %s from %llu to %llu",
-                    opt->name, opt->value, what, (unsigned long long)min,
-                    (unsigned long long)max);
+    return vusim_errf(err, errlen, "--%s=%s: must be %s from %llu to %llu",
+                      opt->name, opt->value, what, (unsigned long long)min,
+                      (unsigned long long)max);
 }
 
 int dev_opt_u64(const struct dev_opt *opt, uint64_t min, uint64_t max,
@@ -227,10 +217,11 @@ int dev_opt_duration(const struct dev_opt *opt, sim_time_t *out, char *err,
     char why[128] = "";
 
     if (!opt->value || sim_time_parse(opt->value, out, why, sizeof(why))) {
-        return opt_fail(err, errlen, "--%s=%s: must be a duration such as "
-                        "250ns, 1.5ms or 0 (%s)", opt->name,
-                        opt->value ? opt->value : "",
-                        opt->value ? why : "missing");
+        return vusim_errf(err, errlen,
+                          "--%s=%s: must be a duration such as "
+                          "250ns, 1.5ms or 0 (%s)",
+                          opt->name, opt->value ? opt->value : "",
+                          opt->value ? why : "missing");
     }
     return 0;
 }
@@ -258,10 +249,10 @@ int dev_faults_create(const struct dev_ops *ops, const struct dev_opt *opts,
         rc = faults_set_add(set, opts[i].value, strlen(opts[i].value), NULL,
                             why, sizeof(why));
         if (rc == -EINVAL) {
-            opt_fail(err, errlen, "--fault=%s: %s", opts[i].value, why);
+            vusim_errf(err, errlen, "--fault=%s: %s", opts[i].value, why);
         } else if (rc) {
-            opt_fail(err, errlen, "--fault=%s: %s", opts[i].value,
-                     strerror(-rc));
+            vusim_errf(err, errlen, "--fault=%s: %s", opts[i].value,
+                       strerror(-rc));
         }
     }
     if (rc) {
@@ -273,7 +264,7 @@ int dev_faults_create(const struct dev_ops *ops, const struct dev_opt *opts,
 static struct faults_set *ctl_rules(struct dev *d, char *err, size_t errlen)
 {
     if (!d->ops->faults) {
-        opt_fail(err, errlen, "device %s has no fault rules", d->ops->name);
+        vusim_errf(err, errlen, "device %s has no fault rules", d->ops->name);
         return NULL;
     }
     return d->ops->faults(d);
@@ -293,27 +284,27 @@ int dev_ctl_apply(struct dev *d, struct dev_ctl *c, char *err, size_t errlen)
     case DEV_CTL_RULE_ADD:
         if (!c->text || faults_set_add(s, c->text, strlen(c->text), &id, why,
                                        sizeof(why))) {
-            return opt_fail(err, errlen, "'rule': %s",
-                            c->text ? why : "missing");
+            return vusim_errf(err, errlen, "'rule': %s",
+                              c->text ? why : "missing");
         }
         c->arg = id;
         return 0;
     case DEV_CTL_RULE_DEL:
         if (c->arg == 0 || c->arg > UINT32_MAX ||
             faults_set_del(s, (uint32_t)c->arg)) {
-            opt_fail(err, errlen, "no rule %llu", (unsigned long long)c->arg);
+            vusim_errf(err, errlen, "no rule %llu", (unsigned long long)c->arg);
             return -ENOENT;
         }
         return 0;
     case DEV_CTL_RELEASE:
         if (!d->ops->fault_release) {
-            opt_fail(err, errlen, "device %s holds no requests",
-                     d->ops->name);
+            vusim_errf(err, errlen, "device %s holds no requests",
+                       d->ops->name);
             return -ENOTSUP;
         }
         if (d->ops->fault_release(d, c->arg, c->status)) {
-            opt_fail(err, errlen, "no hung request %llu",
-                     (unsigned long long)c->arg);
+            vusim_errf(err, errlen, "no hung request %llu",
+                       (unsigned long long)c->arg);
             return -ENOENT;
         }
         return 0;
@@ -323,6 +314,31 @@ int dev_ctl_apply(struct dev *d, struct dev_ctl *c, char *err, size_t errlen)
         }
         return 0;
     }
-    opt_fail(err, errlen, "unknown control operation %d", (int)c->op);
+    vusim_errf(err, errlen, "unknown control operation %d", (int)c->op);
     return -EINVAL;
+}
+
+uint32_t dev_channel_pick(const sim_time_t *free_at, uint32_t n, sim_time_t now)
+{
+    uint32_t best = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        if (free_at[i] <= now) {
+            return i;
+        }
+        if (free_at[i] < free_at[best]) {
+            best = i;
+        }
+    }
+    return best;
+}
+
+const char *dev_opt_unalias(const struct dev_ops *ops, const char *name)
+{
+    for (const struct dev_optalias *a = ops->aliases; a && a->alias; a++) {
+        if (strcmp(a->alias, name) == 0) {
+            return a->name;
+        }
+    }
+    return name;
 }

@@ -88,10 +88,61 @@ struct dev_opt {
     const char *value;
 };
 
+/* A device feature bit's name, for stats and trace tools ("FLUSH"). */
+struct dev_feature_name {
+    unsigned bit;
+    const char *name;
+};
+
+/* Another name a host accepts for one of the device's options:
+ * --blk-file=PATH (vhost-user-blk's name) is blk's --backing=PATH. */
+struct dev_optalias {
+    const char *alias;
+    const char *name;           /* one of the device's opts */
+    const char *help;           /* for --help */
+};
+
 struct dev_ops {
     const char *name;                   /* "blk"; the CLI's DEVICE word */
     uint32_t virtio_id;                 /* VIRTIO_ID_* */
     const struct dev_optdesc *opts;     /* NULL-name terminated */
+
+    /*
+     * What hosts that have no instance of the device need (the program's
+     * --print-capabilities, stats and aliases; the trace tools). All
+     * optional; NULL is "none".
+     */
+    /* QEMU's VHostUserBackendType ("block", "rng"), and the features its
+     * schema defines for it, NULL-terminated. */
+    const char *vhost_user_type;
+    const char *const *vhost_user_features;
+    /* Names of the device-specific feature bits (below 24), {0, NULL}-
+     * terminated. */
+    const struct dev_feature_name *feature_names;
+    /* Other names of options, NULL-alias terminated. */
+    const struct dev_optalias *aliases;
+    /* The option naming a file the device serves as its image: a trace
+     * hashes it at start, and replay needs the same starting bytes. */
+    const char *image_opt;
+    /* The option whose value seeds the device (its faults, its data); the
+     * trace HEADER records it. */
+    const char *seed_opt;
+    /* Optional. The size of an image that starts as zeros (no image_opt
+     * given): a trace records it so replay makes the same. */
+    int (*image_size)(struct dev *dev, uint64_t *bytes);
+    /* Optional. A request in words from its bytes alone (@rd the device-
+     * readable ones, as a trace keeps them), e.g. "IN sector=8 len=4096",
+     * for trace dump, diff and replay's divergence reports; writes "" when
+     * there is nothing to say. */
+    void (*decode)(const uint8_t *rd, uint32_t rd_len, uint32_t wr_len,
+                   char *buf, size_t len);
+    /* Optional. The name of a completion's status byte ("OK", "IOERR"),
+     * or NULL. */
+    const char *(*status_name)(uint8_t status);
+    /* Optional. How many requests the timing model serves at once for
+     * @opts (checked by create() before), each request taking a channel by
+     * dev_channel_pick(); NULL is one. Trace exports draw the occupancy. */
+    uint32_t (*channels)(const struct dev_opt *opts, size_t nopts);
 
     /* Required. Build a device from its options; on error, one line in
      * @err naming the option, the value and what is allowed. */
@@ -257,6 +308,15 @@ static inline void dev_config_changed(struct dev *dev)
         dev->host->config_changed(dev);
     }
 }
+
+/* The channel a request that arrives at @now takes when channel i is next
+ * free at @free_at[i]: the lowest-index free one, else the one that frees
+ * first (devices/blk/blk.h's rule; exports draw it the same way). */
+uint32_t dev_channel_pick(const sim_time_t *free_at, uint32_t n,
+                          sim_time_t now);
+
+/* @name, or the option @name is an alias of (ops->aliases). */
+const char *dev_opt_unalias(const struct dev_ops *ops, const char *name);
 
 /* Find a device by name in the registry (devices/registry.c). */
 const struct dev_ops *dev_lookup(const char *name);

@@ -54,3 +54,15 @@ void vusim_log_emit(int level, const char *subsys, const char *fmt, ...)
     va_end(ap);
     cur_sink(level, subsys, line, cur_opaque);
 }
+
+int vusim_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}

@@ -16,6 +16,7 @@
 #define VUSIM_SIM_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum vusim_log_level {
     VUSIM_LOG_ERR = 0,
@@ -39,6 +40,11 @@ void vusim_log_set_sink(vusim_log_sink sink, void *opaque);
 int vusim_log_level_parse(const char *s);
 
 void vusim_log_emit(int level, const char *subsys, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write one line to @err (when @err and @errlen), as every "bad value"
+ * path does (device options, fault rules), and return -EINVAL. */
+int vusim_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define vusim_log(level, subsys, ...)                                        \

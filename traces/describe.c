@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "devices/blk/blk.h"
+#include "devices/dev.h"
 #include "traces/reader.h"
 
 static const char *const fe_names[] = {
@@ -222,82 +222,38 @@ static const char *notify_name(uint8_t m, bool call)
     }
 }
 
-static const char *blk_type_name(uint32_t t)
-{
-    switch (t) {
-    case DEV_BLK_T_IN: return "IN";
-    case DEV_BLK_T_OUT: return "OUT";
-    case DEV_BLK_T_FLUSH: return "FLUSH";
-    case DEV_BLK_T_GET_ID: return "GET_ID";
-    case DEV_BLK_T_DISCARD: return "DISCARD";
-    case DEV_BLK_T_WRITE_ZEROES: return "WRITE_ZEROES";
-    default: return NULL;
-    }
-}
-
-static bool is_blk(const struct trace_reader *r)
+/* The recorded device's ops, if this build knows it (dev_lookup()). */
+static const struct dev_ops *rec_ops(const struct trace_reader *r)
 {
     const struct trace_header *h = trace_reader_header(r);
 
-    return h && h->virtio_id == DEV_BLK_VIRTIO_ID;
+    return h ? dev_lookup(h->device) : NULL;
 }
 
-static void blk_line(struct line *l, const struct trace_rec *c)
-{
-    const uint8_t *rd = c->u.chain.rd;
-    uint32_t type, rd_len = c->u.chain.rd_len, wr_len = c->u.chain.wr_len;
-    const char *name;
-
-    if (rd_len < sizeof(struct dev_blk_req_hdr)) {
-        add(l, "blk (header short: %u bytes)", rd_len);
-        return;
-    }
-    type = trace_le32(rd);
-    name = blk_type_name(type);
-    add(l, "blk ");
-    if (name) {
-        add(l, "%s", name);
-    } else {
-        add(l, "type=%u", type);
-    }
-    if (type == DEV_BLK_T_IN || type == DEV_BLK_T_OUT) {
-        uint32_t n = type == DEV_BLK_T_IN ? (wr_len ? wr_len - 1 : 0)
-                                          : rd_len - 16;
-        add(l, " sector=%" PRIu64 " len=%u", trace_le64(rd + 8), n);
-    } else if (type == DEV_BLK_T_DISCARD ||
-               type == DEV_BLK_T_WRITE_ZEROES) {
-        add(l, " segs=%u", (rd_len - 16) / 16);
-        if (rd_len >= 32) {
-            add(l, " sector=%" PRIu64 " sectors=%u", trace_le64(rd + 16),
-                trace_le32(rd + 24));
-        }
-    }
-}
-
-char *trace_blk_describe(const struct trace_reader *r, uint64_t id,
+static void decode_chain(const struct dev_ops *ops, const struct trace_rec *c,
                          char *buf, size_t len)
 {
-    struct line l = { buf, len, 0 };
+    buf[0] = '\0';
+    if (ops && ops->decode) {
+        ops->decode(c->u.chain.rd, c->u.chain.rd_len, c->u.chain.wr_len, buf,
+                    len);
+    }
+}
+
+char *trace_req_describe(const struct trace_reader *r, uint64_t id,
+                         char *buf, size_t len)
+{
+    const struct dev_ops *ops = rec_ops(r);
     struct trace_rec c;
     long i;
 
     buf[0] = '\0';
-    if (!is_blk(r) || (i = trace_reader_chain(r, id)) < 0 ||
+    if (!ops || !ops->decode || (i = trace_reader_chain(r, id)) < 0 ||
         trace_reader_get(r, (size_t)i, &c) < 0) {
         return buf;
     }
-    blk_line(&l, &c);
+    decode_chain(ops, &c, buf, len);
     return buf;
-}
-
-static const char *blk_status(uint8_t s)
-{
-    switch (s) {
-    case DEV_BLK_S_OK: return "OK";
-    case DEV_BLK_S_IOERR: return "IOERR";
-    case DEV_BLK_S_UNSUPP: return "UNSUPP";
-    default: return "?";
-    }
 }
 
 static const char *digest_name(const struct trace_reader *r)
@@ -311,28 +267,34 @@ static void describe_done(struct line *l, const struct trace_reader *r,
                           const struct trace_rec *rec)
 {
     const struct trace_done *d = &rec->u.done.d;
-    char blk[128];
+    const struct dev_ops *ops = rec_ops(r);
+    const char *status;
+    char req[128];
 
     add(l, "q%u req=%" PRIu64 " head=%u used=%u status=", rec->u.done.queue,
         rec->u.done.id, rec->u.done.head, d->used_len);
     if (d->flags & TRACE_DONE_STATUS) {
         add(l, "%u", d->status);
-        if (is_blk(r)) {
-            add(l, "(%s)", blk_status(d->status));
+        status = ops && ops->status_name ? ops->status_name(d->status)
+                                         : NULL;
+        if (status) {
+            add(l, "(%s)", status);
         }
     } else {
         add(l, "-");
     }
     add(l, " written=%u %s=", d->extent, digest_name(r));
     add_hex(l, d->digest, TRACE_DIGEST_SIZE, 8);
-    if (trace_blk_describe(r, rec->u.done.id, blk, sizeof(blk))[0]) {
-        add(l, " %s", blk);
+    if (trace_req_describe(r, rec->u.done.id, req, sizeof(req))[0]) {
+        add(l, " %s", req);
     }
 }
 
 static void describe_chain(struct line *l, const struct trace_reader *r,
                            const struct trace_rec *rec)
 {
+    char req[128];
+
     add(l, "q%u req=%" PRIu64 " head=%u rd=%u wr=%u segs=%u+%u descs=%u",
         rec->u.chain.queue, rec->u.chain.id, rec->u.chain.head,
         rec->u.chain.rd_len, rec->u.chain.wr_len, rec->u.chain.nrd,
@@ -343,9 +305,9 @@ static void describe_chain(struct line *l, const struct trace_reader *r,
     if (rec->u.chain.flags & TRACE_CHAIN_UNREADABLE) {
         add(l, " unreadable");
     }
-    if (is_blk(r)) {
-        add(l, " ");
-        blk_line(l, rec);
+    decode_chain(rec_ops(r), rec, req, sizeof(req));
+    if (req[0]) {
+        add(l, " %s", req);
     }
 }
 
@@ -444,7 +406,7 @@ char *trace_rec_describe(const struct trace_reader *r,
                          size_t len)
 {
     struct line l = { buf, len, 0 };
-    char blk[128];
+    char req[128];
 
     buf[0] = '\0';
     switch (rec->type) {
@@ -464,8 +426,8 @@ char *trace_rec_describe(const struct trace_reader *r,
         break;
     case TRACE_CANCEL:
         add(&l, "q%u req=%" PRIu64, rec->u.cancel.queue, rec->u.cancel.id);
-        if (trace_blk_describe(r, rec->u.cancel.id, blk, sizeof(blk))[0]) {
-            add(&l, " %s", blk);
+        if (trace_req_describe(r, rec->u.cancel.id, req, sizeof(req))[0]) {
+            add(&l, " %s", req);
         }
         break;
     default:

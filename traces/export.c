@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/dev.h"
 #include "traces/export.h"
 
 enum req_end { END_NONE = 0, END_DONE, END_CANCEL };
@@ -160,20 +161,30 @@ static int chg_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static uint64_t header_channels(const struct trace_header *h)
+/* The recorded device's channels (its timing model), 1 if unknown. */
+static uint32_t header_channels(const struct trace_header *h)
 {
-    for (size_t i = 0; h && i < h->nopts; i++) {
-        if (strcmp(h->opts[i].name, "channels") == 0 && h->opts[i].value) {
-            uint64_t c = strtoull(h->opts[i].value, NULL, 0);
+    const struct dev_ops *ops = h ? dev_lookup(h->device) : NULL;
+    struct dev_opt *o;
+    uint32_t n = 1;
 
-            return c >= 1 && c <= 65536 ? c : 1;
-        }
+    if (!ops || !ops->channels) {
+        return 1;
     }
-    return 1;
+    o = calloc(h->nopts + 1, sizeof(*o));
+    if (o) {
+        for (size_t i = 0; i < h->nopts; i++) {
+            o[i] = (struct dev_opt){ h->opts[i].name, h->opts[i].value };
+        }
+        n = ops->channels(o, h->nopts);
+        free(o);
+    }
+    return n ? n : 1;
 }
 
-/* Channel occupancy with devices/blk/blk.h's rule, requests in pop order. */
-static void vcd_busy(struct vcd *v, const struct xtab *t, uint64_t nchan)
+/* Channel occupancy with the devices' rule (dev_channel_pick()), requests
+ * in pop order. */
+static void vcd_busy(struct vcd *v, const struct xtab *t, uint32_t nchan)
 {
     sim_time_t *free_at = calloc(nchan, sizeof(*free_at));
 
@@ -184,17 +195,8 @@ static void vcd_busy(struct vcd *v, const struct xtab *t, uint64_t nchan)
     for (size_t i = 0; i < t->n; i++) {
         const struct xreq *q = &t->v[i];
         sim_time_t end = q->how == END_NONE ? t->last : q->end, start;
-        uint64_t c = 0;
+        uint32_t c = dev_channel_pick(free_at, nchan, q->pop);
 
-        for (uint64_t k = 0; k < nchan; k++) {
-            if (free_at[k] <= q->pop) {
-                c = k;
-                break;
-            }
-            if (free_at[k] < free_at[c]) {
-                c = k;
-            }
-        }
         start = free_at[c] > q->pop ? free_at[c] : q->pop;
         free_at[c] = end > start ? end : start;
         if (q->queue < t->nq && end > start) {
@@ -445,7 +447,8 @@ static void pf_fault(FILE *out, const struct trace_rec *rec)
 static void pf_begin(FILE *out, const struct trace_reader *r,
                      const struct trace_rec *rec)
 {
-    char blk[128];
+    const struct trace_header *h = trace_reader_header(r);
+    char req[128];
 
     fprintf(out, ",\n{\"name\":\"queue %u\",\"cat\":\"request\",\"ph\":\"b\","
             "\"id\":%" PRIu64 ",\"pid\":1,\"tid\":%u,", rec->u.chain.queue,
@@ -454,9 +457,12 @@ static void pf_begin(FILE *out, const struct trace_reader *r,
     fprintf(out, ",\"args\":{\"req\":%" PRIu64 ",\"head\":%u,\"rd\":%u,"
             "\"wr\":%u", rec->u.chain.id, rec->u.chain.head,
             rec->u.chain.rd_len, rec->u.chain.wr_len);
-    if (trace_blk_describe(r, rec->u.chain.id, blk, sizeof(blk))[0]) {
-        fprintf(out, ",\"blk\":");
-        json_str(out, blk);
+    /* The request in the device's words, under the device's name. */
+    if (h && trace_req_describe(r, rec->u.chain.id, req, sizeof(req))[0]) {
+        fprintf(out, ",");
+        json_str(out, h->device);
+        fprintf(out, ":");
+        json_str(out, req);
     }
     fprintf(out, "}}");
 }

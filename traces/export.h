@@ -10,15 +10,18 @@
  *   inflight  integer, chains popped and not yet completed or cancelled
  *   busy      integer, channels serving this queue's requests
  * busy is derived from the recorded pop and completion times with the
- * channel rule of devices/blk/blk.h (lowest-index free channel, else the one
- * that frees first; --channels from the HEADER, 1 if absent): exact for
- * blk and rng; a cancelled request frees its channel at the cancel.
+ * devices' channel rule (dev_channel_pick(): lowest-index free channel,
+ * else the one that frees first), as many channels as the recorded
+ * device's ops->channels gives for the HEADER's options (1 without it):
+ * exact for the devices that schedule that way; a cancelled request frees
+ * its channel at the cancel.
  *
  * Perfetto / Chrome trace-event JSON: process "vusim DEVICE", one thread
  * track "queue N" per queue with kick and call instant events, and each
  * request an async slice ("b"/"e", cat "request", name "queue N", id = the
  * request id) from its pop to its completion, cancel or the end of the
- * trace; args carry the chain's sizes, the blk request and the outcome.
+ * trace; args carry the chain's sizes, the request as the device's
+ * decode() words it (under the device's name) and the outcome.
  * Timestamps are microseconds with six decimals: exact picoseconds.
  *
  * Both walk the valid prefix only and print no wall-clock facts, so the

@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include "config.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +18,6 @@
 #include "traces/record.h"
 
 #define SS "trace"
-#define VU_BLK_VIRTIO_ID 2        /* a RAM disk starts as zeros */
-#define VU_IMAGE_OPT "backing"
 #define REC_ERR_LINES 16
 
 /* Front-end addresses are traced relative to its first memory table. */
@@ -375,32 +372,29 @@ static const char *inband_name(enum vu_inband_mode m)
     return m == VU_INBAND_ON ? "on" : m == VU_INBAND_OFF ? "off" : "auto";
 }
 
-/* The disk at start: a backing file's size and hash, or a RAM disk. */
+/* The image at start: the file the device's image option names (its size
+ * and hash), or an image that starts as zeros (its size). */
 static int trace_image(struct dev *dev, const struct trace_record_cfg *cfg,
                        struct trace_header *h, char *err, size_t errlen)
 {
-    uint64_t cap = 0;
+    const char *opt = dev->ops->image_opt;
+    const struct dev_opt *o = opt ? dev_opt_find(cfg->opts, cfg->nopts, opt)
+                                  : NULL;
     int rc;
 
-    for (size_t i = 0; i < cfg->nopts; i++) {
-        if (strcmp(cfg->opts[i].name, VU_IMAGE_OPT) != 0 ||
-            !cfg->opts[i].value) {
-            continue;
-        }
+    if (o && o->value) {
         h->image = TRACE_IMAGE_FILE;
-        h->image_opt = VU_IMAGE_OPT;
-        rc = trace_image_hash(cfg->opts[i].value, &h->image_size,
-                              h->image_sha256);
+        h->image_opt = opt;
+        rc = trace_image_hash(o->value, &h->image_size, h->image_sha256);
         if (rc < 0) {
             snprintf(err, errlen, "--%s=%s: cannot hash it for the trace: "
-                     "%s", VU_IMAGE_OPT, cfg->opts[i].value, strerror(-rc));
+                     "%s", opt, o->value, strerror(-rc));
         }
         return rc;
     }
-    if (dev->ops->virtio_id == VU_BLK_VIRTIO_ID && dev->ops->get_config &&
-        dev->ops->get_config(dev, 0, &cap, sizeof(cap)) == 0) {
+    if (dev->ops->image_size &&
+        dev->ops->image_size(dev, &h->image_size) == 0) {
         h->image = TRACE_IMAGE_RAM;
-        h->image_size = le64toh(cap) * 512u;
     }
     return 0;
 }

@@ -57,8 +57,9 @@ struct trace_record_cfg {
  * its writer takes its time from the device's calendar and observes it.
  * The HEADER gets the device, its options, the clock, the seed, the
  * back-end's offered features, queues, in-band mode and connection id, and
- * the disk image at start: a "backing" option's file is hashed (SHA-256,
- * its size); a virtio-blk without one is a RAM disk that starts as zeros.
+ * the image at start: the file the device's image option names is hashed
+ * (SHA-256, its size); without one, a device with an image_size hook has
+ * an image of that size that starts as zeros (devices/dev.h).
  */
 int trace_record_open(struct vu_backend *be,
                       const struct trace_record_cfg *cfg,

@@ -55,7 +55,9 @@
 #include "traces/reader.h"
 
 struct trace_replay_cfg {
-    const char *backing;              /* starting image of a file disk */
+    const char *backing;              /* the starting image of a trace
+                                         recorded with one (ops->image_opt);
+                                         NULL: an override of that option */
     const struct trace_opt *overrides;
     size_t noverrides;
     bool sync_digest;                 /* no worker thread (tests, debugging) */

@@ -84,22 +84,23 @@ static void hex(const uint8_t *p, char *out)
 static int image_check(const struct trace_header *h, const char *path,
                        char *err, size_t errlen)
 {
+    const char *opt = h->image_opt;
     uint8_t sha[TRACE_SHA256_SIZE];
     char want[2 * TRACE_SHA256_SIZE + 1], got[2 * TRACE_SHA256_SIZE + 1];
     uint64_t size;
     int rc = trace_image_hash(path, &size, sha);
 
     if (rc < 0) {
-        snprintf(err, errlen, "--backing=%s: %s", path, strerror(-rc));
+        snprintf(err, errlen, "--%s=%s: %s", opt, path, strerror(-rc));
         return rc;
     }
     if (size != h->image_size ||
         memcmp(sha, h->image_sha256, TRACE_SHA256_SIZE) != 0) {
         hex(h->image_sha256, want);
         hex(sha, got);
-        snprintf(err, errlen, "--backing=%s is not the recorded starting "
+        snprintf(err, errlen, "--%s=%s is not the recorded starting "
                  "image: recorded %llu bytes, sha256 %s; this file has "
-                 "%llu bytes, sha256 %s", path,
+                 "%llu bytes, sha256 %s", opt, path,
                  (unsigned long long)h->image_size, want,
                  (unsigned long long)size, got);
         return -EINVAL;
@@ -146,7 +147,8 @@ static int copy_all(int in, int out)
 }
 
 /* The image in a memfd; returns the fd or -errno. */
-static int image_overlay(const char *path, char *err, size_t errlen)
+static int image_overlay(const char *opt, const char *path, char *err,
+                         size_t errlen)
 {
     int in = open(path, O_RDONLY | O_CLOEXEC);
     int fd = memfd_create("vusim-replay-image", MFD_CLOEXEC);
@@ -161,8 +163,8 @@ static int image_overlay(const char *path, char *err, size_t errlen)
         close(in);
     }
     if (rc < 0) {
-        snprintf(err, errlen, "--backing=%s: cannot copy it to memory: %s",
-                 path, strerror(-rc));
+        snprintf(err, errlen, "--%s=%s: cannot copy it to memory: %s",
+                 opt, path, strerror(-rc));
         if (fd >= 0) {
             close(fd);
         }
@@ -171,32 +173,51 @@ static int image_overlay(const char *path, char *err, size_t errlen)
     return fd;
 }
 
-static int image_setup(const struct trace_header *h,
+/* The starting image given for the replay: cfg->backing, else an override
+ * named as the device's image option (ops->image_opt). */
+static const char *image_given(const struct dev_ops *ops,
+                               const struct trace_replay_cfg *cfg)
+{
+    if (cfg->backing) {
+        return cfg->backing;
+    }
+    for (size_t i = 0; ops->image_opt && i < cfg->noverrides; i++) {
+        if (strcmp(cfg->overrides[i].name, ops->image_opt) == 0) {
+            return cfg->overrides[i].value;
+        }
+    }
+    return NULL;
+}
+
+static int image_setup(const struct dev_ops *ops,
+                       const struct trace_header *h,
                        const struct trace_replay_cfg *cfg, struct rp_opts *ro,
                        int *fd, char *err, size_t errlen)
 {
+    const char *opt = ops->image_opt ? ops->image_opt : "image";
+    const char *path = image_given(ops, cfg);
     int rc;
 
     if (h->image != TRACE_IMAGE_FILE) {
-        if (cfg->backing) {
-            snprintf(err, errlen, "--backing=%s: this trace was recorded "
-                     "without a backing file", cfg->backing);
+        if (path) {
+            snprintf(err, errlen, "--%s=%s: this trace was recorded "
+                     "without an image file", opt, path);
             return -EINVAL;
         }
         return 0;
     }
-    if (!cfg->backing) {
-        snprintf(err, errlen, "this trace was recorded on a file-backed "
-                 "disk (--%s, %llu bytes): give its starting image with "
-                 "--backing=FILE", h->image_opt,
-                 (unsigned long long)h->image_size);
+    if (!path) {
+        snprintf(err, errlen, "this trace was recorded with an image file "
+                 "(--%s, %llu bytes): give its starting image with "
+                 "--%s=FILE", h->image_opt, (unsigned long long)h->image_size,
+                 opt);
         return -EINVAL;
     }
-    rc = image_check(h, cfg->backing, err, errlen);
+    rc = image_check(h, path, err, errlen);
     if (rc < 0) {
         return rc;
     }
-    *fd = image_overlay(cfg->backing, err, errlen);
+    *fd = image_overlay(h->image_opt, path, err, errlen);
     if (*fd < 0) {
         return *fd;
     }
@@ -222,7 +243,7 @@ int trace_replay_device(const struct trace_reader *r,
     }
     rc = opts_build(h, cfg, &ro);
     if (rc == 0) {
-        rc = image_setup(h, cfg, &ro, &fd, err, errlen);
+        rc = image_setup(ops, h, cfg, &ro, &fd, err, errlen);
     }
     if (rc == 0) {
         rc = ops->create(cal, ro.o, ro.n, out, why, sizeof(why));

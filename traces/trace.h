@@ -139,7 +139,8 @@ struct trace_header {
     const struct trace_opt *opts;           /* device options as given */
     size_t nopts;
     enum trace_image image;   /* the disk at start, for disk devices */
-    const char *image_opt;    /* the option naming the image: "backing" */
+    const char *image_opt;    /* the option naming the image (the
+                                 device's ops->image_opt) */
     uint64_t image_size;      /* bytes */
     uint8_t image_sha256[TRACE_SHA256_SIZE];    /* FILE only, else zero */
     enum trace_digest digest; /* completions' digest; 0 means the default */

@@ -248,6 +248,13 @@ static int probe_stats_json(struct dev *d, char *buf, size_t len)
     return inner->ops->stats_json(inner, buf, len);
 }
 
+static int probe_image_size(struct dev *d, uint64_t *bytes)
+{
+    struct dev *inner = to_probe(d)->inner;
+
+    return inner->ops->image_size(inner, bytes);
+}
+
 static void probe_destroy(struct dev *d)
 {
     struct vusim_probe *p = to_probe(d);
@@ -286,6 +293,17 @@ static void probe_ops_init(struct dev_ops *o, const struct dev_ops *in)
         .get_config = in->get_config ? probe_get_config : NULL,
         .set_config = in->set_config ? probe_set_config : NULL,
         .stats_json = in->stats_json ? probe_stats_json : NULL,
+        /* What describes the device is the inner one's. */
+        .vhost_user_type = in->vhost_user_type,
+        .vhost_user_features = in->vhost_user_features,
+        .feature_names = in->feature_names,
+        .aliases = in->aliases,
+        .image_opt = in->image_opt,
+        .seed_opt = in->seed_opt,
+        .image_size = in->image_size ? probe_image_size : NULL,
+        .decode = in->decode,
+        .status_name = in->status_name,
+        .channels = in->channels,
     };
 }
 

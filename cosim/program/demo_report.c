@@ -106,7 +106,7 @@ static void report_features(const struct demo_be *b,
     char buf[1024];
 
     printf("negotiated:\n  features: %s\n",
-           vusim_features_str(DEV_BLK_VIRTIO_ID, r->features, buf,
+           vusim_features_str(&dev_blk_ops, r->features, buf,
                               sizeof(buf)));
     printf("  protocol features: %s\n",
            vusim_pfeatures_str(r->protocol_features, buf, sizeof(buf)));

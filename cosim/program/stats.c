@@ -2,7 +2,8 @@
 /*
  * The vusim program's run summary (cosim/program/stats.h). Feature names follow the
  * virtio 1.2 specification and shared/reference/vhost-user.rst, without
- * their VIRTIO_F_ / VIRTIO_BLK_F_ / VHOST_USER_PROTOCOL_F_ prefixes.
+ * their VIRTIO_F_ / VHOST_USER_PROTOCOL_F_ prefixes; a device's own bits
+ * are named by the device (devices/dev.h, feature_names).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -42,26 +43,6 @@ static const struct bitname transport_bits[] = {
     { 0, NULL },
 };
 
-/* virtio-blk (id 2) device bits. */
-static const struct bitname blk_bits[] = {
-    { 0, "BARRIER" },
-    { 1, "SIZE_MAX" },
-    { 2, "SEG_MAX" },
-    { 4, "GEOMETRY" },
-    { 5, "RO" },
-    { 6, "BLK_SIZE" },
-    { 7, "SCSI" },
-    { 9, "FLUSH" },
-    { 10, "TOPOLOGY" },
-    { 11, "CONFIG_WCE" },
-    { 12, "MQ" },
-    { 13, "DISCARD" },
-    { 14, "WRITE_ZEROES" },
-    { 15, "LIFETIME" },
-    { 16, "SECURE_ERASE" },
-    { 0, NULL },
-};
-
 static const char *const pfeature_names[] = {
     [VU_PF_MQ] = "MQ",
     [VU_PF_LOG_SHMFD] = "LOG_SHMFD",
@@ -92,15 +73,19 @@ static const char *bitname_find(const struct bitname *t, unsigned bit)
     return NULL;
 }
 
-const char *vusim_feature_name(uint32_t virtio_id, unsigned bit)
+const char *vusim_feature_name(const struct dev_ops *ops, unsigned bit)
 {
     /* Bits 24..40 are the transport's (virtio 1.2, 6 "Reserved Feature
-     * Bits"); below that they belong to the device type. */
+     * Bits"); below that they belong to the device type, which names its
+     * own (devices/dev.h, feature_names). */
     if (bit >= 24 && bit <= 40) {
         return bitname_find(transport_bits, bit);
     }
-    if (virtio_id == 2) {
-        return bitname_find(blk_bits, bit);
+    for (const struct dev_feature_name *f = ops ? ops->feature_names : NULL;
+         f && f->name; f++) {
+        if (f->bit == bit) {
+            return f->name;
+        }
     }
     return NULL;
 }
@@ -123,7 +108,7 @@ static void append_word(char *buf, size_t len, size_t *n, const char *s)
     }
 }
 
-static char *bits_str(uint32_t virtio_id, bool proto, uint64_t bits,
+static char *bits_str(const struct dev_ops *ops, bool proto, uint64_t bits,
                       char *buf, size_t len)
 {
     size_t n = 0;
@@ -139,8 +124,7 @@ static char *bits_str(uint32_t virtio_id, bool proto, uint64_t bits,
         if (!(bits & VU_BIT(b))) {
             continue;
         }
-        name = proto ? vusim_pfeature_name(b)
-                     : vusim_feature_name(virtio_id, b);
+        name = proto ? vusim_pfeature_name(b) : vusim_feature_name(ops, b);
         if (!name) {
             snprintf(tmp, sizeof(tmp), "bit %u", b);
             name = tmp;
@@ -153,15 +137,15 @@ static char *bits_str(uint32_t virtio_id, bool proto, uint64_t bits,
     return buf;
 }
 
-char *vusim_features_str(uint32_t virtio_id, uint64_t bits, char *buf,
-                         size_t len)
+char *vusim_features_str(const struct dev_ops *ops, uint64_t bits,
+                         char *buf, size_t len)
 {
-    return bits_str(virtio_id, false, bits, buf, len);
+    return bits_str(ops, false, bits, buf, len);
 }
 
 char *vusim_pfeatures_str(uint64_t bits, char *buf, size_t len)
 {
-    return bits_str(0, true, bits, buf, len);
+    return bits_str(NULL, true, bits, buf, len);
 }
 
 
@@ -188,7 +172,7 @@ char *vusim_dur_fmt(sim_time_t t, char *buf, size_t len)
     return buf;
 }
 
-static void json_bits(FILE *f, const char *key, uint32_t virtio_id,
+static void json_bits(FILE *f, const char *key, const struct dev_ops *ops,
                       bool proto, uint64_t bits)
 {
     bool first = true;
@@ -200,8 +184,7 @@ static void json_bits(FILE *f, const char *key, uint32_t virtio_id,
         if (!(bits & VU_BIT(b))) {
             continue;
         }
-        name = proto ? vusim_pfeature_name(b)
-                     : vusim_feature_name(virtio_id, b);
+        name = proto ? vusim_pfeature_name(b) : vusim_feature_name(ops, b);
         if (name) {
             fprintf(f, "%s\"%s\"", first ? "" : ", ", name);
         } else {
@@ -296,14 +279,14 @@ static int json_backend(FILE *f, const struct vu_backend *be)
 int vusim_stats_write(FILE *f, const struct vusim_run_info *ri)
 {
     struct vu_backend_stats st;
-    uint32_t id = ri->dev->ops->virtio_id;
+    const struct dev_ops *ops = ri->dev->ops;
     int rc;
 
     vu_backend_get_stats(ri->be, &st);
     fprintf(f, "{\"device\": \"%s\", ", ri->device);
     rc = json_backend(f, ri->be);
-    json_bits(f, "feature_names", id, false, st.features);
-    json_bits(f, "protocol_feature_names", id, true, st.protocol_features);
+    json_bits(f, "feature_names", ops, false, st.features);
+    json_bits(f, "protocol_feature_names", ops, true, st.protocol_features);
     json_sim(f, ri->loop);
     json_poll(f, ri->loop);
     if (rc == 0) {

@@ -41,17 +41,17 @@
 #include "devices/dev.h"
 #include "sim/time.h"
 
-/* Name of virtio feature @bit for a device of @virtio_id ("EVENT_IDX",
- * "FLUSH"), or NULL if vusim has no name for it. */
-const char *vusim_feature_name(uint32_t virtio_id, unsigned bit);
+/* Name of virtio feature @bit for a device of @ops ("EVENT_IDX", "FLUSH"),
+ * or NULL if neither the transport nor the device names it. */
+const char *vusim_feature_name(const struct dev_ops *ops, unsigned bit);
 
 /* Name of vhost-user protocol feature @bit ("INBAND_NOTIFICATIONS"). */
 const char *vusim_pfeature_name(unsigned bit);
 
 /* Names of the bits set, space-separated ("bit 45" for unnamed ones);
  * "(none)" when @bits is 0. Returns @buf. */
-char *vusim_features_str(uint32_t virtio_id, uint64_t bits, char *buf,
-                         size_t len);
+char *vusim_features_str(const struct dev_ops *ops, uint64_t bits,
+                         char *buf, size_t len);
 char *vusim_pfeatures_str(uint64_t bits, char *buf, size_t len);
 
 /* A duration for people: "850 ns", "12.345 us", "3.500 ms", "1.250 s". */

@@ -292,12 +292,14 @@ static int run_device(struct run *r, struct slot *sl, uint32_t conn_id)
     return 0;
 }
 
-/* --trace=FILE: the HEADER gets the device's options and seed and the
- * clock mode; a --backing file is hashed before the first request. */
+/* --trace=FILE: the HEADER gets the device's options and seed (its
+ * seed_opt) and the clock mode; an image file (its image_opt) is hashed
+ * before the first request. */
 static int run_open_trace(struct run *r, struct slot *sl)
 {
     const struct vusim_cli *c = sl->c;
-    const struct dev_opt *seed = dev_opt_find(c->dopts, c->ndopts, "seed");
+    const struct dev_opt *seed = c->ops->seed_opt ?
+        dev_opt_find(c->dopts, c->ndopts, c->ops->seed_opt) : NULL;
     struct trace_record_cfg tc = {
         .path = c->trace, .opts = c->dopts, .nopts = c->ndopts,
         .digest = c->trace_digest,

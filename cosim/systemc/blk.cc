@@ -94,6 +94,14 @@ device_desc blk_front::desc(const std::string &model) const
     return d;
 }
 
+// A RAM disk that starts as zeros: the trace records its size (what the
+// capacity in config space says, in whole sectors).
+int blk_front::image_size(uint64_t *bytes)
+{
+    *bytes = capacity_ / SECTOR * SECTOR;
+    return 0;
+}
+
 int blk_front::get_config(uint32_t off, void *buf, uint32_t len)
 {
     uint8_t c[CONFIG_SIZE] = {};

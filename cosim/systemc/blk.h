@@ -67,6 +67,7 @@ public:
 
     device_desc desc(const std::string &model) const;
     int get_config(uint32_t off, void *buf, uint32_t len) override;
+    int image_size(uint64_t *bytes) override;
     std::string stats_json() override;
 
     struct counts {

@@ -98,6 +98,7 @@ void bridge::fill_ops(struct dev_ops *ops)
     ops->reset = op_reset;
     ops->stats_json = op_stats_json;
     ops->get_config = op_get_config;
+    ops->image_size = op_image_size;
     ops->set_config = op_set_config;
 }
 
@@ -674,6 +675,13 @@ void bridge::op_reset(struct dev *d)
         b->hooks_->reset();
     }
     b->kern_->leave();
+}
+
+int bridge::op_image_size(struct dev *d, uint64_t *bytes)
+{
+    bridge *b = of(d);
+
+    return b->hooks_ ? b->hooks_->image_size(bytes) : -ENOTSUP;
 }
 
 int bridge::op_get_config(struct dev *d, uint32_t off, void *buf,

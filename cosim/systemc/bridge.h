@@ -124,6 +124,9 @@ struct model_if {
     }
     // JSON members ("key": value, ...) for --stats, after the bridge's.
     virtual std::string stats_json() { return std::string(); }
+    // The size of an image that starts as zeros, for a trace's HEADER
+    // (devices/dev.h, image_size); -ENOTSUP: the model has none.
+    virtual int image_size(uint64_t *bytes) { return -ENOTSUP; }
 };
 
 // The virtio face of the model.
@@ -194,6 +197,7 @@ private:
     static int op_set_config(struct dev *d, uint32_t off, const void *buf,
                              uint32_t len);
     static int op_stats_json(struct dev *d, char *buf, size_t len);
+    static int op_image_size(struct dev *d, uint64_t *bytes);
     static bridge *of(struct dev *d);
 
     void avail(uint16_t q);

@@ -682,22 +682,6 @@ static void blk_unhold(struct dev_blk *b, struct dev_req *req)
 
 /* ---- timing and completion ------------------------------------------ */
 
-/* The lowest-index free channel, else the one that frees first. */
-static uint32_t blk_pick_channel(const struct dev_blk *b, sim_time_t now)
-{
-    uint32_t best = 0;
-
-    for (uint32_t i = 0; i < b->nchan; i++) {
-        if (b->chan_free[i] <= now) {
-            return i;
-        }
-        if (b->chan_free[i] < b->chan_free[best]) {
-            best = i;
-        }
-    }
-    return best;
-}
-
 static void blk_late_release(struct dev_blk *b, uint64_t seq);
 
 static void blk_done(struct sim_cal *cal, struct sim_event *ev)
@@ -748,7 +732,7 @@ static void blk_late_release(struct dev_blk *b, uint64_t seq)
 static sim_time_t blk_done_time(struct dev_blk *b, uint64_t xfer)
 {
     sim_time_t now = sim_cal_now(b->dev.cal), t, done;
-    uint32_t c = blk_pick_channel(b, now);
+    uint32_t c = dev_channel_pick(b->chan_free, b->nchan, now);
     sim_time_t start = b->chan_free[c] > now ? b->chan_free[c] : now;
 
     /* Saturate: a model that runs past 2^64 ps never completes. */
@@ -863,6 +847,14 @@ static void blk_describe(struct dev *d, struct dev_req *req,
 static struct faults_set *blk_faults(struct dev *d)
 {
     return &to_blk(d)->faults;
+}
+
+/* A RAM disk (no --backing) starts as zeros: its size is all a trace
+ * needs to make it again. */
+static int blk_image_size(struct dev *d, uint64_t *bytes)
+{
+    *bytes = le64toh(to_blk(d)->cfg.capacity) * DEV_BLK_SECTOR_SIZE;
+    return 0;
 }
 
 static int blk_get_config(struct dev *d, uint32_t off, void *buf,
@@ -1177,4 +1169,14 @@ const struct dev_ops dev_blk_ops = {
     .faults = blk_faults,
     .fault_release = blk_fault_release,
     .describe = blk_describe,
+    .vhost_user_type = "block",
+    .vhost_user_features = dev_blk_vhost_user_features,
+    .feature_names = dev_blk_feature_names,
+    .aliases = dev_blk_aliases,
+    .image_opt = "backing",
+    .seed_opt = "seed",
+    .image_size = blk_image_size,
+    .decode = dev_blk_decode,
+    .status_name = dev_blk_status_name,
+    .channels = dev_blk_channels,
 };

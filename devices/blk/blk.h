@@ -71,6 +71,7 @@
 #ifndef VUSIM_DEVICES_BLK_H
 #define VUSIM_DEVICES_BLK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/dev.h"
@@ -160,5 +161,14 @@ _Static_assert(sizeof(struct dev_blk_dwz_seg) == 16, "blk dwz segment");
 _Static_assert(sizeof(struct dev_blk_config) == 60, "blk config");
 
 extern const struct dev_ops dev_blk_ops;
+
+/* For dev_blk_ops (blk_describe.c): see devices/dev.h. */
+extern const struct dev_feature_name dev_blk_feature_names[];
+extern const char *const dev_blk_vhost_user_features[];
+extern const struct dev_optalias dev_blk_aliases[];
+void dev_blk_decode(const uint8_t *rd, uint32_t rd_len, uint32_t wr_len,
+                    char *buf, size_t len);
+const char *dev_blk_status_name(uint8_t status);
+uint32_t dev_blk_channels(const struct dev_opt *opts, size_t nopts);
 
 #endif

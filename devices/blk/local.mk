@@ -1,3 +1,3 @@
 # devices/blk fragment: the virtio-blk model.
-libvusim_la_SOURCES += %reldir%/blk.c
+libvusim_la_SOURCES += %reldir%/blk.c %reldir%/blk_describe.c
 nobase_pkginclude_HEADERS += %reldir%/blk.h

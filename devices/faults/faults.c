@@ -8,12 +8,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "devices/faults/faults.h"
+#include "sim/log.h"
 
 static const char *const op_names[FAULTS_OP_N] = {
     [FAULTS_OP_READ] = "read",
@@ -28,21 +28,6 @@ static const char *const op_names[FAULTS_OP_N] = {
 const char *faults_op_name(enum faults_op op)
 {
     return (unsigned)op < FAULTS_OP_N ? op_names[op] : "?";
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
 }
 
 /* ---- value parsers: 0 or -EINVAL, never a partial value ------------- */
@@ -357,8 +342,8 @@ static int ops_fail(const struct faults_action *a, char *err, size_t errlen)
             n += w > 0 ? (size_t)w : 0;
         }
     }
-    return fail(err, errlen, "do=%s: applies only to %s; give on=",
-                a->name, ops);
+    return vusim_errf(err, errlen,
+                      "do=%s: applies only to %s; give on=", a->name, ops);
 }
 
 /* do= against the device's table, then its parameters. */
@@ -371,8 +356,10 @@ static int check_action(struct rp *rp, char *err, size_t errlen)
 
     action_list(rp->actions, list, sizeof(list));
     if (!rp->action) {
-        return fail(err, errlen, "do=: missing; every rule needs an action "
-                    "(this device: %s)", list[0] ? list : "none");
+        return vusim_errf(err, errlen,
+                          "do=: missing; every rule needs an action "
+                          "(this device: %s)",
+                          list[0] ? list : "none");
     }
     if (strcmp(rp->action, "needs-reset") == 0) {
         /* The vhost-user spec lets a back-end send IOTLB, CONFIG_CHANGE,
@@ -381,34 +368,37 @@ static int check_action(struct rp *rp, char *err, size_t errlen)
          * question: UML does not negotiate it, QEMU 7.2 asks only to add
          * bits before SET_STATUS. An impossible action is refused by its
          * own reason, not as an unknown word. */
-        return fail(err, errlen, "do=needs-reset: impossible over "
-                    "vhost-user: no back-end message sets the device status "
-                    "(DEVICE_NEEDS_RESET), and VRING_ERR is no reset "
-                    "request (User-Mode Linux logs it, QEMU rejects it)");
+        return vusim_errf(err, errlen, "do=needs-reset: impossible over "
+                          "vhost-user: no back-end message sets the device "
+                          "status (DEVICE_NEEDS_RESET), and VRING_ERR is no "
+                          "reset request (User-Mode Linux logs it, QEMU "
+                          "rejects it)");
     }
     for (; a && a->name && strcmp(a->name, rp->action) != 0; a++, i++) {
     }
     if (!a || !a->name) {
-        return fail(err, errlen, "do=%s: not an action of this device; "
-                    "expected %s", rp->action, list[0] ? list : "none");
+        return vusim_errf(err, errlen,
+                          "do=%s: not an action of this device; "
+                          "expected %s",
+                          rp->action, list[0] ? list : "none");
     }
     r->action = i;
     for (unsigned k = 0; k < FAULTS_K_N; k++) {
         if ((r->pset & FAULTS_KEY(k)) && !(a->keys & FAULTS_KEY(k))) {
-            return fail(err, errlen, "%s=: do=%s takes no %s", key_names[k],
-                        a->name, key_names[k]);
+            return vusim_errf(err, errlen, "%s=: do=%s takes no %s",
+                              key_names[k], a->name, key_names[k]);
         }
         if ((a->required & FAULTS_KEY(k)) && !(r->pset & FAULTS_KEY(k))) {
-            return fail(err, errlen, "%s=: do=%s needs %s=", key_names[k],
-                        a->name, key_names[k]);
+            return vusim_errf(err, errlen, "%s=: do=%s needs %s=", key_names[k],
+                              a->name, key_names[k]);
         }
     }
     if (a->ops && (r->ops & ~a->ops)) {
         return ops_fail(a, err, errlen);
     }
     if (a->need_one && !(r->pset & a->keys)) {
-        return fail(err, errlen, "do=%s: needs at least one parameter",
-                    a->name);
+        return vusim_errf(err, errlen, "do=%s: needs at least one parameter",
+                          a->name);
     }
     return 0;
 }
@@ -417,12 +407,13 @@ static int check_triggers(const struct faults_rule *r, char *err,
                           size_t errlen)
 {
     if (r->has_after && r->has_before && r->before <= r->after) {
-        return fail(err, errlen, "before=: must be later than after=");
+        return vusim_errf(err, errlen, "before=: must be later than after=");
     }
     if (r->has_sector && !(r->ops & ~((1u << FAULTS_OP_FLUSH) |
                                       (1u << FAULTS_OP_GET_ID)))) {
-        return fail(err, errlen, "sector=: on=%s requests have no sectors",
-                    r->ops == (1u << FAULTS_OP_FLUSH) ? "flush" : "get-id");
+        return vusim_errf(
+            err, errlen, "sector=: on=%s requests have no sectors",
+            r->ops == (1u << FAULTS_OP_FLUSH) ? "flush" : "get-id");
     }
     return 0;
 }
@@ -434,25 +425,28 @@ static int parse_pair(struct rp *rp, char *kv, unsigned *seen, char *err,
     size_t i;
 
     if (!eq) {
-        return fail(err, errlen, "%s: expected key=value", kv);
+        return vusim_errf(err, errlen, "%s: expected key=value", kv);
     }
     *eq = '\0';
     for (i = 0; i < NKEYS && strcmp(rkeys[i].name, kv) != 0; i++) {
     }
     if (i == NKEYS) {
-        return fail(err, errlen, "%s=%s: unknown key; expected on, queue, "
-                    "sector, nth, every, after, before, probability, state, "
-                    "do, times, then or an action's parameter", kv, eq + 1);
+        return vusim_errf(
+            err, errlen,
+            "%s=%s: unknown key; expected on, queue, "
+            "sector, nth, every, after, before, probability, state, "
+            "do, times, then or an action's parameter",
+            kv, eq + 1);
     }
     if (seen[i]++) {
-        return fail(err, errlen, "%s=%s: %s given twice", kv, eq + 1, kv);
+        return vusim_errf(err, errlen, "%s=%s: %s given twice", kv, eq + 1, kv);
     }
     if (!eq[1]) {
-        return fail(err, errlen, "%s=: empty value", kv);
+        return vusim_errf(err, errlen, "%s=: empty value", kv);
     }
     if (rkeys[i].fn(rp, eq + 1, rkeys[i].arg)) {
-        return fail(err, errlen, "%s=%s: expected %s", kv, eq + 1,
-                    rkeys[i].expect);
+        return vusim_errf(err, errlen, "%s=%s: expected %s", kv, eq + 1,
+                          rkeys[i].expect);
     }
     return 0;
 }
@@ -465,8 +459,8 @@ static int parse_pairs(struct rp *rp, char *buf, char *err, size_t errlen)
 
     if (buf[0] == ',' || (buf[0] && buf[strlen(buf) - 1] == ',') ||
         strstr(buf, ",,")) {
-        return fail(err, errlen, "%s: empty key=value between commas",
-                    buf);
+        return vusim_errf(err, errlen, "%s: empty key=value between commas",
+                          buf);
     }
     for (kv = strtok_r(buf, ",", &save); kv && !rc;
          kv = strtok_r(NULL, ",", &save)) {
@@ -486,14 +480,16 @@ int faults_rule_parse(const char *text, size_t len,
     int rc;
 
     if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len)) {
-        return fail(err, errlen, len ? "rule: longer than %d bytes or has "
-                    "a NUL byte" : "rule: empty; expected key=value,...",
-                    FAULTS_RULE_MAX - 1);
+        return vusim_errf(err, errlen,
+                          len ? "rule: longer than %d bytes or has "
+                                "a NUL byte"
+                              : "rule: empty; expected key=value,...",
+                          FAULTS_RULE_MAX - 1);
     }
     memcpy(buf, text, len);
     buf[len] = '\0';
     if (strpbrk(buf, " \t\r\n")) {
-        return fail(err, errlen, "%s: white space inside a rule", buf);
+        return vusim_errf(err, errlen, "%s: white space inside a rule", buf);
     }
     rc = parse_pairs(&rp, buf, err, errlen);
     if (!rc) {
@@ -602,7 +598,7 @@ int faults_set_add(struct faults_set *set, const char *text, size_t len,
     int rc;
 
     if (set->n >= FAULTS_MAX_RULES) {
-        return fail(err, errlen, "more than %d rules", FAULTS_MAX_RULES);
+        return vusim_errf(err, errlen, "more than %d rules", FAULTS_MAX_RULES);
     }
     rc = faults_rule_parse(text, len, set->actions, &r, err, errlen);
     if (rc) {
@@ -674,7 +670,7 @@ static int scenario_walk(const char *text, size_t len,
         }
         rc = fn(ctx, s + a, b - a, why, sizeof(why));
         if (rc) {
-            fail(err, errlen, "line %u: %s", line, why);
+            vusim_errf(err, errlen, "line %u: %s", line, why);
             return rc;
         }
     }
@@ -715,11 +711,11 @@ static int line_cb(void *ctx, const char *rule, size_t n, char *err,
     char **v;
 
     if (n >= FAULTS_RULE_MAX || memchr(rule, '\0', n)) {
-        return fail(err, errlen, "longer than %d bytes or has a NUL byte",
-                    FAULTS_RULE_MAX - 1);
+        return vusim_errf(err, errlen, "longer than %d bytes or has a NUL byte",
+                          FAULTS_RULE_MAX - 1);
     }
     if (l->n >= FAULTS_MAX_RULES) {
-        return fail(err, errlen, "more than %d rules", FAULTS_MAX_RULES);
+        return vusim_errf(err, errlen, "more than %d rules", FAULTS_MAX_RULES);
     }
     if (l->actions) {
         struct faults_rule r;
@@ -790,14 +786,14 @@ int faults_scenario_lines(const char *path,
     int rc = read_file(path, &text, &len);
 
     if (rc) {
-        return fail(err, errlen, "--scenario=%s: %s", path,
-                    rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
+        return vusim_errf(err, errlen, "--scenario=%s: %s", path,
+                          rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
     }
     rc = scenario_walk(text, len, line_cb, &l, why, sizeof(why));
     free(text);
     if (rc) {
         faults_lines_free(l.v, l.n);
-        return fail(err, errlen, "--scenario=%s: %s", path, why);
+        return vusim_errf(err, errlen, "--scenario=%s: %s", path, why);
     }
     *lines = l.v;
     *n = l.n;

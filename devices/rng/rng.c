@@ -270,4 +270,6 @@ const struct dev_ops dev_rng_ops = {
     .fault_actions = rng_fault_actions,
     .faults = rng_faults,
     .describe = rng_describe,
+    .vhost_user_type = "rng",     /* QEMU's schema: no features for it */
+    .seed_opt = "seed",
 };

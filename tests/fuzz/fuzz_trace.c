@@ -77,7 +77,7 @@ static void walk(const struct trace_reader *r, size_t size)
         (void)trace_rec_is_device(&rec);
         if (rec.type == TRACE_CHAIN) {
             fz_check(trace_reader_chain(r, rec.u.chain.id) >= 0);
-            trace_blk_describe(r, rec.u.chain.id, line, sizeof(line));
+            trace_req_describe(r, rec.u.chain.id, line, sizeof(line));
         }
     }
     fz_check(trace_reader_get(r, n, &rec) == -ERANGE);

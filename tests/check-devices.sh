@@ -1,0 +1,72 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# tests/check-devices.sh - a device model touches nothing outside its
+# folder: no host-side file names a blk- or rng-specific constant, option,
+# header or function. What hosts need from a device they get from its
+# struct dev_ops (devices/dev.h): vhost-user type, feature names, option
+# aliases, image and seed options, decode(), status names, channels.
+#
+# Host side: sim/, traces/, and cosim/ but for the guest side of it. Not
+# checked, since they play the guest and must speak its requests: the
+# reference front-end (cosim/frontend), the demo's workload
+# (cosim/program/demo*), the SystemC virtio-blk adapter (cosim/systemc/blk*,
+# a device model itself), bench/ and examples/. devices/ and tests/ are
+# where such names belong.
+#
+# Before it looks at the tree it checks its pattern on lines that must and
+# must not match, so a broken pattern cannot pass. Run by `make check`.
+set -u
+
+top=$(cd "${srcdir:-.}" && pwd) || exit 99
+
+# Identifiers, includes, and the option names blk has that a host used to
+# spell out. sim_rng / vusim_rng (sim/rng.h) are the simulation's own RNG.
+pat='devices/(blk|rng)/'
+pat="$pat"'|\b(DEV_BLK_|DEV_RNG_|dev_blk_|dev_rng_)'
+pat="$pat"'|\b[a-z_]*blk_[a-z_]+[[:space:]]*\('
+pat="$pat"'|(^|[^a-z_])rng_[a-z_]+[[:space:]]*\('
+pat="$pat"'|"backing"|--backing|blk-file|"channels"'
+pat="$pat"'|virtio_id[[:space:]]*==[[:space:]]*[0-9]|VIRTIO_ID_(BLOCK|RNG)'
+
+# --- the pattern finds what it must, and passes what it must
+must='#include "devices/blk/blk.h"
+    if (h->virtio_id == DEV_BLK_VIRTIO_ID) {
+static uint32_t blk_pick_channel(const struct dev_blk *b, sim_time_t now)
+    trace_blk_describe(r, id, buf, sizeof(buf));
+        if (strcmp(o->name, "backing") == 0) {
+#define ALIAS_NAME "blk-file"
+    {2, "block", "\"read-only\",\n        \"blk-file\""},
+    if (virtio_id == 2) {
+    n = rng_fill(r, buf, len);'
+mustnot='#include "sim/rng.h"
+    vusim_rng_seed(&r->rng, seed);
+    uint64_t v = sim_rng_next(rng);
+    const char *opt = ops->image_opt;
+    if (ops->decode) {'
+n=$(printf '%s\n' "$must" | grep -cE "$pat")
+if [ "$n" -ne "$(printf '%s\n' "$must" | grep -c .)" ] ||
+   printf '%s\n' "$mustnot" | grep -qE "$pat"; then
+    echo "check-devices: the pattern is broken" >&2
+    exit 99
+fi
+
+cd "$top" || exit 99
+files=$(find sim traces cosim \( -name '*.[ch]' -o -name '*.cc' \) \
+            ! -path 'cosim/frontend/*' ! -path 'cosim/program/demo*' \
+            ! -path 'cosim/systemc/blk*' 2>/dev/null | LC_ALL=C sort)
+if [ -z "$files" ]; then
+    echo "check-devices: no sources found under $top" >&2
+    exit 99
+fi
+# shellcheck disable=SC2086 # file names have no spaces
+bad=$(grep -nE "$pat" $files)
+if [ -n "$bad" ]; then
+    echo "check-devices: host-side files name a device's own constants," \
+         "options or functions (give the device a dev_ops field instead):"
+    printf '%s\n' "$bad" | sed 's/^/  /'
+    exit 1
+fi
+echo "check-devices: $(printf '%s\n' $files | grep -c .) host-side files" \
+     "name no device of their own"
+exit 0
