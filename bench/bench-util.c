@@ -267,3 +267,13 @@ const char *bench_load(void)
     }
     return line;
 }
+
+double bench_cpu_med(const struct bench_fig *f)
+{
+    double v[BENCH_ROUNDS];
+
+    for (int i = 0; i < BENCH_ROUNDS; i++) {
+        v[i] = f[i].fe_cpu_ns + f[i].be_cpu_ns;
+    }
+    return bench_stat(v, BENCH_ROUNDS).med;
+}

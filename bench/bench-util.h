@@ -50,6 +50,10 @@ struct bench_stat bench_stat(double *v, int n);
 struct bench_stat bench_fig_stat(const struct bench_fig *f, int n,
                                  size_t field);
 
+/* The median over BENCH_ROUNDS rounds of both processes' CPU per
+ * iteration. */
+double bench_cpu_med(const struct bench_fig *f);
+
 /* "name  median  min  max  fe-cpu  be-cpu" for one side (nanoseconds per
  * iteration; the CPU columns are medians). */
 void bench_print_row(const char *name, const struct bench_fig *f, int n);

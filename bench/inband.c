@@ -149,17 +149,6 @@ static double ratio(const struct bench_fig *a, const struct bench_fig *b,
            bench_fig_stat(b, BENCH_ROUNDS, field).med;
 }
 
-/* Median over rounds of the CPU of both processes per iteration. */
-static double cpu_med(const struct bench_fig *f)
-{
-    double v[BENCH_ROUNDS];
-
-    for (int i = 0; i < BENCH_ROUNDS; i++) {
-        v[i] = f[i].fe_cpu_ns + f[i].be_cpu_ns;
-    }
-    return bench_stat(v, BENCH_ROUNDS).med;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -225,9 +214,10 @@ int main(int argc, char **argv)
 
     printf("cycle-ratio-blocking=%.3f cycle-cpu-ratio=%.3f "
            "kick-cpu-ratio-blocking=%.3f\n", ratio(cy, cb, w),
-           cpu_med(cy) / cpu_med(cp), cpu_med(k) / cpu_med(rb));
+           bench_cpu_med(cy) / bench_cpu_med(cp),
+           bench_cpu_med(k) / bench_cpu_med(rb));
     printf("kick-rtt-ratio=%.3f cycle-ratio=%.3f kick-rtt-ratio-blocking=%.3f "
            "kick-cpu-ratio=%.3f\n", ratio(k, rp, w), ratio(cy, cp, w),
-           ratio(k, rb, w), cpu_med(k) / cpu_med(rp));
+           ratio(k, rb, w), bench_cpu_med(k) / bench_cpu_med(rp));
     return 0;
 }

@@ -141,16 +141,6 @@ static void cycle(struct side *s, long iters, struct bench_fig *out)
     bench_meter_stop(&m, iters, out);
 }
 
-static double cpu_med(const struct bench_fig *f)
-{
-    double v[BENCH_ROUNDS];
-
-    for (int i = 0; i < BENCH_ROUNDS; i++) {
-        v[i] = f[i].fe_cpu_ns + f[i].be_cpu_ns;
-    }
-    return bench_stat(v, BENCH_ROUNDS).med;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -212,6 +202,6 @@ int main(int argc, char **argv)
                                                        ns)).med /
            bench_fig_stat(f[0], BENCH_ROUNDS, offsetof(struct bench_fig,
                                                        ns)).med,
-           cpu_med(f[1]) / cpu_med(f[0]));
+           bench_cpu_med(f[1]) / bench_cpu_med(f[0]));
     return 0;
 }

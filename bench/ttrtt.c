@@ -74,16 +74,6 @@ static int tt_req(int fd, uint32_t op, uint32_t seq, uint64_t *t)
     return 0;
 }
 
-static double cpu_med(const struct bench_fig *f)
-{
-    double v[BENCH_ROUNDS];
-
-    for (int i = 0; i < BENCH_ROUNDS; i++) {
-        v[i] = f[i].fe_cpu_ns + f[i].be_cpu_ns;
-    }
-    return bench_stat(v, BENCH_ROUNDS).med;
-}
-
 static double wall_med(const struct bench_fig *f)
 {
     return bench_fig_stat(f, BENCH_ROUNDS, offsetof(struct bench_fig, ns)).med;
@@ -152,6 +142,6 @@ int main(int argc, char **argv)
            "tt-msg-ratio=%.3f tt-msg-ratio-blocking=%.3f tt-cpu-ratio=%.3f\n",
            wall_med(tt), wall_med(rp), wall_med(rb),
            wall_med(tt) / wall_med(rp), wall_med(tt) / wall_med(rb),
-           cpu_med(tt) / cpu_med(rp));
+           bench_cpu_med(tt) / bench_cpu_med(rp));
     return 0;
 }

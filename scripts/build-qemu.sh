@@ -74,16 +74,9 @@ QEMU_CONFIGURE=(
     --disable-werror
 )
 
-say()
-{
-    printf 'build-qemu: %s\n' "$*" >&2
-}
-
-die()
-{
-    say "$*"
-    exit 1
-}
+BUILD_NAME=build-qemu
+# shellcheck source=scripts/build-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/build-lib.sh"
 
 # The source version of the installed qemu-system-x86 (1:7.2+dfsg-7+...).
 src_version()
@@ -120,17 +113,6 @@ cache_key()
                 "$(sha256sum <"$p" | cut -d' ' -f1)"
         done < <(patch_files)
     } | sha256sum | cut -c1-16
-}
-
-logged()
-{
-    local log=$1
-
-    shift
-    if ! "$@" >>"$log" 2>&1; then
-        tail -n 40 "$log" >&2
-        die "failed: $*"
-    fi
 }
 
 # fetch_source VERSION DIR: the source package's files in DIR (downloaded

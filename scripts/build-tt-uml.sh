@@ -59,16 +59,9 @@ TT_UML_DISABLE=(
 
 TT_UML_PATCHES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/patches/linux-6.1
 
-say()
-{
-    printf 'build-tt-uml: %s\n' "$*" >&2
-}
-
-die()
-{
-    say "$*"
-    exit 1
-}
+BUILD_NAME=build-tt-uml
+# shellcheck source=scripts/build-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/build-lib.sh"
 
 pkg_version()
 {
@@ -96,19 +89,6 @@ tt_patches()
 {
     [ -d "$TT_UML_PATCHES" ] || return 0
     find "$TT_UML_PATCHES" -maxdepth 1 -name '*.patch' | LC_ALL=C sort
-}
-
-# logged LOG CMD...: run CMD with its output appended to LOG; on failure
-# show the end of LOG and stop.
-logged()
-{
-    local log=$1
-
-    shift
-    if ! "$@" >>"$log" 2>&1; then
-        tail -n 40 "$log" >&2
-        die "failed: $*"
-    fi
 }
 
 # build_into TMP OUT: unpack, configure and build in TMP; the results

@@ -12,7 +12,7 @@ EXTRA_DIST += \
 	%reldir%/setup.sh \
 	%reldir%/test.sh \
 	%reldir%/demo.sh
-EXTRA_DIST += %reldir%/build-tt-uml.sh
+EXTRA_DIST += %reldir%/build-tt-uml.sh %reldir%/build-lib.sh
 # vusim's QEMU: the build recipe and its patch series (a directory: the
 # whole series ships).
 EXTRA_DIST += %reldir%/build-qemu.sh %reldir%/patches
