@@ -167,3 +167,8 @@ TESTS += tests/check-layout.sh
 # that shrinks or goes, many front-ends at once (tests/limits.sh).
 dist_check_SCRIPTS += tests/limits.sh
 TESTS += tests/limits.sh
+
+# Devices tier: no host-side file names a blk- or rng-specific constant,
+# option or function; hosts ask struct dev_ops (tests/check-devices.sh).
+dist_check_SCRIPTS += tests/check-devices.sh
+TESTS += tests/check-devices.sh

@@ -22,7 +22,8 @@
  * only if no hard one follows. Message, kick, call and mode records are
  * context: replay does not need them.
  *
- * A file-backed disk needs its starting image (cfg.backing): its size and
+ * A trace recorded with an image file needs its starting image (cfg.image,
+ * or an override of the device's image_opt): its size and
  * SHA-256 must match the HEADER's. It is copied into a memfd the device
  * opens instead, so replay never writes the file. Options in
  * cfg.overrides replace or add device options (a changed --latency).
@@ -55,7 +56,7 @@
 #include "traces/reader.h"
 
 struct trace_replay_cfg {
-    const char *backing;              /* the starting image of a trace
+    const char *image;                /* the starting image of a trace
                                          recorded with one (ops->image_opt);
                                          NULL: an override of that option */
     const struct trace_opt *overrides;

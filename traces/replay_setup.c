@@ -173,13 +173,13 @@ static int image_overlay(const char *opt, const char *path, char *err,
     return fd;
 }
 
-/* The starting image given for the replay: cfg->backing, else an override
+/* The starting image given for the replay: cfg->image, else an override
  * named as the device's image option (ops->image_opt). */
 static const char *image_given(const struct dev_ops *ops,
                                const struct trace_replay_cfg *cfg)
 {
-    if (cfg->backing) {
-        return cfg->backing;
+    if (cfg->image) {
+        return cfg->image;
     }
     for (size_t i = 0; ops->image_opt && i < cfg->noverrides; i++) {
         if (strcmp(cfg->overrides[i].name, ops->image_opt) == 0) {

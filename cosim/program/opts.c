@@ -229,18 +229,19 @@ void vusim_opts_help(FILE *f, const struct vusim_opt *opts, unsigned skip)
 
 /* ---- a device's options as rows ---------------------------------------- */
 
-static bool dev_has(const struct dev_ops *ops, const char *name)
+/* The row of @ops's option @name, or NULL. */
+static const struct dev_optdesc *dev_row(const struct dev_ops *ops,
+                                         const char *name)
 {
     for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
         if (strcmp(d->name, name) == 0) {
-            return true;
+            return d;
         }
     }
-    return false;
+    return NULL;
 }
 
 struct vusim_opt *vusim_opts_from_dev(const struct dev_ops *ops,
-                                      const struct vusim_opt *aliases,
                                       vusim_opt_set_fn set)
 {
     size_t n = 0, k = 0;
@@ -249,7 +250,7 @@ struct vusim_opt *vusim_opts_from_dev(const struct dev_ops *ops,
     for (const struct dev_optdesc *d = ops->opts; d && d->name; d++) {
         n++;
     }
-    for (const struct vusim_opt *a = aliases; a && a->name; a++) {
+    for (const struct dev_optalias *a = ops->aliases; a && a->alias; a++) {
         n++;
     }
     rows = calloc(n + 1, sizeof(*rows));
@@ -261,10 +262,14 @@ struct vusim_opt *vusim_opts_from_dev(const struct dev_ops *ops,
                                         .metavar = d->metavar,
                                         .help = d->help, .set = set };
     }
-    for (const struct vusim_opt *a = aliases; a && a->name; a++) {
-        if (a->target && dev_has(ops, a->target)) {
-            rows[k] = *a;
-            rows[k++].set = set;
+    for (const struct dev_optalias *a = ops->aliases; a && a->alias; a++) {
+        const struct dev_optdesc *d = dev_row(ops, a->name);
+
+        if (d) {
+            rows[k++] = (struct vusim_opt){ .name = a->alias,
+                                            .metavar = d->metavar,
+                                            .help = a->help, .set = set,
+                                            .target = a->name };
         }
     }
     return rows;

@@ -58,7 +58,7 @@ struct vusim_opt {
     char shortopt;          /* 'v' for -v; 0 for none */
     unsigned flags;         /* VUSIM_OPT_* */
     const char *target;     /* the setter's name for the value; NULL: name
-                               (an alias such as --blk-file for backing) */
+                               (an alias: a device option's other name) */
 };
 
 /* One table of a command: NULL-name terminated, with its setters' @ctx.
@@ -100,12 +100,12 @@ void vusim_opts_help(FILE *f, const struct vusim_opt *opts, unsigned skip);
 
 /*
  * The rows of a device's options (ops->opts), each with setter @set and
- * its value under the device option's name, plus the rows of @aliases
- * (whose target is a device option @ops has; others are left out), into
- * a calloc'ed NULL-terminated table; NULL when out of memory.
+ * its value under the device option's name, plus a row per alias the
+ * device declares (ops->aliases, whose target is one of its options;
+ * others are left out), into a calloc'ed NULL-terminated table; NULL when
+ * out of memory.
  */
 struct vusim_opt *vusim_opts_from_dev(const struct dev_ops *ops,
-                                      const struct vusim_opt *aliases,
                                       vusim_opt_set_fn set);
 
 /* Setters of values several commands take; @ctx points at the value.

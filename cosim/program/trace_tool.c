@@ -31,8 +31,7 @@ static int usage(void)
             "       " PROG " trace diff [--device] A B\n"
             "       " PROG " trace export --format=vcd|perfetto "
             "[--output=FILE] TRACE\n"
-            "       " PROG " replay TRACE [--backing=FILE] [--quiet] "
-            "[--OPTION[=VALUE]...]\n"
+            "       " PROG " replay TRACE [--quiet] [--OPTION[=VALUE]...]\n"
             "The format is described in traces/FORMAT.md.\n");
     return EXIT_USAGE;
 }
@@ -715,17 +714,16 @@ static int set_replay(void *ctx, const struct vusim_opt *o, const char *v)
 {
     struct replay_args *ra = ctx;
 
-    if (strcmp(o->name, "quiet") == 0) {
-        ra->quiet = true;
-    } else {
-        ra->cfg->backing = v;
-    }
+    (void)o;
+    (void)v;
+    ra->quiet = true;
     return 0;
 }
 
+/* The recorded device's own options come as overrides (set_override),
+ * its image option among them: the starting image of a trace recorded
+ * with one (traces/replay.h). */
 static const struct vusim_opt replay_opts[] = {
-    { "backing", "FILE", "the recorded disk's starting image", set_replay,
-      0, VUSIM_OPT_ONCE, NULL },
     { "quiet", NULL, "print only a divergence", set_replay, 'q', 0, NULL },
     { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };

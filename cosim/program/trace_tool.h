@@ -9,7 +9,9 @@
  *                                   (--device: of what the device saw and
  *                                   did, as replay compares it)
  *   vusim trace export --format=vcd|perfetto [--output=FILE] TRACE
- *   vusim replay TRACE [--backing=FILE] [--quiet] [--OPTION[=VALUE]...]
+ *   vusim replay TRACE [--quiet] [--OPTION[=VALUE]...]
+ *                                   (the device's image option, e.g. blk's
+ *                                   image file, gives the starting image)
  *
  * Part of the program, not libvusim: these print to stdout and stderr.
  * Exit status: 0 success (no divergence, no difference, a valid trace),

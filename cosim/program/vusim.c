@@ -36,37 +36,28 @@
 /* ---- capabilities (QEMU docs/interop/vhost-user.json) ---------------- */
 
 /*
- * VHostUserBackendType by virtio device id. QEMU's schema defines features
- * only for "block" (read-only, blk-file), "input" and "gpu"; for "rng" it
- * has the type but no features, so an rng back-end reports the type alone.
+ * VHostUserBackendType: the device's own (ops->vhost_user_type, with the
+ * features QEMU's schema defines for it), else the schema's type for its
+ * virtio id, without features.
  */
 static const struct vusim_cap {
     uint32_t virtio_id;
     const char *type;
-    const char *features; /* JSON array body, or NULL */
 } vusim_caps[] = {
-    {1, "net", NULL},
-    {2, "block", "\"read-only\",\n        \"blk-file\""},
-    {3, "console", NULL},
-    {4, "rng", NULL},
-    {5, "balloon", NULL},
-    {7, "rpmsg", NULL},
-    {8, "scsi", NULL},
-    {9, "9p", NULL},
-    {11, "rproc-serial", NULL},
-    {12, "caif", NULL},
-    {16, "gpu", NULL},
-    {18, "input", NULL},
-    {19, "vsock", NULL},
-    {20, "crypto", NULL},
-    {26, "fs", NULL},
+    {1, "net"}, {2, "block"}, {3, "console"}, {4, "rng"}, {5, "balloon"},
+    {7, "rpmsg"}, {8, "scsi"}, {9, "9p"}, {11, "rproc-serial"},
+    {12, "caif"}, {16, "gpu"}, {18, "input"}, {19, "vsock"},
+    {20, "crypto"}, {26, "fs"},
 };
 
-static const struct vusim_cap *cap_find(uint32_t virtio_id)
+static const char *vu_type(const struct dev_ops *ops)
 {
+    if (ops->vhost_user_type) {
+        return ops->vhost_user_type;
+    }
     for (size_t i = 0; i < sizeof(vusim_caps) / sizeof(vusim_caps[0]); i++) {
-        if (vusim_caps[i].virtio_id == virtio_id) {
-            return &vusim_caps[i];
+        if (vusim_caps[i].virtio_id == ops->virtio_id) {
+            return vusim_caps[i].type;
         }
     }
     return NULL;
@@ -74,16 +65,21 @@ static const struct vusim_cap *cap_find(uint32_t virtio_id)
 
 static int print_capabilities(const struct dev_ops *ops)
 {
-    const struct vusim_cap *cap = cap_find(ops->virtio_id);
+    const char *const *f = ops->vhost_user_features;
+    const char *type = vu_type(ops);
 
-    if (!cap) {
+    if (!type) {
         fprintf(stderr, PROG ": %s: virtio id %u has no vhost-user type\n",
                 ops->name, ops->virtio_id);
         return 1;
     }
-    printf("{\n    \"type\": \"%s\"", cap->type);
-    if (cap->features) {
-        printf(",\n    \"features\": [\n        %s\n    ]", cap->features);
+    printf("{\n    \"type\": \"%s\"", type);
+    if (f && f[0]) {
+        printf(",\n    \"features\": [");
+        for (size_t i = 0; f[i]; i++) {
+            printf("%s\n        \"%s\"", i ? "," : "", f[i]);
+        }
+        printf("\n    ]");
     }
     printf("\n}\n");
     return fflush(stdout) == 0 ? 0 : 1;
@@ -358,14 +354,6 @@ static const struct vusim_opt gopts[] = {
     {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
-/* --blk-file=PATH is vhost-user-blk's name (the "blk-file" capability)
- * for what our blk model calls --backing. */
-static const struct vusim_opt dev_aliases[] = {
-    {"blk-file", "PATH", "the same as --backing (vhost-user-blk's name)",
-     NULL, 0, 0, "backing"},
-    {NULL, NULL, NULL, NULL, 0, 0, NULL},
-};
-
 /* A parsed device: exactly one socket, and options its model knows. */
 static int cli_check(struct vusim_cli *c)
 {
@@ -389,8 +377,7 @@ static int cli_check(struct vusim_cli *c)
 /* `vusim DEVICE ARGS` into @c: the generic options, then the device's. */
 static int cli_parse(struct vusim_cli *c, int argc, char **argv)
 {
-    struct vusim_opt *drows = vusim_opts_from_dev(c->ops, dev_aliases,
-                                                  set_dev);
+    struct vusim_opt *drows = vusim_opts_from_dev(c->ops, set_dev);
     const struct vusim_optset sets[] = {
         {gopts, c, &c->seen},
         {drows, c, NULL},
@@ -427,10 +414,10 @@ static void main_help(FILE *f)
                "on a\ndiscrete-event calendar in simulated time.\n\nDevices "
                "(also installed as vusim-DEVICE):\n");
     for (size_t i = 0; dev_registry[i]; i++) {
-        const struct vusim_cap *cap = cap_find(dev_registry[i]->virtio_id);
+        const char *type = vu_type(dev_registry[i]);
 
         fprintf(f, "  %-8s virtio %s (virtio id %u)\n", dev_registry[i]->name,
-                cap ? cap->type : "device", dev_registry[i]->virtio_id);
+                type ? type : "device", dev_registry[i]->virtio_id);
     }
     fprintf(f, "  %-8s run a blk co-simulation with the reference "
                "front-end\n\n", "demo");
@@ -445,8 +432,8 @@ static const char *own_prog;
 
 static void dev_help(FILE *f, const struct dev_ops *ops)
 {
-    const struct vusim_cap *cap = cap_find(ops->virtio_id);
-    struct vusim_opt *drows = vusim_opts_from_dev(ops, dev_aliases, set_dev);
+    const char *type = vu_type(ops);
+    struct vusim_opt *drows = vusim_opts_from_dev(ops, set_dev);
     char cmd[128];
 
     snprintf(cmd, sizeof(cmd), own_prog ? "%s" : PROG " %s",
@@ -454,13 +441,13 @@ static void dev_help(FILE *f, const struct dev_ops *ops)
     fprintf(f, "Usage: %s --socket-path=PATH | --fd=FDNUM [options]\n"
             "       %s --print-capabilities\n", cmd, cmd);
     if (own_prog) {
-        fprintf(f, "       %s replay TRACE [--backing=FILE] "
-                "[--OPTION[=VALUE]...]\n       %s trace "
-                "info|dump|check|diff|export ...\n", cmd, cmd);
+        fprintf(f, "       %s replay TRACE [--OPTION[=VALUE]...]\n"
+                "       %s trace info|dump|check|diff|export ...\n", cmd,
+                cmd);
     }
     fprintf(f, "\nServe a virtio %s device (virtio id %u) to one vhost-user "
             "front-end at a\ntime, with its timing on the simulation "
-            "calendar.\n\nGeneric options:\n", cap ? cap->type : "",
+            "calendar.\n\nGeneric options:\n", type ? type : "",
             ops->virtio_id);
     vusim_opts_help(f, gopts, 0);
     fprintf(f, "\nOptions of %s:\n", ops->name);

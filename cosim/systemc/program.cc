@@ -160,6 +160,8 @@ int main(int argc, char **argv, const program &prog)
     g_ops.virtio_id = prog.virtio_id;
     g_ops.opts = g_opts.data();
     g_ops.create = create;
+    g_ops.image_opt = prog.image_opt;
+    g_ops.seed_opt = prog.seed_opt;
     bridge::fill_ops(&g_ops);
     return vusim_main(argc, argv, &g_ops);
 }

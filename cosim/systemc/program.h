@@ -100,6 +100,10 @@ struct program {
     // Build model and bridge (see above); nullptr if it cannot (with
     // o.fail() saying why).
     std::function<bridge *(options &o)> build;
+    // Optional (devices/dev.h): the option naming the model's image file,
+    // which a trace hashes and replay needs; the option seeding it.
+    const char *image_opt = nullptr;
+    const char *seed_opt = nullptr;
 };
 
 int main(int argc, char **argv, const program &prog);

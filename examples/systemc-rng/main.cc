@@ -11,5 +11,6 @@ int sc_main(int argc, char **argv)
                 "rng", o.u64("seed", 1),
                 o.bytes("rate", 1000000, 1, 1ull << 40));
             return vusim_sc::connect(o, rng->req, rng->dma);
-        }});
+        },
+        nullptr, "seed"});              // --seed: in the trace HEADER
 }

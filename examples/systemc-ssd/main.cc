@@ -17,5 +17,6 @@ int sc_main(int argc, char **argv)
                 return nullptr;
             }
             return vusim_sc::storage(o, nand->socket, nand->capacity());
-        }});
+        },
+        "backing"});                    // its file: the disk at start
 }

@@ -318,7 +318,7 @@ static int replay(const char *path, const char *backing,
                   const struct trace_opt *ov, size_t nov,
                   struct trace_replay_result *res)
 {
-    struct trace_replay_cfg cfg = { .backing = backing, .overrides = ov,
+    struct trace_replay_cfg cfg = { .image = backing, .overrides = ov,
                                     .noverrides = nov };
 
     return replay_cfg(path, &cfg, false, res);

@@ -233,14 +233,15 @@ static const struct dev_optdesc dev_rows[] = {
 
 static void test_from_dev(void)
 {
-    static const struct dev_ops with = { .name = "d", .opts = dev_rows };
-    static const struct dev_ops without = { .name = "e" };
-    static const struct vusim_opt aliases[] = {
-        { "blk-file", "PATH", "the same as --backing", NULL, 0, 0,
-          "backing" },
-        { NULL, NULL, NULL, NULL, 0, 0, NULL },
+    static const struct dev_optalias aliases[] = {
+        { "blk-file", "backing", "the same as --backing" },
+        { NULL, NULL, NULL },
     };
-    struct vusim_opt *r = vusim_opts_from_dev(&with, aliases, set_rec);
+    static const struct dev_ops with = { .name = "d", .opts = dev_rows,
+                                         .aliases = aliases };
+    static const struct dev_ops without = { .name = "e",
+                                            .aliases = aliases };
+    struct vusim_opt *r = vusim_opts_from_dev(&with, set_rec);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_STRING_EQUAL(r[0].name, "backing");
@@ -251,7 +252,7 @@ static void test_from_dev(void)
     CU_ASSERT(r[0].set == set_rec && r[2].set == set_rec);
     CU_ASSERT_PTR_NULL(r[3].name);
     free(r);
-    r = vusim_opts_from_dev(&without, aliases, set_rec);
+    r = vusim_opts_from_dev(&without, set_rec);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_PTR_NULL(r[0].name);      /* no backing: no alias either */
     free(r);
