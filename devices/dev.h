@@ -143,6 +143,11 @@ struct dev_ops {
      * @opts (checked by create() before), each request taking a channel by
      * dev_channel_pick(); NULL is one. Trace exports draw the occupancy. */
     uint32_t (*channels)(const struct dev_opt *opts, size_t nopts);
+    /* The status byte a request ends with when a host fails it on the
+     * device's behalf (a SystemC model that breaks its contract): written
+     * as the last device-writable byte. NULL: such a request completes
+     * with used length 0. */
+    const uint8_t *fail_status;
 
     /* Required. Build a device from its options; on error, one line in
      * @err naming the option, the value and what is allowed. */
@@ -320,6 +325,13 @@ const char *dev_opt_unalias(const struct dev_ops *ops, const char *name);
 
 /* Find a device by name in the registry (devices/registry.c). */
 const struct dev_ops *dev_lookup(const char *name);
+
+/* The device whose words describe one named @name of virtio type
+ * @virtio_id that the host has no model of (a trace's device, a SystemC
+ * model): @name's own ops when they decode requests, else the registry's
+ * first device of that virtio type (a SystemC or out-of-tree virtio-blk
+ * reads as blk), else @name's ops or NULL. */
+const struct dev_ops *dev_lookup_like(const char *name, uint32_t virtio_id);
 
 /* A program built around one device of its own (an out-of-tree model, a
  * SystemC model through libvusim-systemc) makes it known to dev_lookup(),

@@ -40,3 +40,18 @@ const struct dev_ops *dev_lookup(const char *name)
     }
     return NULL;
 }
+
+const struct dev_ops *dev_lookup_like(const char *name, uint32_t virtio_id)
+{
+    const struct dev_ops *ops = dev_lookup(name);
+
+    if (ops && ops->decode) {
+        return ops;
+    }
+    for (size_t i = 0; dev_registry[i]; i++) {
+        if (dev_registry[i]->virtio_id == virtio_id) {
+            return dev_registry[i];
+        }
+    }
+    return ops;
+}

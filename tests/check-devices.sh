@@ -24,7 +24,7 @@ top=$(cd "${srcdir:-.}" && pwd) || exit 99
 # Identifiers, includes, and the option names blk has that a host used to
 # spell out. sim_rng / vusim_rng (sim/rng.h) are the simulation's own RNG.
 pat='devices/(blk|rng)/'
-pat="$pat"'|\b(DEV_BLK_|DEV_RNG_|dev_blk_|dev_rng_)'
+pat="$pat"'|\b(dev_blk_|dev_rng_)|\b[A-Z_]*BLK_[A-Z0-9_]+|\b(DEV_|VIRTIO_)?RNG_[A-Z0-9_]+'
 pat="$pat"'|\b[a-z_]*blk_[a-z_]+[[:space:]]*\('
 pat="$pat"'|(^|[^a-z_])rng_[a-z_]+[[:space:]]*\('
 pat="$pat"'|"backing"|--backing|blk-file|"channels"'
@@ -39,8 +39,14 @@ static uint32_t blk_pick_channel(const struct dev_blk *b, sim_time_t now)
 #define ALIAS_NAME "blk-file"
     {2, "block", "\"read-only\",\n        \"blk-file\""},
     if (virtio_id == 2) {
+enum { BLK_VIRTIO_ID = 2, BLK_S_IOERR = 1 };
+    if (desc_.virtio_id == BLK_VIRTIO_ID && r->ext.wr_len > 0) {
+ * gets VIRTIO_BLK_S_IOERR in its status byte
+    uint8_t s = DEV_RNG_MAX;
     n = rng_fill(r, buf, len);'
 mustnot='#include "sim/rng.h"
+#define VUSIM_SIM_RNG_H
+    if (like && like->fail_status && r->ext.wr_len > 0) {
     vusim_rng_seed(&r->rng, seed);
     uint64_t v = sim_rng_next(rng);
     const char *opt = ops->image_opt;

@@ -222,12 +222,11 @@ static const char *notify_name(uint8_t m, bool call)
     }
 }
 
-/* The recorded device's ops, if this build knows it (dev_lookup()). */
-static const struct dev_ops *rec_ops(const struct trace_reader *r)
+const struct dev_ops *trace_dev_ops(const struct trace_reader *r)
 {
     const struct trace_header *h = trace_reader_header(r);
 
-    return h ? dev_lookup(h->device) : NULL;
+    return h ? dev_lookup_like(h->device, h->virtio_id) : NULL;
 }
 
 static void decode_chain(const struct dev_ops *ops, const struct trace_rec *c,
@@ -243,7 +242,7 @@ static void decode_chain(const struct dev_ops *ops, const struct trace_rec *c,
 char *trace_req_describe(const struct trace_reader *r, uint64_t id,
                          char *buf, size_t len)
 {
-    const struct dev_ops *ops = rec_ops(r);
+    const struct dev_ops *ops = trace_dev_ops(r);
     struct trace_rec c;
     long i;
 
@@ -267,7 +266,7 @@ static void describe_done(struct line *l, const struct trace_reader *r,
                           const struct trace_rec *rec)
 {
     const struct trace_done *d = &rec->u.done.d;
-    const struct dev_ops *ops = rec_ops(r);
+    const struct dev_ops *ops = trace_dev_ops(r);
     const char *status;
     char req[128];
 
@@ -305,7 +304,7 @@ static void describe_chain(struct line *l, const struct trace_reader *r,
     if (rec->u.chain.flags & TRACE_CHAIN_UNREADABLE) {
         add(l, " unreadable");
     }
-    decode_chain(rec_ops(r), rec, req, sizeof(req));
+    decode_chain(trace_dev_ops(r), rec, req, sizeof(req));
     if (req[0]) {
         add(l, " %s", req);
     }

@@ -162,9 +162,10 @@ static int chg_cmp(const void *a, const void *b)
 }
 
 /* The recorded device's channels (its timing model), 1 if unknown. */
-static uint32_t header_channels(const struct trace_header *h)
+static uint32_t header_channels(const struct trace_reader *r,
+                                const struct trace_header *h)
 {
-    const struct dev_ops *ops = h ? dev_lookup(h->device) : NULL;
+    const struct dev_ops *ops = trace_dev_ops(r);
     struct dev_opt *o;
     uint32_t n = 1;
 
@@ -348,7 +349,7 @@ int trace_export_vcd(const struct trace_reader *r, FILE *out)
     }
     nsig = (size_t)t.nq * SIG_PER_Q;
     vcd_changes(&v, r, &t);
-    vcd_busy(&v, &t, header_channels(h));
+    vcd_busy(&v, &t, header_channels(r, h));
     cur = calloc(nsig + 1, sizeof(*cur));
     shown = calloc(nsig + 1, sizeof(*shown));
     if (v.err || !cur || !shown) {
@@ -447,7 +448,7 @@ static void pf_fault(FILE *out, const struct trace_rec *rec)
 static void pf_begin(FILE *out, const struct trace_reader *r,
                      const struct trace_rec *rec)
 {
-    const struct trace_header *h = trace_reader_header(r);
+    const struct dev_ops *ops = trace_dev_ops(r);
     char req[128];
 
     fprintf(out, ",\n{\"name\":\"queue %u\",\"cat\":\"request\",\"ph\":\"b\","
@@ -457,10 +458,10 @@ static void pf_begin(FILE *out, const struct trace_reader *r,
     fprintf(out, ",\"args\":{\"req\":%" PRIu64 ",\"head\":%u,\"rd\":%u,"
             "\"wr\":%u", rec->u.chain.id, rec->u.chain.head,
             rec->u.chain.rd_len, rec->u.chain.wr_len);
-    /* The request in the device's words, under the device's name. */
-    if (h && trace_req_describe(r, rec->u.chain.id, req, sizeof(req))[0]) {
+    /* The request in the describing device's words, under its name. */
+    if (ops && trace_req_describe(r, rec->u.chain.id, req, sizeof(req))[0]) {
         fprintf(out, ",");
-        json_str(out, h->device);
+        json_str(out, ops->name);
         fprintf(out, ":");
         json_str(out, req);
     }

@@ -176,15 +176,21 @@ const uint8_t *trace_reader_frame(const struct trace_reader *r, size_t i,
 
 /* ---- describing records (describe.c) ---- */
 
-/* One line for @rec without index and time, e.g. "q0 req=3 ... blk IN
- * sector=8 len=4096". Returns @buf. */
+/* One line for @rec without index and time, e.g. "CHAIN q0 req=3 ... blk
+ * IN sector=8 len=4096". Returns @buf. */
 char *trace_rec_describe(const struct trace_reader *r,
                          const struct trace_rec *rec, char *buf,
                          size_t len);
 
-/* The request of a chain as the recorded device decodes it (ops->decode,
- * e.g. "blk IN sector=8 len=4096"); "" if the device is not in this build
- * or has nothing to say. Returns @buf. */
+/* The device that describes the recorded one: its own ops, or those of
+ * this build's device of the same virtio type (dev_lookup_like()); NULL
+ * when the build has neither. */
+struct dev_ops;
+const struct dev_ops *trace_dev_ops(const struct trace_reader *r);
+
+/* The request of a chain as the describing device decodes it
+ * (trace_dev_ops()->decode, e.g. "blk IN sector=8 len=4096"); "" if there
+ * is none or it has nothing to say. Returns @buf. */
 char *trace_req_describe(const struct trace_reader *r, uint64_t id,
                          char *buf, size_t len);
 

@@ -73,6 +73,16 @@ static const char *bitname_find(const struct bitname *t, unsigned bit)
     return NULL;
 }
 
+/* The device's names for its bits, or those of this build's device of
+ * its virtio type (a SystemC or out-of-tree virtio-blk has blk's). */
+static const struct dev_feature_name *dev_bitnames(const struct dev_ops *ops)
+{
+    if (ops && !ops->feature_names) {
+        ops = dev_lookup_like(ops->name, ops->virtio_id);
+    }
+    return ops ? ops->feature_names : NULL;
+}
+
 const char *vusim_feature_name(const struct dev_ops *ops, unsigned bit)
 {
     /* Bits 24..40 are the transport's (virtio 1.2, 6 "Reserved Feature
@@ -81,8 +91,8 @@ const char *vusim_feature_name(const struct dev_ops *ops, unsigned bit)
     if (bit >= 24 && bit <= 40) {
         return bitname_find(transport_bits, bit);
     }
-    for (const struct dev_feature_name *f = ops ? ops->feature_names : NULL;
-         f && f->name; f++) {
+    for (const struct dev_feature_name *f = dev_bitnames(ops); f && f->name;
+         f++) {
         if (f->bit == bit) {
             return f->name;
         }

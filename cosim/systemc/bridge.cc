@@ -28,8 +28,6 @@ using namespace sc_core;
 
 namespace vusim_sc {
 
-enum { BLK_VIRTIO_ID = 2, BLK_S_IOERR = 1 };
-
 tlm::tlm_extension_base *request::clone() const
 {
     return new request(*this);
@@ -250,17 +248,20 @@ void bridge::settle(rec *r)
 
 /* ---- completion ---------------------------------------------------- */
 
-// IOERR where the device type has a place for it (virtio-blk's status
-// byte, the last writable one), used length 0 otherwise.
+// The failure status of the device type, where it has one (dev_ops
+// fail_status of vusim's own model of that type: virtio-blk's IOERR in its
+// last writable byte), used length 0 otherwise.
 void bridge::fail_req(rec *r)
 {
+    const struct dev_ops *like;
     uint32_t used = 0;
 
     if (r->done || !r->req) {
         return;
     }
-    if (desc_.virtio_id == BLK_VIRTIO_ID && r->ext.wr_len > 0) {
-        uint8_t s = BLK_S_IOERR;
+    like = dev_lookup_like(desc_.name.c_str(), desc_.virtio_id);
+    if (like && like->fail_status && r->ext.wr_len > 0) {
+        uint8_t s = *like->fail_status;
 
         if (dev_req_write(r->req, r->ext.wr_len - 1, &s, 1) == 0) {
             used = r->ext.wr_len;

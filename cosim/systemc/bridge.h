@@ -35,12 +35,14 @@
  * handle, a used length past the writable part, a DMA access outside the
  * request's buffers or for a request the bridge does not know: one error
  * line naming the model and the request (handle, queue), the access gets
- * TLM_ADDRESS_ERROR_RESPONSE, and the request fails: a virtio-blk request
- * gets VIRTIO_BLK_S_IOERR in its status byte, any other completes with
- * used length 0. The run goes on. When the kernel breaks (kernel.h), every
- * outstanding and later request fails the same way, each named with the
- * model and the kernel's error (the first 32; then one line says later
- * ones fail too), and the run goes on without SystemC.
+ * TLM_ADDRESS_ERROR_RESPONSE, and the request fails: where vusim's own
+ * model of the virtio type has a failure status (devices/dev.h,
+ * fail_status; virtio-blk's IOERR) the request's last writable byte gets
+ * it, any other completes with used length 0. The run goes on. When the
+ * kernel breaks (kernel.h), every outstanding and later request fails the
+ * same way, each named with the model and the kernel's error (the first
+ * 32; then one line says later ones fail too), and the run goes on
+ * without SystemC.
  *
  * Cost. Nothing is allocated per request once the pools have grown to
  * the largest number in flight: records (with their transaction and
@@ -126,7 +128,7 @@ struct model_if {
     virtual std::string stats_json() { return std::string(); }
     // The size of an image that starts as zeros, for a trace's HEADER
     // (devices/dev.h, image_size); -ENOTSUP: the model has none.
-    virtual int image_size(uint64_t *bytes) { return -ENOTSUP; }
+    virtual int image_size(uint64_t * /*bytes*/) { return -ENOTSUP; }
 };
 
 // The virtio face of the model.

@@ -1179,4 +1179,5 @@ const struct dev_ops dev_blk_ops = {
     .decode = dev_blk_decode,
     .status_name = dev_blk_status_name,
     .channels = dev_blk_channels,
+    .fail_status = &dev_blk_fail_status,
 };

@@ -170,5 +170,6 @@ void dev_blk_decode(const uint8_t *rd, uint32_t rd_len, uint32_t wr_len,
                     char *buf, size_t len);
 const char *dev_blk_status_name(uint8_t status);
 uint32_t dev_blk_channels(const struct dev_opt *opts, size_t nopts);
+extern const uint8_t dev_blk_fail_status;
 
 #endif

@@ -128,6 +128,9 @@ const char *dev_blk_status_name(uint8_t s)
     }
 }
 
+/* A request a host fails for blk (a broken SystemC storage model). */
+const uint8_t dev_blk_fail_status = DEV_BLK_S_IOERR;
+
 uint32_t dev_blk_channels(const struct dev_opt *opts, size_t nopts)
 {
     const struct dev_opt *o = dev_opt_find(opts, nopts, "channels");

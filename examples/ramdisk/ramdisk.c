@@ -159,6 +159,13 @@ static int rd_stats_json(struct dev *d, char *buf, size_t len)
                     r->nflush);
 }
 
+/* A trace's HEADER records the size of the disk, zeros at start. */
+static int rd_image_size(struct dev *d, uint64_t *bytes)
+{
+    *bytes = ((struct ramdisk *)d)->size;
+    return 0;
+}
+
 static void rd_destroy(struct dev *d)
 {
     free(((struct ramdisk *)d)->data);
@@ -218,6 +225,7 @@ static const struct dev_ops ramdisk_ops = {
     .get_config = rd_get_config,
     .set_config = rd_set_config,
     .stats_json = rd_stats_json,
+    .image_size = rd_image_size,
 };
 
 int main(int argc, char **argv)

@@ -223,6 +223,15 @@ static void test_registry_lookup(void)
     CU_ASSERT_PTR_NULL(dev_lookup("net"));
     CU_ASSERT_PTR_NULL(dev_lookup(""));
     CU_ASSERT_PTR_NULL(dev_lookup(NULL));
+    /* A device the build has no model of reads as its virtio type's. */
+    CU_ASSERT_PTR_EQUAL(dev_lookup_like("blk", 2), &dev_blk_ops);
+    CU_ASSERT_PTR_EQUAL(dev_lookup_like("sc-ssd", 2), &dev_blk_ops);
+    CU_ASSERT_PTR_EQUAL(dev_lookup_like("rng", 4), &dev_rng_ops);
+    CU_ASSERT_PTR_EQUAL(dev_lookup_like("sc-rng", 4), &dev_rng_ops);
+    CU_ASSERT_PTR_NULL(dev_lookup_like("net", 1));
+    CU_ASSERT_PTR_EQUAL(dev_lookup_like("blk", 1), &dev_blk_ops);
+    CU_ASSERT_EQUAL(*dev_blk_ops.fail_status, DEV_BLK_S_IOERR);
+    CU_ASSERT_PTR_NULL(dev_rng_ops.fail_status);
     CU_ASSERT_PTR_EQUAL(dev_registry[0], &dev_blk_ops);
     CU_ASSERT_PTR_EQUAL(dev_registry[1], &dev_rng_ops);
     CU_ASSERT_PTR_NULL(dev_registry[2]);
