@@ -74,7 +74,7 @@ QEMU_CONFIGURE=(
     --disable-werror
 )
 
-BUILD_NAME=build-qemu
+BUILD_NAME="build-qemu"
 # shellcheck source=scripts/build-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/build-lib.sh"
 
@@ -276,9 +276,25 @@ build_into()
     cp "$tree/build.log" "$out/build.log"
 }
 
+# qemu_build TMP OUT VERSION CACHE: the source (kept in CACHE/src), the
+# tree built (kept in CACHE), its binary in OUT, and a note of what it is.
+qemu_build()
+{
+    local out=$2 version=$3 cache=$4
+
+    fetch_source "$version" "$cache/src"
+    build_into "$cache/tree-$(tree_key "$version")" "$out" "$version" \
+        "$cache/src"
+    {
+        printf '%s %s recipe %s, built in %d s\n' "$QEMU_SRC_PKG" \
+            "$version" "$QEMU_RECIPE" "$((SECONDS - BUILD_START))"
+        patch_files | xargs -n1 basename
+    } >"$out/source"
+}
+
 main()
 {
-    local cached_only=0 version key cache final tmp start
+    local cached_only=0 version cache
 
     case "${1:-}" in
     "") ;;
@@ -288,43 +304,9 @@ main()
     version=$(src_version)
     [ -n "$version" ] || die "package $QEMU_BIN_PKG is not installed"
     [ -n "$(patch_files)" ] || die "no patches in $QEMU_PATCHES"
-    key=$(cache_key "$version")
-    cache=${VUSIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vusim}/qemu
-    final=$cache/$key
-    if [ -x "$final/bin/qemu-system-x86_64" ]; then
-        printf '%s\n' "$final/bin/qemu-system-x86_64"
-        return 0
-    fi
-    [ "$cached_only" -eq 0 ] || die "no cached QEMU at $final"
-    mkdir -p "$cache"
-    exec 9>"$cache/.lock"
-    flock 9
-    if [ -x "$final/bin/qemu-system-x86_64" ]; then
-        printf '%s\n' "$final/bin/qemu-system-x86_64"
-        return 0
-    fi
-    fetch_source "$version" "$cache/src"
-    tmp=$(mktemp -d "$cache/.build-$key.XXXXXX")
-    # shellcheck disable=SC2064 # expand $tmp now
-    trap "rm -rf '$tmp'" EXIT
-    start=$SECONDS
-    mkdir "$tmp/out"
-    build_into "$cache/tree-$(tree_key "$version")" "$tmp/out" "$version" \
-        "$cache/src"
-    {
-        printf '%s %s recipe %s, built in %d s\n' "$QEMU_SRC_PKG" \
-            "$version" "$QEMU_RECIPE" "$((SECONDS - start))"
-        patch_files | xargs -n1 basename
-    } >"$tmp/out/source"
-    if ! mv -T "$tmp/out" "$final" 2>/dev/null; then
-        [ -x "$final/bin/qemu-system-x86_64" ] ||
-            die "cannot install into $final"
-        say "another run installed $final first; using it"
-    fi
-    say "built in $((SECONDS - start)) s: $final/bin/qemu-system-x86_64"
-    trap - EXIT
-    rm -rf "$tmp"
-    printf '%s\n' "$final/bin/qemu-system-x86_64"
+    cache=$(cache_dir qemu)
+    cached "$cache" "$(cache_key "$version")" bin/qemu-system-x86_64 \
+        "$cached_only" QEMU qemu_build "$version" "$cache"
 }
 
 main "$@"

@@ -59,7 +59,7 @@ TT_UML_DISABLE=(
 
 TT_UML_PATCHES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/patches/linux-6.1
 
-BUILD_NAME=build-tt-uml
+BUILD_NAME="build-tt-uml"
 # shellcheck source=scripts/build-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/build-lib.sh"
 
@@ -127,9 +127,17 @@ build_into()
     cp "$src/.config" "$dir/config"
 }
 
+# tt_build TMP OUT VERSION: the kernel in OUT, and a note of what it is.
+tt_build()
+{
+    build_into "$1" "$2"
+    printf '%s %s recipe %s, built in %d s\n' "$TT_UML_PKG" "$3" \
+        "$TT_UML_RECIPE" "$((SECONDS - BUILD_START))" >"$2/source"
+}
+
 main()
 {
-    local cached_only=0 version key cache final tmp
+    local cached_only=0 version
 
     case "${1:-}" in
     "") ;;
@@ -139,42 +147,8 @@ main()
     version=$(pkg_version)
     [ -n "$version" ] || die "package $TT_UML_PKG is not installed"
     [ -r "$TT_UML_TARBALL" ] || die "$TT_UML_TARBALL is missing"
-    key=$(cache_key "$version")
-    cache=${VUSIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vusim}/uml-tt
-    final=$cache/$key
-    if [ -x "$final/linux" ]; then
-        printf '%s\n' "$final/linux"
-        return 0
-    fi
-    [ "$cached_only" -eq 0 ] || die "no cached kernel at $final"
-    mkdir -p "$cache"
-    # Parallel runs (make -j check) wait for one build instead of each
-    # making their own; the rename below keeps it safe without flock too.
-    exec 9>"$cache/.lock"
-    flock 9
-    if [ -x "$final/linux" ]; then
-        printf '%s\n' "$final/linux"
-        return 0
-    fi
-    tmp=$(mktemp -d "$cache/.build-$key.XXXXXX")
-    # shellcheck disable=SC2064 # expand $tmp now
-    trap "rm -rf '$tmp'" EXIT
-    local start=$SECONDS
-    mkdir "$tmp/out"
-    build_into "$tmp" "$tmp/out"
-    printf '%s %s recipe %s, built in %d s\n' "$TT_UML_PKG" "$version" \
-        "$TT_UML_RECIPE" "$((SECONDS - start))" >"$tmp/out/source"
-    # rename(2) of a directory is atomic; a racing run may have won.
-    if ! mv -T "$tmp/out" "$final" 2>/dev/null; then
-        [ -x "$final/linux" ] || die "cannot install into $final"
-        say "another run installed $final first; using it"
-    fi
-    say "built in $((SECONDS - start)) s: $final/linux"
-    # The source tree takes long to delete on a busy disk: not our caller's
-    # wait. Detached from our stdout so $(...) does not wait for it.
-    trap - EXIT
-    rm -rf "$tmp" >/dev/null 2>&1 &
-    printf '%s\n' "$final/linux"
+    cached "$(cache_dir uml-tt)" "$(cache_key "$version")" linux \
+        "$cached_only" kernel tt_build "$version"
 }
 
 main "$@"

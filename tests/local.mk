@@ -172,3 +172,8 @@ TESTS += tests/limits.sh
 # option or function; hosts ask struct dev_ops (tests/check-devices.sh).
 dist_check_SCRIPTS += tests/check-devices.sh
 TESTS += tests/check-devices.sh
+
+# The build cache build-tt-uml.sh and build-qemu.sh share
+# (scripts/build-lib.sh), with a stand-in build (tests/check-build-lib.sh).
+dist_check_SCRIPTS += tests/check-build-lib.sh
+TESTS += tests/check-build-lib.sh
