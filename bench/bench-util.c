@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "bench/bench-util.h"
+#include "cosim/backend/backend.h"
+#include "cosim/backend/loop.h"
+#include "cosim/backend/server.h"
 #include "sim/wallclock.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -276,4 +279,21 @@ double bench_cpu_med(const struct bench_fig *f)
         v[i] = f[i].fe_cpu_ns + f[i].be_cpu_ns;
     }
     return bench_stat(v, BENCH_ROUNDS).med;
+}
+
+int bench_serve_one(struct vu_loop *loop, struct dev *dev, const char *path)
+{
+    struct vu_backend_cfg cfg = { .inband = VU_INBAND_ON };
+    struct vu_backend *be = vu_backend_new(loop, dev, &cfg);
+    struct vu_server *srv;
+
+    if (!be || vu_server_listen(loop, be, path, &srv) < 0) {
+        vu_backend_free(be);
+        return -1;
+    }
+    vu_server_set_oneshot(srv, true);
+    vu_loop_run(loop);
+    vu_server_free(srv);
+    vu_backend_free(be);
+    return 0;
 }

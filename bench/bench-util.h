@@ -94,4 +94,12 @@ struct vufe *bench_connect_inband(const char *path, const char *who);
  * a shared machine's figures mean little without it. */
 const char *bench_load(void);
 
+/* The vusim side of a benchmark, in its forked child: serve one front-end
+ * at @path with @dev on @loop, in-band (VU_INBAND_ON), until it leaves.
+ * 0, or -1 when the socket cannot be listened on. The caller frees @loop
+ * and @dev. */
+struct vu_loop;
+struct dev;
+int bench_serve_one(struct vu_loop *loop, struct dev *dev, const char *path);
+
 #endif

@@ -66,20 +66,11 @@ static pid_t start_backend(const char *path, sim_time_t latency,
 
     dev->event_per_avail = true;    /* every kick puts one event on the
                                        calendar, even with nothing to pop */
-    struct vu_backend_cfg cfg = { .inband = VU_INBAND_ON };
-    struct vu_backend *be = vu_backend_new(loop, &dev->dev, &cfg);
-    struct vu_server *srv;
+    int rc = bench_serve_one(loop, &dev->dev, path);
 
-    if (vu_server_listen(loop, be, path, &srv) < 0) {
-        _exit(1);
-    }
-    vu_server_set_oneshot(srv, true);
-    vu_loop_run(loop);
-    vu_server_free(srv);
-    vu_backend_free(be);
     vu_loop_free(loop);
     echodev_free(dev);
-    _exit(0);
+    _exit(rc ? 1 : 0);
 }
 
 /* A kick with nothing new in the ring: the device's avail() runs and

@@ -30,21 +30,11 @@
 set -uo pipefail
 export LC_ALL=C  # "." in $EPOCHREALTIME and awk
 
-if [ $# -ge 1 ]; then
-    builddir=$(cd "$1" && pwd) || exit 1
-fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/tt/lib.sh
 . "$HERE/../tests/tt/lib.sh"
-guest_init bench-qemu
-
-guest_skip()
-{
-    guest_say "SKIP: $*"
-    echo "qemu-inband-vs-eventfd=skip qemu-tt-idle-speed=skip" \
-        "qemu-tt-io-speed=skip"
-    exit 0
-}
+bench_init bench-qemu "qemu-inband-vs-eventfd=skip qemu-tt-idle-speed=skip \
+qemu-tt-io-speed=skip" "$@"
 
 STOCK_QEMU=$(guest_qemu) || guest_skip "no stock qemu-system-x86_64"
 guest_require busybox

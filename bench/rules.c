@@ -84,20 +84,11 @@ static pid_t start_backend(const char *path, bool with_rules,
         fprintf(stderr, "bench-rules: %s\n", err);
         _exit(1);
     }
-    struct vu_backend_cfg cfg = { .inband = VU_INBAND_ON };
-    struct vu_backend *be = vu_backend_new(loop, dev, &cfg);
-    struct vu_server *srv;
+    int rc = bench_serve_one(loop, dev, path);
 
-    if (vu_server_listen(loop, be, path, &srv) < 0) {
-        _exit(1);
-    }
-    vu_server_set_oneshot(srv, true);
-    vu_loop_run(loop);
-    vu_server_free(srv);
-    vu_backend_free(be);
     vu_loop_free(loop);
     dev->ops->destroy(dev);
-    _exit(0);
+    _exit(rc ? 1 : 0);
 }
 
 struct side {

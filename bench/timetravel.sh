@@ -37,21 +37,10 @@
 set -uo pipefail
 export LC_ALL=C  # "." in $EPOCHREALTIME and awk
 
-if [ $# -ge 1 ]; then
-    builddir=$(cd "$1" && pwd) || exit 1
-fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/tt/lib.sh
 . "$HERE/../tests/tt/lib.sh"
-guest_init bench-timetravel
-
-# A bench that cannot run says so and succeeds.
-guest_skip()
-{
-    guest_say "SKIP: $*"
-    echo "timetravel=skip"
-    exit 0
-}
+bench_init bench-timetravel "timetravel=skip" "$@"
 
 guest_require busybox
 guest_require_vusim

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,15 +733,50 @@ static json_t *c_query_breaks(struct vu_control *c, struct ctl_client *cl,
     return arr;
 }
 
-static json_t *inflight_json(struct ctl_dev *d, uint16_t q)
+/* Append the requests in flight on queue @q of @d to @arr. */
+static void inflight_into(struct ctl_dev *d, uint16_t q, json_t *arr)
 {
     struct dev_req *reqs[CTL_LIST_MAX];
     sim_time_t t[CTL_LIST_MAX];
     size_t n = vu_backend_inflight(d->be, q, reqs, t, CTL_LIST_MAX);
-    json_t *arr = json_array();
 
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(arr, req_json(d, reqs[i], t[i]));
+    }
+}
+
+static json_t *queue_json(struct ctl_dev *d, uint16_t q,
+                          const struct vu_queue_info *qi)
+{
+    json_t *in = json_array();
+
+    inflight_into(d, q, in);
+    return json_pack("{s:i,s:b,s:b,s:i,s:i,s:i,s:i,s:o}", "index", q,
+                     "started", qi->started, "enabled", qi->enabled, "num",
+                     qi->num, "last-avail", qi->last_avail, "used-idx",
+                     qi->used_idx, "inflight-count", (int)qi->ninflight,
+                     "inflight", in);
+}
+
+/* query-queues (@each_queue: one object per queue) and query-requests
+ * (every request in flight, queue after queue) of the device @a names. */
+static json_t *queues_json(struct vu_control *c, json_t *a, bool each_queue,
+                           char *err, size_t errlen)
+{
+    struct ctl_dev *d = arg_dev(c, a, err, errlen);
+    struct vu_queue_info qi;
+    json_t *arr;
+
+    if (!d) {
+        return NULL;
+    }
+    arr = json_array();
+    for (uint16_t q = 0; vu_backend_queue_info(d->be, q, &qi) == 0; q++) {
+        if (each_queue) {
+            json_array_append_new(arr, queue_json(d, q, &qi));
+        } else {
+            inflight_into(d, q, arr);
+        }
     }
     return arr;
 }
@@ -748,44 +784,15 @@ static json_t *inflight_json(struct ctl_dev *d, uint16_t q)
 static json_t *c_query_queues(struct vu_control *c, struct ctl_client *cl,
                               json_t *a, char *err, size_t errlen)
 {
-    struct ctl_dev *d = arg_dev(c, a, err, errlen);
-    struct vu_queue_info qi;
-    json_t *arr;
-
     (void)cl;
-    if (!d) {
-        return NULL;
-    }
-    arr = json_array();
-    for (uint16_t q = 0; vu_backend_queue_info(d->be, q, &qi) == 0; q++) {
-        json_array_append_new(arr, json_pack(
-            "{s:i,s:b,s:b,s:i,s:i,s:i,s:i,s:o}", "index", q, "started",
-            qi.started, "enabled", qi.enabled, "num", qi.num, "last-avail",
-            qi.last_avail, "used-idx", qi.used_idx, "inflight-count",
-            (int)qi.ninflight, "inflight", inflight_json(d, q)));
-    }
-    return arr;
+    return queues_json(c, a, true, err, errlen);
 }
 
 static json_t *c_query_requests(struct vu_control *c, struct ctl_client *cl,
                                 json_t *a, char *err, size_t errlen)
 {
-    struct ctl_dev *d = arg_dev(c, a, err, errlen);
-    struct vu_queue_info qi;
-    json_t *arr;
-
     (void)cl;
-    if (!d) {
-        return NULL;
-    }
-    arr = json_array();
-    for (uint16_t q = 0; vu_backend_queue_info(d->be, q, &qi) == 0; q++) {
-        json_t *more = inflight_json(d, q);
-
-        json_array_extend(arr, more);
-        json_decref(more);
-    }
-    return arr;
+    return queues_json(c, a, false, err, errlen);
 }
 
 /* The rules of the device @a names, or NULL with @err set. */

@@ -234,6 +234,26 @@ guest_init()
     trap 'exit 1' INT TERM HUP
 }
 
+# bench_init NAME SKIP-LINE [BUILDDIR]: guest_init for a benchmark
+# (bench/*.sh), with the build directory its argument names; guest_skip
+# then prints SKIP-LINE (the bench's last line, its keys "skip") and
+# exits 0: make bench runs every bench, and one that cannot run says so
+# and succeeds.
+bench_init()
+{
+    if [ $# -ge 3 ]; then
+        builddir=$(cd "$3" && pwd) || exit 1
+    fi
+    guest_init "$1"
+    BENCH_SKIP_LINE=$2
+    guest_skip()
+    {
+        guest_say "SKIP: $*"
+        echo "$BENCH_SKIP_LINE"
+        exit 0
+    }
+}
+
 guest_require_vusim()
 {
     [ -x "$VUSIM" ] || guest_fail "no vusim program at $VUSIM (build it)"
