@@ -42,11 +42,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../tests/tt/lib.sh"
 bench_init bench-timetravel "timetravel=skip" "$@"
 
-guest_require busybox
-guest_require_vusim
-tt_require_controller
-tt_require_uml
-tt_root
+tt_require_uml_root
 
 READS=${VUSIM_TT_BENCH_READS:-1024}
 SLEEP=${VUSIM_TT_BENCH_SLEEP:-60}

@@ -131,6 +131,7 @@ EXTRA_DIST += \
 	tests/tt/lib.sh \
 	tests/tt/init.sh \
 	tests/tt/init-host.sh \
+	tests/tt/init-lib.sh \
 	tests/tt/init-faults.sh \
 	tests/tt/faultprobe.c \
 	tests/tt/ttprobe.c \

@@ -415,6 +415,24 @@ guest_console_tail()
     } >&2
 }
 
+# guest_uml_blk SOCK SIZE: boot the UML guest (guest_uml_cmd) on the
+# virtio-blk back-end at SOCK, SIZE bytes, running the blk workload with
+# its console in $GUEST_RUN/console.log; a guest that does not finish
+# within VUSIM_GUEST_TIMEOUT seconds (240) is a hang (guest_hung).
+guest_uml_blk()
+{
+    local timeout=${VUSIM_GUEST_TIMEOUT:-240} start=$SECONDS rc=0
+
+    guest_uml_cmd "$GUEST_UML_ROOT" "virtio_uml.device=$1:2" \
+        vusim_mode=blk "vusim_size=$2"
+    guest_run "$GUEST_RUN/console.log" "$timeout" "${GUEST_CMD[@]}" || rc=$?
+    guest_say "guest ran for $((SECONDS - start)) s (exit status $rc)"
+    if [ -n "$GUEST_TIMED_OUT" ]; then
+        guest_hung "$GUEST_RUN/console.log" "the UML guest did not finish" \
+            "within $timeout s"
+    fi
+}
+
 # guest_hung LOG MESSAGE...: the guest did not finish. Shows its console,
 # stops the last vusim started (SIGTERM, 5 s) and shows its log and stats,
 # which tell whether requests were left in flight, then fails.

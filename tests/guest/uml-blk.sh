@@ -39,17 +39,7 @@ truncate -s "$size" "$disk"
 
 guest_vusim vusim blk "--socket-path=$sock" "--backing=$disk" \
     --latency=50us --stats="$stats" --inband="$inband"
-guest_uml_cmd "$GUEST_UML_ROOT" "virtio_uml.device=$sock:2" \
-    vusim_mode=blk "vusim_size=$size"
-start=$SECONDS
-rc=0
-guest_run "$GUEST_RUN/console.log" "${VUSIM_GUEST_TIMEOUT:-240}" \
-    "${GUEST_CMD[@]}" || rc=$?
-guest_say "guest ran for $((SECONDS - start)) s (exit status $rc)"
-if [ -n "$GUEST_TIMED_OUT" ]; then
-    guest_hung "$GUEST_RUN/console.log" "the UML guest did not finish" \
-        "within ${VUSIM_GUEST_TIMEOUT:-240} s"
-fi
+guest_uml_blk "$sock" "$size"
 guest_vusim_stop "$VUSIM_PID" vusim
 guest_check_result "$GUEST_RUN/console.log" blk=ok flush=ok eof=ok
 guest_check_backing "$GUEST_RUN/console.log" "$disk"

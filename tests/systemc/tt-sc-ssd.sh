@@ -32,11 +32,7 @@ set -uo pipefail
 . "$(dirname "$0")/../tt/lib.sh"
 guest_init tt-sc-ssd
 VUSIM=$builddir/vusim-sc-ssd
-guest_require busybox
-guest_require_vusim
-tt_require_controller
-tt_require_uml
-tt_root
+tt_require_uml_root
 
 RUNS=${VUSIM_TT_RUNS:-3}
 TIMEOUT=${VUSIM_GUEST_TIMEOUT:-120}

@@ -24,27 +24,8 @@
 # Output: FAULTS-* lines between TT-START and TT-END, then the guest powers
 # off (the host's static busybox).
 
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
-
-param()
-{
-    v=$2
-    # shellcheck disable=SC2013 # words, not lines
-    for w in $(cat /proc/cmdline); do
-        case "$w" in
-        "tt_$1="*) v=${w#*=} ;;
-        esac
-    done
-    echo "$v"
-}
-
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-grep -q ' /dev devtmpfs ' /proc/mounts || mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs -o size=4m tmpfs /run
-# The kernel's messages go to its log (read below), not between our lines.
-echo 1 >/proc/sys/kernel/printk
+# shellcheck source=tests/tt/init-lib.sh
+. "${0%/*}/init-lib.sh"
 
 demo=$(param demo eio)
 probe=$(param probe /nonexistent)

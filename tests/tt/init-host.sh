@@ -24,28 +24,10 @@
 # guest powers off (the host's static busybox: a systemd poweroff cannot
 # run as PID 1 here).
 
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
-
-param()
-{
-    v=$2
-    # shellcheck disable=SC2013 # words, not lines
-    for w in $(cat /proc/cmdline); do
-        case "$w" in
-        "tt_$1="*) v=${w#*=} ;;
-        esac
-    done
-    echo "$v"
-}
-
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-grep -q ' /dev devtmpfs ' /proc/mounts || mount -t devtmpfs devtmpfs /dev
-# The only writable places: a tmpfs for the mount point.
-mount -t tmpfs -o size=4m tmpfs /run
+# shellcheck source=tests/tt/init-lib.sh
+. "${0%/*}/init-lib.sh"
+# The mount point, on init-lib.sh's tmpfs.
 mkdir /run/fs
-echo 1 >/proc/sys/kernel/printk
 
 work=$(param work ext4)
 tree=$(param tree /usr/include/linux)

@@ -71,6 +71,18 @@ tt_require_controller()
         guest_skip "this vusim has no --time-travel (controller) option"
 }
 
+# tt_require_uml_root: what a time-travel UML run on the busybox root
+# needs (static busybox, vusim with the controller, the time-travel UML),
+# or skip; then the root (tt_root).
+tt_require_uml_root()
+{
+    guest_require busybox
+    guest_require_vusim
+    tt_require_controller
+    tt_require_uml
+    tt_root
+}
+
 # tt_root: build (or reuse) the guest root; sets TT_ROOT.
 tt_root()
 {

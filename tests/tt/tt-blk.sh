@@ -26,11 +26,7 @@ set -uo pipefail
 # shellcheck source=tests/tt/lib.sh
 . "$(dirname "$0")/lib.sh"
 guest_init tt-blk
-guest_require busybox
-guest_require_vusim
-tt_require_controller
-tt_require_uml
-tt_root
+tt_require_uml_root
 
 RUNS=${VUSIM_TT_RUNS:-3}
 TIMEOUT=${VUSIM_GUEST_TIMEOUT:-120}
