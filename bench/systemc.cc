@@ -44,7 +44,7 @@
 #include <string>
 #include <vector>
 
-#include "cosim/systemc/blk.h"
+#include "devices/sc-blk/blk.h"
 
 extern "C" {
 #include "devices/dev.h"

@@ -3,6 +3,7 @@ libvusim_la_SOURCES += %reldir%/registry.c %reldir%/dev.c
 nobase_pkginclude_HEADERS += %reldir%/dev.h
 include %reldir%/blk/local.mk
 include %reldir%/rng/local.mk
+include %reldir%/sc-blk/local.mk
 
 # Fault and timing rules: the generic engine devices use.
 libvusim_la_SOURCES += %reldir%/faults/faults.c

@@ -10,9 +10,7 @@
 # Host side: sim/, traces/, and cosim/ but for the guest side of it. Not
 # checked, since they play the guest and must speak its requests: the
 # reference front-end (cosim/frontend), the demo's workload
-# (cosim/program/demo*), the SystemC virtio-blk adapter (cosim/systemc/blk*,
-# a device model itself, and program.h's storage() helper that builds it),
-# bench/ and examples/. devices/ and tests/ are
+# (cosim/program/demo*), bench/ and examples/. devices/ and tests/ are
 # where such names belong.
 #
 # Before it looks at the tree it checks its pattern on lines that must and
@@ -61,7 +59,6 @@ fi
 cd "$top" || exit 99
 files=$(find sim traces cosim \( -name '*.[ch]' -o -name '*.cc' \) \
             ! -path 'cosim/frontend/*' ! -path 'cosim/program/demo*' \
-            ! -path 'cosim/systemc/blk*' ! -path 'cosim/systemc/program.h' \
             2>/dev/null | LC_ALL=C sort)
 if [ -z "$files" ]; then
     echo "check-devices: no sources found under $top" >&2

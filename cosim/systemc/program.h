@@ -23,10 +23,10 @@
  * build() runs once, during elaboration (the program's time resolution is
  * already 1 ps): it reads its options through @o, constructs the model,
  * and returns the bridge that fronts it: connect() for a model on the
- * generic request interface (bridge.h), storage() for a TLM memory or
- * flash model behind virtio-blk (blk.h). A bad option value (or the
- * model's own o.fail()) makes the program exit 2 with one line naming it,
- * whatever build() returns. Two options are the library's, for every
+ * generic request interface (bridge.h), or a device folder's own helper
+ * (devices/sc-blk/blk.h: storage() for a TLM memory or flash model behind
+ * virtio-blk). A bad option value (or the model's own o.fail()) makes the
+ * program exit 2 with one line naming it, whatever build() returns. Two options are the library's, for every
  * model: --bus-latency=DURATION and --bus-bandwidth=BYTES_PER_S, the
  * bridge's DMA timing.
  *
@@ -43,7 +43,6 @@
 #include <functional>
 #include <string>
 
-#include "cosim/systemc/blk.h"
 #include "cosim/systemc/bridge.h"
 
 extern "C" {
@@ -126,18 +125,6 @@ bridge *connect(const options &o, TARGET &req, INITIATOR &dma,
     b->req_socket.bind(req);
     dma.bind(b->dma_socket);
     return b;
-}
-
-// virtio-blk in front of a storage model (blk.h): a blk_bridge of
-// @capacity bytes whose storage socket is bound to the model's @target.
-template <class TARGET>
-bridge *storage(const options &o, TARGET &target, uint64_t capacity,
-                bool read_only = false, uint16_t num_queues = 1)
-{
-    auto *disk = new blk_bridge("disk", o.desc().name, capacity, read_only,
-                                num_queues);
-    disk->storage.bind(target);
-    return &disk->br;
 }
 
 } // namespace vusim_sc

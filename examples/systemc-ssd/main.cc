@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // vusim-sc-ssd: the NAND SSD model (ssd.h) behind virtio-blk.
-#include "cosim/systemc/program.h"
+#include "devices/sc-blk/blk.h"
 #include "examples/systemc-ssd/ssd.h"
 
 int sc_main(int argc, char **argv)

@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cosim/systemc/blk.h"
+#include "devices/sc-blk/blk.h"
 #include "cosim/systemc/bridge.h"
 #include "cosim/systemc/kernel.h"
 

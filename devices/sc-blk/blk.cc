@@ -12,7 +12,7 @@
 #include <cstring>
 #include <memory>
 
-#include "cosim/systemc/blk.h"
+#include "devices/sc-blk/blk.h"
 
 using namespace sc_core;
 

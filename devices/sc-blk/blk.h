@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * cosim/systemc/blk.h - the virtio-blk front half: virtio-blk requests
- * become TLM-2.0 READ and WRITE transactions on a storage socket
+ * devices/sc-blk/blk.h - virtio-blk in front of a SystemC/TLM-2.0 storage
+ * model: virtio-blk requests become TLM-2.0 READ and WRITE transactions
+ * on a storage socket
+ *
+ * A device model built on the SystemC bridge library (cosim/systemc,
+ * libvusim-systemc, which knows no device): the blk counterpart of
+ * devices/blk for users who have a TLM memory or flash model rather than
+ * a C one. Installed in libvusim-systemc; storage() below is what a
+ * program's build() returns (cosim/systemc/program.h).
  *
  * Model. blk_bridge is a bridge (bridge.h) with a ready-made model in front
  * of it: it decodes each virtio-blk request (through the bridge's DMA
@@ -45,13 +52,14 @@
  * Errors:      as bridge.h; a storage error fails the one request.
  * Determinism: the storage model's times only.
  */
-#ifndef VUSIM_COSIM_SYSTEMC_BLK_H
-#define VUSIM_COSIM_SYSTEMC_BLK_H
+#ifndef VUSIM_DEVICES_SC_BLK_H
+#define VUSIM_DEVICES_SC_BLK_H
 
 #include <memory>
 #include <vector>
 
 #include "cosim/systemc/bridge.h"
+#include "cosim/systemc/program.h"
 
 namespace vusim_sc {
 
@@ -119,6 +127,19 @@ public:
                uint64_t capacity, bool read_only = false,
                uint16_t num_queues = 1);
 };
+
+// virtio-blk in front of a storage model, for a program's build()
+// (cosim/systemc/program.h): a blk_bridge of @capacity bytes whose storage
+// socket is bound to the model's @target.
+template <class TARGET>
+bridge *storage(const options &o, TARGET &target, uint64_t capacity,
+                bool read_only = false, uint16_t num_queues = 1)
+{
+    auto *disk = new blk_bridge("disk", o.desc().name, capacity, read_only,
+                                num_queues);
+    disk->storage.bind(target);
+    return &disk->br;
+}
 
 } // namespace vusim_sc
 
