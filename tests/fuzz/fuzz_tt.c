@@ -12,9 +12,14 @@
  * only part of it (bit 3), and whether a back-end kick asks
  * sim_tt_kick_sync() afterwards (bit 4, as an in-band kick does). After each step
  * the event loop turns and the calendar runs while nothing holds it, as
- * cosim/backend/loop.c does, and whatever the controller sent is read. The
+ * cosim/backend/loop.c does, and whatever the controller sent is read,
+ * until a turn changes nothing (at most FZ_TURNS turns). The
  * controller must never crash, run the calendar while a participant runs,
- * or leave a kick's ack waiting once its participant is gone.
+ * leave a kick's ack waiting once its participant is gone, or leave an
+ * event on the event base it borrowed once it is freed.
+ *
+ * The event base is made once and borrowed by each input's controller, as
+ * the back-end's loop lends its own.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -31,17 +36,23 @@
 #include "tests/fuzz/fuzz.h"
 
 #define FZ_MAXP 3
+#define FZ_TURNS 4
 
 struct fz_tt {
     int holds;
     int syncs_waiting;
+    unsigned calls;          /* hold, release and sync callbacks so far */
 };
 
 static char g_path[108];
+static struct event_base *g_base;
 
 static void fz_hold(void *o)
 {
-    ((struct fz_tt *)o)->holds++;
+    struct fz_tt *s = o;
+
+    s->holds++;
+    s->calls++;
 }
 
 static void fz_release(void *o)
@@ -50,6 +61,7 @@ static void fz_release(void *o)
 
     fz_check(s->holds > 0);
     s->holds--;
+    s->calls++;
 }
 
 static void fz_sync_done(void *arg)
@@ -58,6 +70,7 @@ static void fz_sync_done(void *arg)
 
     fz_check(s->syncs_waiting > 0);
     s->syncs_waiting--;
+    s->calls++;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -67,6 +80,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fz_quiet_logs();
     snprintf(g_path, sizeof(g_path), "/tmp/vusim-fuzz-tt-%d.sock",
              (int)getpid());
+    g_base = event_base_new();
+    if (!g_base) {
+        abort();
+    }
     return 0;
 }
 
@@ -86,19 +103,45 @@ static int fz_connect(void)
     return fd;
 }
 
-static void fz_turn(struct event_base *base, struct sim_cal *cal,
-                    struct fz_tt *s, const int *cl, int n)
+/* One turn: the event loop, the calendar while nothing holds it, and what
+ * the controller sent. Returns whether anything happened: a calendar
+ * event, bytes or a first end-of-file at a participant, a callback. */
+static bool fz_turn_once(struct sim_cal *cal, struct fz_tt *s, const int *cl,
+                         bool *eof, int n)
 {
+    unsigned calls = s->calls;
     struct sim_tt_msg m;
+    bool any = false;
+    ssize_t r;
 
-    for (int k = 0; k < 4; k++) {
-        event_base_loop(base, EVLOOP_NONBLOCK);
-        for (int i = 0; i < 16 && s->holds == 0 && sim_cal_pending(cal); i++) {
-            sim_cal_run_one(cal);
+    event_base_loop(g_base, EVLOOP_NONBLOCK);
+    for (int i = 0; i < 16 && s->holds == 0 && sim_cal_pending(cal); i++) {
+        sim_cal_run_one(cal);
+        any = true;
+    }
+    for (int i = 0; i < n; i++) {
+        r = -1;
+        while (cl[i] >= 0 && (r = read(cl[i], &m, sizeof(m))) > 0) {
+            any = true;
         }
-        for (int i = 0; i < n; i++) {
-            while (cl[i] >= 0 && read(cl[i], &m, sizeof(m)) > 0) {
-            }
+        if (cl[i] >= 0 && r == 0 && !eof[i]) {
+            eof[i] = true;           /* the controller dropped it */
+            any = true;
+        }
+    }
+    return any || s->calls != calls;
+}
+
+/* Turn at least @min times, then until a turn changes nothing, at most
+ * FZ_TURNS times. At the start @min is the number of participants: the
+ * controller accepts one connection per turn, and an accept shows nothing
+ * to the peer. */
+static void fz_turn(struct sim_cal *cal, struct fz_tt *s, const int *cl,
+                    bool *eof, int n, int min)
+{
+    for (int k = 0; k < FZ_TURNS; k++) {
+        if (!fz_turn_once(cal, s, cl, eof, n) && k + 1 >= min) {
+            break;
         }
     }
 }
@@ -106,7 +149,7 @@ static void fz_turn(struct event_base *base, struct sim_cal *cal,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz f = { data, size };
-    struct fz_tt s = { 0, 0 };
+    struct fz_tt s = { 0, 0, 0 };
     struct sim_tt_ops ops = { fz_hold, fz_release, &s };
     uint8_t c = fz_u8(&f);
     struct sim_tt_cfg cfg = {
@@ -114,17 +157,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .start_tod_ns = 1000000000ull, .free_until = (c & 2) != 0,
     };
     int cl[FZ_MAXP], n = 1 + (c >> 2) % FZ_MAXP;
-    struct event_base *base = event_base_new();
+    bool eof[FZ_MAXP] = { false, false, false };
     struct sim_cal *cal = sim_cal_new();
     struct sim_tt *tt = NULL;
 
-    if (!base || !cal || sim_tt_new(base, cal, &cfg, &ops, &tt) < 0) {
+    if (!cal || sim_tt_new(g_base, cal, &cfg, &ops, &tt) < 0) {
         abort();
     }
     for (int i = 0; i < n; i++) {
         cl[i] = fz_connect();
     }
-    fz_turn(base, cal, &s, cl, n);
+    fz_turn(cal, &s, cl, eof, n, n);
     while (fz_left(&f) > 0) {
         uint8_t ctl = fz_u8(&f);
         struct sim_tt_msg m;
@@ -142,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 cl[who] = -1;
             }
         }
-        fz_turn(base, cal, &s, cl, n);
+        fz_turn(cal, &s, cl, eof, n, 1);
         if ((ctl & 0x10) && !sim_tt_kick_sync(tt, fz_sync_done, &s)) {
             s.syncs_waiting++;
         }
@@ -154,11 +197,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cl[i] = -1;
         }
     }
-    fz_turn(base, cal, &s, cl, n);
+    fz_turn(cal, &s, cl, eof, n, 1);
     fz_check(s.syncs_waiting == 0);
     sim_tt_free(tt);
     fz_check(s.holds == 0);
-    event_base_free(base);
+    fz_check(event_base_get_num_events(g_base, EVENT_BASE_COUNT_ADDED |
+                                       EVENT_BASE_COUNT_ACTIVE) == 0);
     sim_cal_free(cal);
     return 0;
 }

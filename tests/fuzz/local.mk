@@ -78,10 +78,13 @@ EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/README tests/fuzz/corpus \
 	tests/fuzz/regress
 TESTS += tests/fuzz/replay.sh tests/fuzz/smoke.sh
 
-# make fuzz [FUZZ_SECONDS=N] [FUZZ_TARGETS="msg vq"]: each target N seconds.
+# make fuzz [FUZZ_SECONDS=N] [FUZZ_TARGETS="msg vq"]: each target N seconds;
+# FUZZ_RUNS=N: each target N executions instead (the long run).
+FUZZ_RUNS =
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_TARGETS='$(FUZZ_TARGETS)' \
+	    FUZZ_RUNS='$(FUZZ_RUNS)' \
 	    $(SHELL) '$(abs_top_srcdir)/tests/fuzz/run.sh' \
 	    '$(abs_top_srcdir)' '$(abs_top_builddir)'
 
