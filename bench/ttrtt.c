@@ -30,9 +30,6 @@
 #include "cosim/backend/loop.h"
 #include "sim/tt.h"
 
-static void hold(void *o) { vu_loop_hold(o); }
-static void release(void *o) { vu_loop_release(o); }
-
 static pid_t start_controller(const char *path)
 {
     pid_t pid = (fflush(stdout), fork());
@@ -41,13 +38,14 @@ static pid_t start_controller(const char *path)
         return pid;
     }
     struct vu_loop *loop = vu_loop_new(NULL);
-    struct sim_tt_ops ops = { hold, release, loop };
+    struct sim_tt_ops ops;
     struct sim_tt_cfg cfg = { .path = path, .participants = 1,
                               .free_until = true };
     struct sim_tt *tt;
 
     if (loop) {
         vu_loop_set_poll(loop, VUSIM_POLL_NS);   /* as vusim runs it */
+        vu_loop_tt_ops(loop, &ops);
     }
     if (!loop || sim_tt_new(vu_loop_base(loop), vu_loop_cal(loop), &cfg,
                             &ops, &tt) < 0) {

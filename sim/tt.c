@@ -63,6 +63,7 @@ struct sim_tt {
     bool starting;              /* start events are scheduled */
     bool held_for_start;        /* the calendar waits for participants */
     struct tt_client *running;
+    struct tt_client *last;     /* read from last (sim_tt_serve_last) */
     struct sim_tt_stats st;
     sim_tt_observer_fn obs;
     void *obs_opaque;
@@ -106,6 +107,9 @@ static void tt_close(struct tt_client *c)
 
     if (tt->running == c) {
         tt_set_running(tt, NULL);
+    }
+    if (tt->last == c) {
+        tt->last = NULL;
     }
     sim_cal_cancel(tt->cal, &c->run_ev);
     sim_cal_cancel(tt->cal, &c->start_ev);
@@ -384,18 +388,23 @@ static int tt_handle(struct tt_client *c, const struct sim_tt_msg *m)
     return tt_send(c, SIM_TT_ACK, m->seq, reply);
 }
 
-static void tt_read_cb(evutil_socket_t fd, short what, void *arg)
+/* One read from @c (@flags: MSG_DONTWAIT for a hot serve, whose socket
+ * may have nothing), and the message if it is whole. */
+static void tt_read(struct tt_client *c, int flags)
 {
-    struct tt_client *c = arg;
+    struct sim_tt *tt = c->tt;
     struct sim_tt_msg m;
     ssize_t n;
     char why[96];
     int rc;
 
-    (void)what;
-    n = read((int)fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+    n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, flags);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         return;
+    }
+    tt->last = c;
+    if (tt->ops.active) {
+        tt->ops.active(tt->ops.opaque, tt);
     }
     if (n == 0 && c->rlen == 0) {
         VUSIM_INFO(SS, "participant %u (id %lld) left", c->conn,
@@ -419,6 +428,20 @@ static void tt_read_cb(evutil_socket_t fd, short what, void *arg)
                  sim_tt_op_name(m.op), m.op, m.seq,
                  (unsigned long long)m.time, strerror(-rc));
         tt_drop(c, why);
+    }
+}
+
+static void tt_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tt_read(arg, 0);
+}
+
+void sim_tt_serve_last(struct sim_tt *tt)
+{
+    if (tt->last) {
+        tt_read(tt->last, MSG_DONTWAIT);
     }
 }
 
@@ -509,6 +532,9 @@ void sim_tt_free(struct sim_tt *tt)
 
         c->sync_done = NULL;
         tt_close(c);
+    }
+    if (tt->ops.active) {
+        tt->ops.active(tt->ops.opaque, NULL);
     }
     if (tt->held_for_start) {
         tt->ops.release(tt->ops.opaque);

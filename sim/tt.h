@@ -81,6 +81,10 @@ struct sim_tt_ops {
     void (*hold)(void *opaque);
     void (*release)(void *opaque);
     void *opaque;
+    /* Optional: bytes came from a participant of @tt (a polling loop
+     * learns where its next message is likely to come from, and may call
+     * sim_tt_serve_last). Called with NULL from sim_tt_free: forget @tt. */
+    void (*active)(void *opaque, struct sim_tt *tt);
 };
 
 struct sim_tt_cfg {
@@ -109,6 +113,11 @@ void sim_tt_free(struct sim_tt *tt);
  * (or is gone).
  */
 bool sim_tt_kick_sync(struct sim_tt *tt, void (*done)(void *arg), void *arg);
+
+/* Read the participant that spoke last without blocking, and handle its
+ * message if one is whole: what its fd's event would do, for a loop that
+ * polls that one socket (cosim/backend/loop.h, vu_loop_set_hot). */
+void sim_tt_serve_last(struct sim_tt *tt);
 
 void sim_tt_get_stats(const struct sim_tt *tt, struct sim_tt_stats *st);
 

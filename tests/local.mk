@@ -23,8 +23,8 @@ tests_unit_vusim_unit_SOURCES += tests/unit/traces/test_trace.c \
 	tests/unit/traces/test_trace_replay.c \
 	tests/unit/traces/test_trace_lazy.c \
 	tests/support/tmpfile.c tests/support/tmpfile.h
-tests_unit_vusim_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_vusim_unit_LDADD = libvufe.la libvusim.la $(CUNIT_LIBS) -lpthread
+tests_unit_vusim_unit_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_vusim_unit_LDADD = libvufe.la libvusim.la $(CUNIT_LIBS) $(LIBEVENT_LIBS) -lpthread
 # test_trace_replay parses the Perfetto export back with jansson.
 tests_unit_vusim_unit_CFLAGS += $(JANSSON_CFLAGS)
 tests_unit_vusim_unit_LDADD += $(JANSSON_LIBS)

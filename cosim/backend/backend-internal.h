@@ -32,6 +32,7 @@ struct vu_queue {
     uint16_t index;
     struct vu_vq vq;
     int kick_fd, call_fd, err_fd;
+    bool kick_nonblock;           /* the front-end's eventfd is O_NONBLOCK */
     struct event *kick_ev;
     struct event *poll_ev;        /* NOFD kick: look at the ring on a timer */
     bool started, enabled;
@@ -109,10 +110,14 @@ void vu_queue_stop(struct vu_queue *q);
 void vu_queue_enable(struct vu_queue *q, bool on);
 void vu_queue_remap(struct vu_queue *q);
 
+/* backend.c: make @be the loop's hot connection (vu_loop_set_hot) */
+void vu_backend_set_hot(struct vu_backend *be);
+
 /* backend_channel.c: the back-end channel, in-band calls and VRING_ERR */
 void vu_chan_init(struct vu_backend *be);
 int vu_chan_set_fd(struct vu_backend *be, int fd);   /* takes @fd */
 void vu_chan_close(struct vu_backend *be);  /* drops the calls too */
+void vu_chan_serve(struct vu_backend *be);  /* read and handle its replies */
 void vu_chan_call(struct vu_queue *q);      /* owe an in-band call, send */
 void vu_chan_forget_call(struct vu_queue *q);
 void vu_chan_drop_calls(struct vu_backend *be);   /* owed and in flight */

@@ -920,6 +920,7 @@ static bool vu_handle_one(struct vu_backend *be, struct vu_msg *m)
     char desc[192];
 
     be->st.messages++;
+    vu_loop_touch(be->loop);     /* a hot serve caught something */
     VU_OBS(be, msg, VU_OBS_FE_REQ, m);
     if (be->cfg.verbose) {
         vu_describe(m, desc, sizeof(desc));
@@ -946,7 +947,7 @@ static void vu_drain(struct vu_backend *be)
     while (be->sock >= 0 && !be->reply_deferred &&
            (first || vu_msg_reader_pending(&be->rd))) {
         first = false;
-        rc = vu_msg_read(&be->rd, be->sock, &m);
+        rc = vu_msg_read_nowait(&be->rd, be->sock, &m);
         if (rc == -EAGAIN) {
             return;
         }
@@ -968,6 +969,28 @@ static void vu_drain(struct vu_backend *be)
     }
 }
 
+/*
+ * The loop's hot serve: read the fd this front-end answers on next. With
+ * an in-band call out that is the back-end channel, whose ack releases
+ * the calendar (and would win over a crossing kick in a batch too, by its
+ * priority); otherwise the main socket.
+ */
+static void vu_hot_serve(void *opaque)
+{
+    struct vu_backend *be = opaque;
+
+    if (be->chan.awaiting_call_ack && be->chan.fd >= 0) {
+        vu_chan_serve(be);
+    } else {
+        vu_drain(be);
+    }
+}
+
+void vu_backend_set_hot(struct vu_backend *be)
+{
+    vu_loop_set_hot(be->loop, vu_hot_serve, be);
+}
+
 static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct vu_backend *be = arg;
@@ -975,6 +998,7 @@ static void vu_sock_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     vu_loop_touch(be->loop);
+    vu_backend_set_hot(be);
     vu_drain(be);
 }
 
@@ -1047,6 +1071,7 @@ int vu_backend_attach(struct vu_backend *be, int sock)
 
 void vu_backend_detach(struct vu_backend *be)
 {
+    vu_loop_drop_hot(be->loop, be);
     if (be->sock < 0) {
         return;
     }

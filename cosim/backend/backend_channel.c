@@ -163,7 +163,7 @@ static bool vu_chan_one(struct vu_backend *be, int fd)
     struct vu_msg m;
     int rc;
 
-    rc = vu_msg_read(&be->chan.rd, fd, &m);
+    rc = vu_msg_read_nowait(&be->chan.rd, fd, &m);
     if (rc == -EAGAIN) {
         return false;
     }
@@ -202,12 +202,21 @@ static bool vu_chan_one(struct vu_backend *be, int fd)
     return be->chan.fd >= 0 && vu_msg_reader_pending(&be->chan.rd);
 }
 
+void vu_chan_serve(struct vu_backend *be)
+{
+    while (be->chan.fd >= 0 && vu_chan_one(be, be->chan.fd)) {
+    }
+}
+
 static void vu_chan_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct vu_backend *be = arg;
+
+    (void)fd;
     (void)what;
-    vu_loop_touch(((struct vu_backend *)arg)->loop);
-    while (vu_chan_one(arg, (int)fd)) {
-    }
+    vu_loop_touch(be->loop);
+    vu_backend_set_hot(be);
+    vu_chan_serve(be);
 }
 
 int vu_chan_set_fd(struct vu_backend *be, int fd)

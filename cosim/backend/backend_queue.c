@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -566,6 +567,31 @@ void vu_queue_kick(struct vu_queue *q, bool inband)
     }
 }
 
+/* A kick read from the queue's eventfd: served after the batch. */
+static void vu_kick_take(struct vu_queue *q)
+{
+    vu_loop_touch(q->be->loop);
+    q->be->st.q[q->index].kicks_eventfd++;
+    q->be->st.q[q->index].kick_mode = VU_NOTIFY_EVENTFD;
+    VU_OBS(q->be, kick, q->index, false);
+    /* Not now: after this batch, in queue order (see cosim/backend/loop.h). */
+    vu_loop_defer(q->be->loop, &q->kick_defer);
+}
+
+/* The loop's hot serve in eventfd mode: the queue kicked last is the one
+ * whose front-end kicks next (cosim/backend/loop.h). Only for an eventfd
+ * the front-end made non-blocking, as QEMU's are: a read of a blocking
+ * one with no kick would hang the loop. */
+static void vu_kick_hot(void *opaque)
+{
+    struct vu_queue *q = opaque;
+    eventfd_t v;
+
+    if (q->kick_fd >= 0 && eventfd_read(q->kick_fd, &v) == 0) {
+        vu_kick_take(q);
+    }
+}
+
 static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct vu_queue *q = arg;
@@ -575,12 +601,10 @@ static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
     if (eventfd_read((int)fd, &v) < 0) {
         return;
     }
-    vu_loop_touch(q->be->loop);
-    q->be->st.q[q->index].kicks_eventfd++;
-    q->be->st.q[q->index].kick_mode = VU_NOTIFY_EVENTFD;
-    VU_OBS(q->be, kick, q->index, false);
-    /* Not now: after this batch, in queue order (see cosim/backend/loop.h). */
-    vu_loop_defer(q->be->loop, &q->kick_defer);
+    if (q->kick_nonblock) {
+        vu_loop_set_hot(q->be->loop, vu_kick_hot, q);
+    }
+    vu_kick_take(q);
 }
 
 /* A kick set with NOFD: the spec says the back-end polls the ring. */
@@ -626,6 +650,7 @@ int vu_queue_set_kick_fd(struct vu_queue *q, int fd)
         event_free(q->kick_ev);
         q->kick_ev = NULL;
     }
+    vu_loop_drop_hot(be->loop, q);
     if (q->kick_fd >= 0) {
         close(q->kick_fd);
     }
@@ -633,6 +658,7 @@ int vu_queue_set_kick_fd(struct vu_queue *q, int fd)
     if (fd < 0) {
         return 0;
     }
+    q->kick_nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
     q->kick_ev = event_new(vu_loop_base(be->loop), fd, EV_READ | EV_PERSIST,
                            vu_kick_cb, q);
     if (!q->kick_ev || event_add(q->kick_ev, NULL) < 0) {

@@ -12,6 +12,7 @@
 
 #include "cosim/backend/loop.h"
 #include "sim/log.h"
+#include "sim/tt.h"
 #include "sim/wallclock.h"
 
 struct vu_loop {
@@ -30,6 +31,8 @@ struct vu_loop {
     void (*tick)(void *opaque);
     void *tick_opaque;
     const struct vu_loop_gate *gate;
+    void (*hot)(void *opaque);  /* vu_loop_set_hot */
+    void *hot_opaque;
 };
 
 void vu_loop_set_gate(struct vu_loop *loop, const struct vu_loop_gate *g)
@@ -267,6 +270,7 @@ static bool poll_fds(struct vu_loop *loop, uint64_t limit_ns,
 {
     uint64_t a0 = loop->activity, t0, window = loop->poll_ns;
     bool caught = false;
+    unsigned spins = 0;
 
     *spent = 0;
     if (window == 0) {
@@ -281,8 +285,10 @@ static bool poll_fds(struct vu_loop *loop, uint64_t limit_ns,
          * again after serving them, one more epoll_wait per catch, on
          * the request cycle's critical path; the turn that follows runs
          * the calendar and looks again anyway. */
-        if (event_base_loop(loop->base,
-                            EVLOOP_NONBLOCK | EVLOOP_ONCE) < 0) {
+        if (loop->hot && ++spins % VU_LOOP_HOT_SPINS != 0) {
+            loop->hot(loop->hot_opaque);
+        } else if (event_base_loop(loop->base,
+                                   EVLOOP_NONBLOCK | EVLOOP_ONCE) < 0) {
             break;
         }
         if (loop->activity != a0 || loop->stop) {
@@ -406,6 +412,22 @@ void vu_loop_touch(struct vu_loop *loop)
     loop->activity++;
 }
 
+void vu_loop_set_hot(struct vu_loop *loop, void (*serve)(void *opaque),
+                     void *opaque)
+{
+    loop->hot = serve;
+    loop->hot_opaque = opaque;
+}
+
+void vu_loop_drop_hot(struct vu_loop *loop, void *opaque)
+{
+    if (loop->hot_opaque == opaque) {
+        loop->hot = NULL;
+        loop->hot_opaque = NULL;
+        loop->activity++;     /* a poll serving it must end now */
+    }
+}
+
 void vu_loop_set_poll(struct vu_loop *loop, uint64_t max_ns)
 {
     loop->poll_max_ns = max_ns;
@@ -424,4 +446,41 @@ void vu_loop_set_tick(struct vu_loop *loop, void (*fn)(void *opaque),
 {
     loop->tick = fn;
     loop->tick_opaque = opaque;
+}
+
+/* ---- a time-travel controller on the loop ---------------------------- */
+
+static void loop_tt_hold(void *opaque)
+{
+    vu_loop_hold(opaque);
+}
+
+static void loop_tt_release(void *opaque)
+{
+    vu_loop_release(opaque);
+}
+
+static void loop_tt_serve(void *tt)
+{
+    sim_tt_serve_last(tt);
+}
+
+static void loop_tt_active(void *opaque, struct sim_tt *tt)
+{
+    struct vu_loop *loop = opaque;
+
+    if (tt) {
+        loop->activity++;
+        vu_loop_set_hot(loop, loop_tt_serve, tt);
+    } else if (loop->hot == loop_tt_serve) {
+        vu_loop_drop_hot(loop, loop->hot_opaque);
+    }
+}
+
+void vu_loop_tt_ops(struct vu_loop *loop, struct sim_tt_ops *ops)
+{
+    ops->hold = loop_tt_hold;
+    ops->release = loop_tt_release;
+    ops->active = loop_tt_active;
+    ops->opaque = loop;
 }

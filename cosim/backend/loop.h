@@ -103,6 +103,34 @@ int vu_loop_stop_fd(struct vu_loop *loop);
 /* An fd callback says it did something (polling uses it). */
 void vu_loop_touch(struct vu_loop *loop);
 
+/*
+ * The peer that answers next. A synchronous peer (an in-band kick's
+ * front-end, a call's ack) usually answers while the loop polls. Finding
+ * the answer with epoll_wait and then reading it costs two system calls
+ * on the critical path; the reader's own non-blocking read costs one, as
+ * the raw ping-pong floor does. So while polling, the loop calls @serve,
+ * which must read and serve without blocking the one fd its peer answers
+ * on, exactly as that fd's event callback would, and call vu_loop_touch()
+ * if it served anything. Every VU_LOOP_HOT_SPINS-th try the loop looks at
+ * all fds instead, so other connections, timers and the stop pipe are
+ * still seen while it spins. What is served and in which order is the
+ * same as through the fd's event (the hot fd is the one with the reply
+ * priority when a call is out); only the host time it is read at changes.
+ * The last connection whose fd was served sets itself; set_hot replaces,
+ * drop_hot(@opaque) clears only if @opaque is the hot one (a connection
+ * that closes).
+ */
+#define VU_LOOP_HOT_SPINS 8u
+void vu_loop_set_hot(struct vu_loop *loop, void (*serve)(void *opaque),
+                     void *opaque);
+void vu_loop_drop_hot(struct vu_loop *loop, void *opaque);
+
+/* The sim_tt_ops (sim/tt.h) of a time-travel controller on this loop:
+ * its holds are the loop's, and the participant that spoke last is the
+ * loop's hot peer. */
+struct sim_tt_ops;
+void vu_loop_tt_ops(struct vu_loop *loop, struct sim_tt_ops *ops);
+
 /* Poll fds for up to @max_ns before sleeping (0: never; see loop.c). The
  * vusim program uses VUSIM_POLL_NS. */
 #define VUSIM_POLL_NS 50000u

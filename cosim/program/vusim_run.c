@@ -184,16 +184,6 @@ struct run {
 
 /* ---- time travel ---------------------------------------------------- */
 
-static void tt_hold(void *opaque)
-{
-    vu_loop_hold(opaque);
-}
-
-static void tt_release(void *opaque)
-{
-    vu_loop_release(opaque);
-}
-
 static void tt_reply_resume(void *arg)
 {
     vu_backend_reply_resume(arg);
@@ -218,12 +208,13 @@ static int run_time_travel(struct run *r)
          * client could then neither stop it nor release a request at the
          * time the guest is at. */
         .free_until = c->free_until && !c->control};
-    struct sim_tt_ops ops = {tt_hold, tt_release, r->loop};
+    struct sim_tt_ops ops;
     int rc;
 
     if (!c->time_travel) {
         return 0;
     }
+    vu_loop_tt_ops(r->loop, &ops);
     rc = sim_tt_new(vu_loop_base(r->loop), vu_loop_cal(r->loop), &cfg, &ops,
                     &r->tt);
     if (rc < 0) {

@@ -150,7 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz f = { data, size };
     struct fz_tt s = { 0, 0, 0 };
-    struct sim_tt_ops ops = { fz_hold, fz_release, &s };
+    struct sim_tt_ops ops = { .hold = fz_hold, .release = fz_release,
+                              .opaque = &s };
     uint8_t c = fz_u8(&f);
     struct sim_tt_cfg cfg = {
         .path = g_path, .participants = 1 + (c & 1),

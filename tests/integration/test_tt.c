@@ -38,8 +38,6 @@ struct ttfix {
  * can stall a thread for seconds. */
 #define TT_WAIT_MS 15000
 
-static void hold(void *o) { vu_loop_hold(o); }
-static void release(void *o) { vu_loop_release(o); }
 
 static void *tt_thread(void *arg)
 {
@@ -83,7 +81,7 @@ static void obs_fn(void *opaque, uint64_t id, enum sim_tt_dir dir,
 static void fix_start(struct ttfix *f, unsigned n, sim_time_t dev_at)
 {
     static unsigned k;
-    struct sim_tt_ops ops = { hold, release, NULL };
+    struct sim_tt_ops ops;
     struct sim_tt_cfg cfg = { .participants = n,
                               .start_tod_ns = 1000000000000ull,
                               .free_until = true };
@@ -93,7 +91,7 @@ static void fix_start(struct ttfix *f, unsigned n, sim_time_t dev_at)
              (int)getpid(), ++k);
     f->loop = vu_loop_new(NULL);
     vu_loop_set_poll(f->loop, VUSIM_POLL_NS);   /* as the program runs */
-    ops.opaque = f->loop;
+    vu_loop_tt_ops(f->loop, &ops);
     cfg.path = f->path;
     CU_ASSERT_EQUAL_FATAL(sim_tt_new(vu_loop_base(f->loop),
                                      vu_loop_cal(f->loop), &cfg, &ops,
@@ -446,7 +444,7 @@ static void *ttbe_reader(void *arg)
 static void ttbe_start(struct ttbe *f, sim_time_t latency)
 {
     static unsigned k;
-    struct sim_tt_ops ops = { hold, release, NULL };
+    struct sim_tt_ops ops;
     struct sim_tt_cfg cfg = { .participants = 1, .free_until = true };
     struct vu_backend_cfg bc = { .inband = VU_INBAND_ON, .conn_id = 1,
                                  .reply_sync = ttbe_sync };
@@ -457,7 +455,7 @@ static void ttbe_start(struct ttbe *f, sim_time_t latency)
              (int)getpid(), ++k);
     loop = f->t.h.loop = harness_loop_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
-    ops.opaque = loop;
+    vu_loop_tt_ops(loop, &ops);
     cfg.path = f->ttpath;
     CU_ASSERT_EQUAL_FATAL(sim_tt_new(vu_loop_base(loop), vu_loop_cal(loop),
                                      &cfg, &ops, &f->tt), 0);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* cosim/loop: deferred work in key order, holds, the stop pipe, polling
  * under a paced clock. */
+#define _GNU_SOURCE
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include <CUnit/CUnit.h>
 
@@ -204,11 +208,143 @@ static void test_paced_poll_not_late(void)
     vu_loop_free(l.loop);
 }
 
+/* ---- the hot peer ---------------------------------------------------- */
+
+struct hot {
+    struct vu_loop *loop;
+    int fd;             /* what the hot serve reads (no libevent event) */
+    int calls, caught, other;
+    struct event *timeout;
+};
+
+static void hot_serve(void *opaque)
+{
+    struct hot *h = opaque;
+    char b;
+
+    h->calls++;
+    if (read(h->fd, &b, 1) == 1) {
+        h->caught++;
+        vu_loop_touch(h->loop);
+        vu_loop_stop(h->loop);
+    }
+}
+
+static void other_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct hot *h = arg;
+    char b;
+
+    (void)what;
+    if (read((int)fd, &b, 1) == 1) {
+        h->other++;
+        vu_loop_touch(h->loop);
+        vu_loop_stop(h->loop);
+    }
+}
+
+static void hot_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    vu_loop_stop(arg);      /* fail, not hang, if nothing is served */
+}
+
+/* A hot fd (pa) and another with a libevent event (pb). */
+static void hot_setup(struct hot *h, int pa[2], int pb[2], struct event **ev)
+{
+    static const struct timeval limit = { 10, 0 };
+
+    CU_ASSERT_FATAL(pipe2(pa, O_NONBLOCK) == 0 && pipe2(pb, O_NONBLOCK) == 0);
+    h->loop = vu_loop_new(NULL);
+    CU_ASSERT_FATAL(h->loop != NULL);
+    vu_loop_set_poll(h->loop, VUSIM_POLL_NS);
+    h->fd = pa[0];
+    *ev = event_new(vu_loop_base(h->loop), pb[0], EV_READ | EV_PERSIST,
+                    other_cb, h);
+    CU_ASSERT_FATAL(*ev != NULL && event_add(*ev, NULL) == 0);
+    h->timeout = evtimer_new(vu_loop_base(h->loop), hot_timeout_cb, h->loop);
+    CU_ASSERT_FATAL(h->timeout && evtimer_add(h->timeout, &limit) == 0);
+}
+
+static void hot_teardown(struct hot *h, int pa[2], int pb[2],
+                         struct event *ev)
+{
+    event_free(ev);
+    event_free(h->timeout);
+    vu_loop_free(h->loop);
+    for (int i = 0; i < 2; i++) {
+        close(pa[i]);
+        close(pb[i]);
+    }
+}
+
+/* Polling serves the hot peer by its own read: pa has no event at all, so
+ * only the hot serve can find its byte. */
+static void test_hot_serves_its_fd(void)
+{
+    struct hot h = { 0 };
+    int pa[2], pb[2];
+    struct event *ev;
+
+    hot_setup(&h, pa, pb, &ev);
+    vu_loop_set_hot(h.loop, hot_serve, &h);
+    CU_ASSERT_EQUAL(write(pa[1], "x", 1), 1);
+    CU_ASSERT_EQUAL(vu_loop_run(h.loop), 0);
+    CU_ASSERT_EQUAL(h.caught, 1);
+    CU_ASSERT_EQUAL(h.other, 0);
+    hot_teardown(&h, pa, pb, ev);
+}
+
+/* While the hot peer is quiet, every VU_LOOP_HOT_SPINS-th try looks at all
+ * fds: another connection is served within the same poll, after at most
+ * VU_LOOP_HOT_SPINS - 1 hot tries. */
+static void test_hot_others_still_seen(void)
+{
+    struct hot h = { 0 };
+    int pa[2], pb[2];
+    struct event *ev;
+
+    hot_setup(&h, pa, pb, &ev);
+    vu_loop_set_hot(h.loop, hot_serve, &h);
+    CU_ASSERT_EQUAL(write(pb[1], "y", 1), 1);
+    CU_ASSERT_EQUAL(vu_loop_run(h.loop), 0);
+    CU_ASSERT_EQUAL(h.other, 1);
+    CU_ASSERT(h.calls >= 1 && h.calls <= (int)VU_LOOP_HOT_SPINS - 1);
+    hot_teardown(&h, pa, pb, ev);
+}
+
+/* drop_hot clears only its own peer (a closing connection must not clear
+ * another's); a dropped peer is never called again. */
+static void test_hot_drop(void)
+{
+    struct hot h = { 0 }, stranger = { 0 };
+    int pa[2], pb[2];
+    struct event *ev;
+
+    hot_setup(&h, pa, pb, &ev);
+    vu_loop_set_hot(h.loop, hot_serve, &h);
+    vu_loop_drop_hot(h.loop, &stranger);
+    CU_ASSERT_EQUAL(write(pb[1], "y", 1), 1);
+    CU_ASSERT_EQUAL(vu_loop_run(h.loop), 0);
+    CU_ASSERT(h.calls >= 1);
+    vu_loop_drop_hot(h.loop, &h);
+    h.calls = 0;
+    CU_ASSERT_EQUAL(write(pb[1], "y", 1), 1);
+    CU_ASSERT_EQUAL(vu_loop_run(h.loop), 0);
+    CU_ASSERT_EQUAL(h.calls, 0);
+    CU_ASSERT_EQUAL(h.other, 2);
+    hot_teardown(&h, pa, pb, ev);
+}
+
 CU_TestInfo loop_tests[] = {
     { "defer_key_order", test_defer_key_order },
     { "hold_stops_calendar", test_hold_stops_calendar },
     { "hold_taken_by_event", test_hold_taken_by_event },
     { "stop_fd", test_stop_fd },
     { "paced_poll_not_late", test_paced_poll_not_late },
+    { "hot_serves_its_fd", test_hot_serves_its_fd },
+    { "hot_others_still_seen", test_hot_others_still_seen },
+    { "hot_drop", test_hot_drop },
     CU_TEST_INFO_NULL,
 };
