@@ -4,7 +4,7 @@
 # scripts/build-qemu.sh - build (once) vusim's QEMU: Debian's QEMU 7.2 with
 # the patch series in scripts/patches/qemu-7.2/
 #
-# Usage: scripts/build-qemu.sh [--cached]
+# Usage: scripts/build-qemu.sh [--cached | --source]
 #
 # Stock QEMU 7.2 acks the in-band notification bits and then uses eventfds,
 # and it has no external clock. The patches add in-band notifications
@@ -14,7 +14,8 @@
 # Steps: `apt-get source qemu=V` (V is the source version of the installed
 # qemu-system-x86, so the firmware of qemu-system-data matches; needs a
 # deb-src entry, which scripts/setup.sh adds), apply the series in name
-# order with patch -p1, write the device list below as
+# order with patch -p1 (NNNN-*.patch from 0001; the cover letter is not
+# applied), write the device list below as
 # configs/devices/x86_64-softmmu/vusim.mak, configure x86_64-softmmu with
 # TCG only and without default features or devices, build
 # qemu-system-x86_64 and strip it. Firmware comes from Debian's
@@ -39,6 +40,11 @@
 # --cached: do not build; print the path if the binary is cached, else fail
 # (exit 1). Progress goes to stderr; the binary's path is the last line on
 # stdout.
+#
+# --source: do not build; print the unpacked Debian source tree of the
+# kept build tree (with whichever series was applied last), else fail
+# (exit 1). tests/check-qemu-patches.sh runs its scripts/checkpatch.pl
+# over the series.
 set -euo pipefail
 
 QEMU_RECIPE=1
@@ -85,9 +91,12 @@ src_version()
         "$QEMU_BIN_PKG" 2>/dev/null | sed -n 's/^ii *//p'
 }
 
+# The series in order; the cover letter (0000-cover-letter.patch, for
+# git send-email) holds no diff and is neither applied nor in the key.
 patch_files()
 {
-    find "$QEMU_PATCHES" -maxdepth 1 -name '*.patch' -type f | LC_ALL=C sort
+    find "$QEMU_PATCHES" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' \
+        ! -name '0000-*' -type f | LC_ALL=C sort
 }
 
 # tree_key VERSION: what decides the configured tree, patches aside.
@@ -292,6 +301,18 @@ qemu_build()
     } >"$out/source"
 }
 
+# print_source CACHE VERSION: the kept tree's source folder, or fail.
+print_source()
+{
+    local src
+
+    src=$1/tree-$(tree_key "$2")/src
+    [ -f "$src/scripts/checkpatch.pl" ] ||
+        die "no unpacked $QEMU_SRC_PKG $2 source at $src" \
+            "(scripts/build-qemu.sh unpacks it)"
+    printf '%s\n' "$src"
+}
+
 main()
 {
     local cached_only=0 version cache
@@ -299,12 +320,17 @@ main()
     case "${1:-}" in
     "") ;;
     --cached) cached_only=1 ;;
-    *) echo "usage: $0 [--cached]" >&2; exit 2 ;;
+    --source) cached_only=2 ;;
+    *) echo "usage: $0 [--cached | --source]" >&2; exit 2 ;;
     esac
     version=$(src_version)
     [ -n "$version" ] || die "package $QEMU_BIN_PKG is not installed"
     [ -n "$(patch_files)" ] || die "no patches in $QEMU_PATCHES"
     cache=$(cache_dir qemu)
+    if [ "$cached_only" -eq 2 ]; then
+        print_source "$cache" "$version"
+        return
+    fi
     cached "$cache" "$(cache_key "$version")" bin/qemu-system-x86_64 \
         "$cached_only" QEMU qemu_build "$version" "$cache"
 }

@@ -73,6 +73,12 @@ TESTS += tests/control.sh
 # scripts/setup.sh's deb-src entry for `apt-get source` (build-qemu.sh).
 dist_check_SCRIPTS += tests/setup-debsrc.sh
 TESTS += tests/setup-debsrc.sh
+# The QEMU patch series stays fit to post upstream: QEMU's checkpatch.pl
+# from the source build-qemu.sh unpacked, authors and sign-offs, subjects,
+# wrapping, QAPI Since, the cover letter. Skips without the source, or
+# fails then when VUSIM_QEMU_REQUIRED is set (scripts/test.sh).
+dist_check_SCRIPTS += tests/check-qemu-patches.sh
+TESTS += tests/check-qemu-patches.sh
 
 # Guest tier: real guests (User-Mode Linux, QEMU) against the vusim program;
 # each test skips (77) when its packages are missing, or fails then when
