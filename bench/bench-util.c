@@ -233,7 +233,9 @@ void bench_raw(const char *pattern, size_t size, long iters,
     waitpid(pid, NULL, 0);
 }
 
-struct vufe *bench_connect_inband(const char *path, const char *who)
+/* In-band as UML; @config_size bytes of config space read at set-up. */
+static struct vufe *connect_inband(const char *path, const char *who,
+                                   uint32_t config_size)
 {
     struct vufe_cfg cfg;
     struct vufe *fe;
@@ -241,6 +243,7 @@ struct vufe *bench_connect_inband(const char *path, const char *who)
 
     vufe_cfg_init(&cfg);
     cfg.path = path;
+    cfg.config_size = config_size;
     cfg.notify = VUFE_NOTIFY_INBAND;
     cfg.event_idx = false;
     /* Like UML: block on the ack alone; the back-end never makes a kick's
@@ -252,6 +255,64 @@ struct vufe *bench_connect_inband(const char *path, const char *who)
         exit(1);
     }
     return fe;
+}
+
+struct vufe *bench_connect_inband(const char *path, const char *who)
+{
+    return connect_inband(path, who, 0);
+}
+
+struct vufe *bench_connect_req(const char *path, const char *who,
+                               const struct dev_ops *ops,
+                               struct bench_req *r)
+{
+    struct vufe *fe;
+    char err[256] = "";
+
+    if (!ops || !ops->work || !ops->work->fetch) {
+        fprintf(stderr, "%s: the device has no plain request "
+                "(devices/work.h)\n", who);
+        exit(1);
+    }
+    *r = (struct bench_req){ .ops = ops->work };
+    fe = connect_inband(path, who, r->ops->config_size);
+    if (vufe_work_open(fe, r->ops, &r->slot, 1, &r->w, err,
+                       sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", who, err);
+        exit(1);
+    }
+    return fe;
+}
+
+void bench_req_add(struct vufe *fe, struct bench_req *r, uint64_t at,
+                   uint32_t len, const char *who)
+{
+    int rc = r->ops->fetch(r->w, 0, at, len, r->slot.buf);
+
+    if (rc == 0) {
+        rc = vufe_work_add(fe, 0, r->ops, &r->slot, false);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s: a request of %u bytes at %llu: %s\n", who, len,
+                (unsigned long long)at, strerror(-rc));
+        exit(1);
+    }
+}
+
+bool bench_req_ok(struct bench_req *r, uint32_t used)
+{
+    struct dev_work_result res;
+
+    r->ops->check(r->w, 0, r->slot.buf, used, &res);
+    return !res.failed && res.mismatched == 0;
+}
+
+void bench_req_close(struct bench_req *r)
+{
+    if (r->w) {
+        r->ops->close(r->w);
+        r->w = NULL;
+    }
 }
 
 const char *bench_load(void)

@@ -19,12 +19,15 @@
 #ifndef VUSIM_BENCH_UTIL_H
 #define VUSIM_BENCH_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include "cosim/frontend/vufe.h"
+#include "cosim/frontend/work.h"
+#include "devices/dev.h"
 
 /* Rounds the benchmarks interleave their measurements in: a shared
  * machine's noise drifts over seconds, and each figure then sees the same
@@ -89,6 +92,31 @@ void bench_raw(const char *pattern, size_t size, long iters,
 /* The reference front-end, in-band, like UML: no EVENT_IDX, blocking on
  * each reply alone. Exits with a line naming @who on failure. */
 struct vufe *bench_connect_inband(const char *path, const char *who);
+
+/* One request slot of a device's guest side (devices/work.h), for the
+ * benchmarks that time one request's cycle on any device that has one. */
+struct bench_req {
+    const struct dev_work_ops *ops;
+    struct dev_work *w;
+    struct vufe_work_slot slot;
+};
+
+/* Connect as bench_connect_inband() does to the back-end of @ops at
+ * @path, and open the device's guest side with one slot in @r. Exits with
+ * a line naming @who on failure (also for a device without one). */
+struct vufe *bench_connect_req(const char *path, const char *who,
+                               const struct dev_ops *ops,
+                               struct bench_req *r);
+
+/* Lay out the device's plain request that moves @len bytes from @at
+ * (ops->fetch()) and chain it on queue 0. Exits on failure. */
+void bench_req_add(struct vufe *fe, struct bench_req *r, uint64_t at,
+                   uint32_t len, const char *who);
+
+/* Did the request complete with @used bytes as it must? */
+bool bench_req_ok(struct bench_req *r, uint32_t used);
+
+void bench_req_close(struct bench_req *r);
 
 /* The load average line of /proc/loadavg (three numbers), for the record:
  * a shared machine's figures mean little without it. */

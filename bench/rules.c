@@ -7,8 +7,9 @@
  * one with no rule, one with 10 rules that never match (each checks its
  * triggers on every request: type, sectors beyond the disk, a state never
  * entered). The reference front-end runs the full in-band request cycle
- * on each in turn: a one-sector read (header | 512 bytes + status), kick,
- * ack, completion on the calendar, BACKEND_VRING_CALL, ack, reap.
+ * on each in turn: the device's plain request (devices/work.h fetch():
+ * for blk a one-sector read, header | 512 bytes | status), kick, ack,
+ * completion on the calendar, BACKEND_VRING_CALL, ack, reap, check.
  * BENCH_ROUNDS interleaved rounds, the same polling, timed scope and
  * statistic on both sides; wall time and the CPU of both processes per
  * request. Last line:
@@ -18,7 +19,6 @@
 #define _GNU_SOURCE
 #include "config.h"
 
-#include <endian.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stddef.h>
@@ -33,10 +33,11 @@
 #include "cosim/backend/loop.h"
 #include "cosim/backend/server.h"
 #include "cosim/frontend/vufe.h"
-#include "devices/blk/blk.h"
 #include "devices/dev.h"
 
 #define NRULES 10
+#define DEVICE "blk"            /* by name, as on vusim's command line */
+#define READ_LEN 512u           /* the device's plain request: one sector */
 
 /* Rules that never fire on one-sector reads of sector 0: other types,
  * sectors beyond a 1 MiB disk, a state never entered, a time never
@@ -79,8 +80,8 @@ static pid_t start_backend(const char *path, bool with_rules,
     char err[256];
 
     vu_loop_set_poll(loop, poll_ns);
-    if (dev_blk_ops.create(vu_loop_cal(loop), opts, n, &dev, err,
-                           sizeof(err)) < 0) {
+    if (dev_lookup(DEVICE)->create(vu_loop_cal(loop), opts, n, &dev, err,
+                                   sizeof(err)) < 0) {
         fprintf(stderr, "bench-rules: %s\n", err);
         _exit(1);
     }
@@ -94,21 +95,8 @@ static pid_t start_backend(const char *path, bool with_rules,
 struct side {
     pid_t pid;
     struct vufe *fe;
-    struct vufe_buf b[2];
-    uint8_t *status;
+    struct bench_req req;
 };
-
-static void side_prepare(struct side *s)
-{
-    uint64_t hdr = vufe_alloc(s->fe, 16, 16);
-    uint64_t data = vufe_alloc(s->fe, DEV_BLK_SECTOR_SIZE + 1, 16);
-    struct dev_blk_req_hdr *h = vufe_ptr(s->fe, hdr, 16);
-
-    *h = (struct dev_blk_req_hdr){ .type = htole32(DEV_BLK_T_IN) };
-    s->b[0] = (struct vufe_buf){ hdr, 16, false };
-    s->b[1] = (struct vufe_buf){ data, DEV_BLK_SECTOR_SIZE + 1, true };
-    s->status = vufe_ptr(s->fe, data + DEV_BLK_SECTOR_SIZE, 1);
-}
 
 /* The full request cycle, as UML's driver does it. */
 static void cycle(struct side *s, long iters, struct bench_fig *out)
@@ -120,11 +108,10 @@ static void cycle(struct side *s, long iters, struct bench_fig *out)
         if (i == 0) {
             bench_meter_start(&m, s->pid);
         }
-        *s->status = 0xff;
-        if (vufe_add(s->fe, 0, s->b, 2, false) < 0 ||
-            vufe_kick(s->fe, 0) < 0 || vufe_wait_call(s->fe, 0, 5000) != 0 ||
+        bench_req_add(s->fe, &s->req, 0, READ_LEN, "bench-rules");
+        if (vufe_kick(s->fe, 0) < 0 || vufe_wait_call(s->fe, 0, 5000) != 0 ||
             vufe_reap(s->fe, 0, &id, &len) != 1 ||
-            len != DEV_BLK_SECTOR_SIZE + 1 || *s->status != DEV_BLK_S_OK) {
+            !bench_req_ok(&s->req, len)) {
             fprintf(stderr, "bench-rules: cycle failed at %ld\n", i);
             exit(1);
         }
@@ -169,8 +156,8 @@ int main(int argc, char **argv)
     }
     /* Both children first: neither inherits the other's front-end. */
     for (int k = 0; k < 2; k++) {
-        s[k].fe = bench_connect_inband(path[k], "bench-rules");
-        side_prepare(&s[k]);
+        s[k].fe = bench_connect_req(path[k], "bench-rules",
+                                    dev_lookup(DEVICE), &s[k].req);
     }
     for (int r = 0; r < BENCH_ROUNDS; r++) {
         for (int k = 0; k < 2; k++) {
@@ -183,6 +170,7 @@ int main(int argc, char **argv)
     bench_print_row("cycle, no rules", f[0], BENCH_ROUNDS);
     bench_print_row("cycle, 10 rules", f[1], BENCH_ROUNDS);
     for (int k = 0; k < 2; k++) {
+        bench_req_close(&s[k].req);
         vufe_free(s[k].fe);
         waitpid(s[k].pid, NULL, 0);
         unlink(path[k]);

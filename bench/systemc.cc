@@ -48,7 +48,6 @@
 
 extern "C" {
 #include "devices/dev.h"
-extern const struct dev_ops dev_blk_ops; // devices/blk/blk.h is C-only
 }
 
 using namespace sc_core;
@@ -337,8 +336,8 @@ int sc_main(int argc, char **argv)
     auto *disk = new vusim_sc::blk_bridge("disk", "bench", DISK);
     disk->storage.bind(mem->socket);
     if (disk->br.attach(sc_cal, &sc_dev) != 0 ||
-        dev_blk_ops.create(nat_cal, nat_args, 2, &nat_dev, err,
-                           sizeof(err)) != 0) {
+        dev_lookup("blk")->create(nat_cal, nat_args, 2, &nat_dev, err,
+                                  sizeof(err)) != 0) {
         std::fprintf(stderr, "bench-systemc: cannot set up: %s\n", err);
         return 1;
     }

@@ -42,7 +42,6 @@
 #include "cosim/backend/loop.h"
 #include "cosim/backend/server.h"
 #include "cosim/frontend/vufe.h"
-#include "devices/blk/blk.h"
 #include "sim/log.h"
 #include "sim/wallclock.h"
 #include "traces/reader.h"
@@ -51,7 +50,9 @@
 
 #define ROUNDS 25
 
-static const struct dev_opt blk_opts[] = {
+#define DEVICE "blk"            /* by name, as on vusim's command line */
+
+static const struct dev_opt dev_opts[] = {
     { "size", "16M" }, { "latency", "20us" },
 };
 
@@ -61,8 +62,8 @@ static const struct dev_opt blk_opts[] = {
 static pid_t start_backend(const char *path, const char *trace)
 {
     struct vu_backend_cfg cfg = { .inband = VU_INBAND_ON, .conn_id = 1 };
-    struct trace_record_cfg tc = { .path = trace, .device = "blk",
-                               .opts = blk_opts, .nopts = 2 };
+    struct trace_record_cfg tc = { .path = trace, .device = DEVICE,
+                               .opts = dev_opts, .nopts = 2 };
     struct trace_recorder *w = NULL;
     struct vu_server *srv;
     struct vu_backend *be;
@@ -78,8 +79,8 @@ static pid_t start_backend(const char *path, const char *trace)
     if (loop) {
         vu_loop_set_poll(loop, VUSIM_POLL_NS);  /* as the program runs */
     }
-    if (!loop || dev_blk_ops.create(vu_loop_cal(loop), blk_opts, 2, &dev,
-                                    err, sizeof(err)) < 0) {
+    if (!loop || dev_lookup(DEVICE)->create(vu_loop_cal(loop), dev_opts, 2,
+                                            &dev, err, sizeof(err)) < 0) {
         _exit(1);
     }
     be = vu_backend_new(loop, dev, &cfg);
@@ -97,26 +98,23 @@ static pid_t start_backend(const char *path, const char *trace)
     _exit(0);
 }
 
-/* Wall nanoseconds per read cycle of @len bytes; *all_ns gets the wall
- * time of every cycle, warm-up included (all of them are in the trace). */
-static double cycle_ns(struct vufe *fe, long iters, uint32_t len,
-                       uint64_t *all_ns)
+/* Wall nanoseconds per cycle of the device's plain request moving @len
+ * bytes (devices/work.h fetch(); blk: a read) at 4 KiB steps over its
+ * first 4 MiB; *all_ns gets the wall time of every cycle, warm-up
+ * included (all of them are in the trace). */
+static double cycle_ns(struct vufe *fe, struct bench_req *r, long iters,
+                       uint32_t len, uint64_t *all_ns)
 {
-    uint64_t hdr = vufe_alloc(fe, 16, 16), data = vufe_alloc(fe, len, 4096);
-    uint64_t st = vufe_alloc(fe, 1, 16), t0 = 0;
-    uint64_t start = vusim_wallclock_ns();
-    struct vufe_buf b[3] = { { hdr, 16, false }, { data, len, true },
-                             { st, 1, true } };
-    struct dev_blk_req_hdr *h = vufe_ptr(fe, hdr, 16);
+    uint64_t t0 = 0, start = vusim_wallclock_ns();
     uint32_t id, used;
 
     for (long i = -iters / 10; i < iters; i++) {
         if (i == 0) {
             t0 = vusim_wallclock_ns();
         }
-        h->type = htole32(DEV_BLK_T_IN);
-        h->sector = htole64((uint64_t)(i & 1023) * 8);
-        if (vufe_add(fe, 0, b, 3, false) < 0 || vufe_kick(fe, 0) < 0 ||
+        bench_req_add(fe, r, (uint64_t)(i & 1023) * 4096, len,
+                      "bench-trace");
+        if (vufe_kick(fe, 0) < 0 ||
             vufe_reap_wait(fe, 0, &id, &used, 5000) != 1) {
             fprintf(stderr, "bench-trace: cycle failed at %ld\n", i);
             exit(1);
@@ -124,6 +122,10 @@ static double cycle_ns(struct vufe *fe, long iters, uint32_t len,
     }
     uint64_t end = vusim_wallclock_ns();
 
+    if (!bench_req_ok(r, used)) {
+        fprintf(stderr, "bench-trace: the last request came back wrong\n");
+        exit(1);
+    }
     *all_ns = end - start;
     return (double)(end - t0) / (double)iters;
 }
@@ -133,10 +135,13 @@ static double one_run(const char *sock, const char *trace, long iters,
                       uint32_t len, uint64_t *work_ns)
 {
     pid_t be = start_backend(sock, trace);
-    struct vufe *fe = bench_connect_inband(sock, "bench-trace");
-    double ns = cycle_ns(fe, iters, len, work_ns);
+    struct bench_req r;
+    struct vufe *fe = bench_connect_req(sock, "bench-trace",
+                                        dev_lookup(DEVICE), &r);
+    double ns = cycle_ns(fe, &r, iters, len, work_ns);
     int status = 0;
 
+    bench_req_close(&r);
     vufe_free(fe);
     waitpid(be, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

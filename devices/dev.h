@@ -49,6 +49,7 @@ struct faults_action;           /* devices/faults/faults.h */
 struct faults_fire;
 struct faults_set;
 struct faults_req;
+struct dev_work_ops;            /* devices/work.h */
 
 /* One device request: a descriptor chain the guest made available. */
 struct dev_req {
@@ -148,6 +149,10 @@ struct dev_ops {
      * as the last device-writable byte. NULL: such a request completes
      * with used length 0. */
     const uint8_t *fail_status;
+    /* Optional. The device's guest side (devices/work.h): its requests as
+     * plain buffers and the check of their completions, for programs that
+     * drive it without a guest OS (vusim demo, the benches). */
+    const struct dev_work_ops *work;
 
     /* Required. Build a device from its options; on error, one line in
      * @err naming the option, the value and what is allowed. */

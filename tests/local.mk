@@ -12,7 +12,8 @@ tests_unit_vusim_unit_SOURCES += tests/unit/cosim/wire/test_mem.c \
 	tests/unit/cosim/wire/test_vq.c
 tests_unit_vusim_unit_SOURCES += \
 	tests/unit/devices/fakehost.c tests/unit/devices/fakehost.h \
-	tests/unit/devices/blk/test_blk.c tests/unit/devices/rng/test_rng_dev.c \
+	tests/unit/devices/blk/test_blk.c tests/unit/devices/blk/test_blk_work.c \
+	tests/unit/devices/rng/test_rng_dev.c \
 	tests/unit/cosim/backend/test_loop.c
 tests_unit_vusim_unit_SOURCES += tests/unit/cosim/frontend/test_vufe.c
 tests_unit_vusim_unit_SOURCES += tests/unit/devices/faults/test_faults.c

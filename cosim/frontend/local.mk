@@ -6,5 +6,6 @@ libvufe_la_SOURCES = \
 	%reldir%/vufe.c \
 	%reldir%/vufe_io.c \
 	%reldir%/vufe_ring.c \
+	%reldir%/work.c \
 	%reldir%/vufe-internal.h
-noinst_HEADERS += %reldir%/vufe.h
+noinst_HEADERS += %reldir%/vufe.h %reldir%/work.h

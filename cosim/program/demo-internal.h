@@ -21,9 +21,8 @@
 #include "traces/trace.h"
 
 #define DEMO_MAX_INFLIGHT 64u
-#define DEMO_MIN_DISK     (64ull << 10)   /* one largest request */
-#define DEMO_MAX_DISK     (1ull << 30)    /* the shadow copy is in RAM */
-#define DEMO_MAX_SECTORS  128u            /* 64 KiB per request */
+#define DEMO_MAX_CLASSES  VUSIM_PROBE_NCLASS
+#define DEMO_MAX_DOPTS    8u              /* device options it forwards */
 
 struct demo_cfg {
     uint64_t requests, seed, inflight;
@@ -34,19 +33,20 @@ struct demo_cfg {
     enum trace_digest trace_digest;     /* --trace-digest; 0: default */
     bool verbose;
     int log_level;              /* -1: default */
-    struct dev_opt blk[4];      /* latency, bandwidth, channels, size */
-    bool blk_given[4];          /* set on the command line */
-    size_t nblk;
+    const struct dev_ops *ops;  /* the device, with its guest side */
+    struct dev_opt dopt[DEMO_MAX_DOPTS];    /* ops->work->demo_opts */
+    bool dopt_given[DEMO_MAX_DOPTS];        /* set on the command line */
+    size_t ndopt;
 };
 
-/* What the front-end saw; counts and bytes per enum vusim_probe_class. */
+/* What the front-end saw; counts and bytes per request class. */
 struct demo_run {
     uint64_t done;
-    uint64_t count[VUSIM_PROBE_NCLASS], bytes[VUSIM_PROBE_NCLASS];
+    uint64_t count[DEMO_MAX_CLASSES], bytes[DEMO_MAX_CLASSES];
     uint64_t verified;          /* bytes read back and compared */
     uint64_t mismatches;        /* of those, bytes that differed */
     uint64_t errors;            /* requests with a bad status or length */
-    uint64_t disk_bytes;
+    char device[64];            /* what it drove, in the device's words */
     uint64_t features, protocol_features;   /* as the front-end acked */
     uint64_t kicks, kicks_suppressed, calls;    /* front-end's count */
     uint64_t wall_ns;
@@ -56,7 +56,7 @@ struct demo_run {
     uint64_t work_ns, verify_ns;
 };
 
-/* The in-process back-end: a blk model behind the probe, on a private
+/* The in-process back-end: the model behind the probe, on a private
  * socket, served by its own thread. All NULL with --connect. */
 struct demo_be {
     char dir[64];

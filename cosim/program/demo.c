@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "config.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,7 +17,7 @@
 
 #include "cosim/program/demo-internal.h"
 #include "cosim/program/opts.h"
-#include "devices/blk/blk.h"
+#include "devices/work.h"
 #include "sim/log.h"
 #include "sim/wallclock.h"
 #include "traces/record.h"
@@ -27,26 +26,16 @@
 
 /* ---- options ---------------------------------------------------------- */
 
-/* The blk model's options the demo forwards by name, in the order the
- * model gets them (and the trace header records them), with its defaults. */
-static const struct dev_opt demo_blk_defaults[] = {
-    { "latency", "20us" },
-    { "bandwidth", "256M" },
-    { "channels", "4" },
-    { "size", "16M" },
-};
-
-#define DEMO_NBLK (sizeof(demo_blk_defaults) / sizeof(demo_blk_defaults[0]))
-
-/* A blk option: the model judges it when the demo creates it. */
-static int set_blk(void *ctx, const struct vusim_opt *o, const char *v)
+/* A device option the demo forwards by name (ops->work->demo_opts): the
+ * model judges it when the demo creates it. */
+static int set_dopt(void *ctx, const struct vusim_opt *o, const char *v)
 {
     struct demo_cfg *c = ctx;
 
-    for (size_t k = 0; k < c->nblk; k++) {
-        if (strcmp(c->blk[k].name, o->name) == 0) {
-            c->blk[k].value = v;
-            c->blk_given[k] = true;
+    for (size_t k = 0; k < c->ndopt; k++) {
+        if (strcmp(c->dopt[k].name, o->name) == 0) {
+            c->dopt[k].value = v;
+            c->dopt_given[k] = true;
         }
     }
     return 0;
@@ -127,14 +116,6 @@ static int set_verbose(void *ctx, const struct vusim_opt *o, const char *v)
 }
 
 static const struct vusim_opt demo_opts[] = {
-    { "latency", "DURATION", "blk: fixed time per request (default 20us)",
-      set_blk, 0, 0, NULL },
-    { "bandwidth", "BYTES_PER_SEC", "blk: per channel (default 256M)",
-      set_blk, 0, 0, NULL },
-    { "channels", "N", "blk: requests served in parallel (default 4)",
-      set_blk, 0, 0, NULL },
-    { "size", "SIZE", "blk: RAM disk size, 64K to 1G (default 16M)",
-      set_blk, 0, 0, NULL },
     { "requests", "N", "requests to run, 1 to 10000000 (default 2000)",
       set_requests, 0, 0, NULL },
     { "seed", "N", "workload seed (default 1)", set_seed, 0, 0, NULL },
@@ -144,7 +125,8 @@ static const struct vusim_opt demo_opts[] = {
       "User-Mode Linux), eventfd, or qemu (as QEMU 7.2)", set_notify, 0, 0,
       NULL },
     { "connect", "PATH", "drive the back-end listening at PATH instead of "
-      "an in-process one (a blk device whose disk starts zeroed)", set_path,
+      "an in-process one (the same device, in the state it starts in)",
+      set_path,
       0, 0, NULL },
     { "stats", "FILE", "write a JSON summary at exit", set_path, 0, 0,
       NULL },
@@ -160,49 +142,88 @@ static const struct vusim_opt demo_opts[] = {
     { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 
-static void demo_help(FILE *f)
+/* The rows of the device's demo options, with their help. */
+struct demo_dev_rows {
+    struct vusim_opt row[DEMO_MAX_DOPTS + 1];
+    char help[DEMO_MAX_DOPTS][160];
+};
+
+static void demo_help(FILE *f, const struct demo_cfg *c,
+                      const struct demo_dev_rows *d)
 {
     fprintf(f, "Usage: " PROG " demo [options]\n\n"
-            "Run a virtio-blk co-simulation without a guest OS: a vusim "
-            "back-end in a\nthread, driven over a real vhost-user socket by "
-            "the reference front-end\nwith a seeded mixed workload. Every "
-            "byte read back is checked against a\nshadow copy of the disk; "
-            "latencies are measured in simulated time.\n\nOptions:\n");
+            "Run a co-simulation of %s without a guest OS: a vusim back-end "
+            "in a\nthread, driven over a real vhost-user socket by the "
+            "reference front-end\nwith the device's seeded workload "
+            "(devices/work.h). Every completion is\nchecked as the device's "
+            "guest side says; latencies are measured in\nsimulated time."
+            "\n\nOptions:\n", c->ops->name);
+    vusim_opts_help(f, d->row, 0);
     vusim_opts_help(f, demo_opts, 0);
-    fprintf(f, "\nExit status: 0 every byte verified, 1 a mismatch or a "
+    fprintf(f, "\nExit status: 0 every check passed, 1 a mismatch or a "
             "failure, 2 a bad\noption.\n");
 }
 
-static void demo_cfg_init(struct demo_cfg *c)
+/* The first device of the registry with a guest side, and its options at
+ * their demo defaults. */
+static int demo_cfg_init(struct demo_cfg *c, struct demo_dev_rows *d)
 {
+    const struct dev_work_opt *w;
+
     *c = (struct demo_cfg){
         .requests = 2000, .seed = 1, .inflight = 8,
-        .notify = VUFE_NOTIFY_INBAND, .log_level = -1, .nblk = DEMO_NBLK,
+        .notify = VUFE_NOTIFY_INBAND, .log_level = -1,
     };
-    memcpy(c->blk, demo_blk_defaults, sizeof(demo_blk_defaults));
+    for (size_t i = 0; dev_registry[i] && !c->ops; i++) {
+        c->ops = dev_registry[i]->work ? dev_registry[i] : NULL;
+    }
+    if (!c->ops) {
+        fprintf(stderr, PROG ": demo: no device has a guest side\n");
+        return 1;
+    }
+    memset(d, 0, sizeof(*d));
+    w = c->ops->work->demo_opts;
+    for (size_t k = 0; w && w[k].name && k < DEMO_MAX_DOPTS; k++) {
+        const struct dev_optdesc *o = c->ops->opts;
+
+        while (o->name && strcmp(o->name, w[k].name) != 0) {
+            o++;
+        }
+        c->dopt[k] = (struct dev_opt){ w[k].name, w[k].value };
+        snprintf(d->help[k], sizeof(d->help[k]), "%s: %s", c->ops->name,
+                 w[k].help);
+        d->row[k] = (struct vusim_opt){ w[k].name, o->metavar, d->help[k],
+                                        set_dopt, 0, 0, NULL };
+        c->ndopt = k + 1;
+    }
+    return 0;
 }
 
 /* 0 to run, 2 for a bad option, -1 after --help. */
 static int demo_parse(int argc, char **argv, struct demo_cfg *c)
 {
-    const struct vusim_optset set = { demo_opts, c, NULL };
-    const struct vusim_cmdline cl = { .cmd = "demo", .sets = &set,
-                                      .nsets = 1 };
+    struct demo_dev_rows d;
+    const struct vusim_optset set[] = { { d.row, c, NULL },
+                                        { demo_opts, c, NULL } };
+    const struct vusim_cmdline cl = { .cmd = "demo", .sets = set,
+                                      .nsets = 2 };
     int rc;
 
-    demo_cfg_init(c);
+    if (demo_cfg_init(c, &d) != 0) {
+        return 1;
+    }
     if (vusim_opts_help_wanted(argc, argv)) {
-        demo_help(stdout);
+        demo_help(stdout, c, &d);
         return -1;
     }
     if ((rc = vusim_opts_parse(&cl, argc, argv)) != 0) {
         return rc;
     }
-    for (size_t k = 0; c->connect && k < DEMO_NBLK; k++) {
-        if (c->blk_given[k]) {
+    for (size_t k = 0; c->connect && k < c->ndopt; k++) {
+        if (c->dopt_given[k]) {
             return vusim_opts_bad("--%s=%s: not with --connect (the "
                                  "back-end there has its own)",
-                                 c->blk[k].name, c->blk[k].value);
+                                 c->dopt[k].name, c->dopt[k].value);
         }
     }
     if (c->connect && c->trace) {
@@ -226,48 +247,85 @@ static void *demo_be_main(void *arg)
     return NULL;
 }
 
-static int demo_check_size(struct dev *blk, const struct demo_cfg *c)
+/* The device options given on the command line, "--size=1K ...", or the
+ * device's name when none was: what a refusal names. */
+static const char *given_opts(const struct demo_cfg *c, char *buf,
+                              size_t len)
 {
-    struct dev_blk_config cfg;
-    uint64_t bytes;
+    size_t at = 0;
 
-    blk->ops->get_config(blk, 0, &cfg, sizeof(cfg.capacity));
-    bytes = le64toh(cfg.capacity) * DEV_BLK_SECTOR_SIZE;
-    if (bytes < DEMO_MIN_DISK || bytes > DEMO_MAX_DISK) {
-        return vusim_opts_bad("--size=%s: the demo keeps a shadow copy of the "
-                             "disk: expected 64K to 1G", dev_opt_find(c->blk, c->nblk, "size")->value);
+    buf[0] = '\0';
+    for (size_t k = 0; k < c->ndopt && at < len; k++) {
+        if (c->dopt_given[k]) {
+            at += (size_t)snprintf(buf + at, len - at, "%s--%s=%s",
+                                   at ? " " : "", c->dopt[k].name,
+                                   c->dopt[k].value);
+        }
     }
+    if (!buf[0]) {
+        snprintf(buf, len, "demo: %s", c->ops->name);
+    }
+    return buf;
+}
+
+/* Can the device's guest side drive this device? Asked before the
+ * back-end starts, from the model's own config space. */
+static int demo_check_work(struct dev *d, const struct demo_cfg *c)
+{
+    char opts[256];
+    const struct dev_work_ops *w = c->ops->work;
+    uint8_t cfg[256] = { 0 };
+    uint32_t len = w->config_size < d->config_size ? w->config_size
+                                                   : d->config_size;
+    struct dev_work *dw = NULL;
+    char err[256] = "";
+    int rc;
+
+    if (len > sizeof(cfg) || !d->ops->get_config ||
+        d->ops->get_config(d, 0, cfg, len) < 0) {
+        len = 0;
+    }
+    rc = w->open(cfg, len, (unsigned)c->inflight, &dw, err, sizeof(err));
+    if (rc == -ERANGE) {
+        return vusim_opts_bad("%s: %s", given_opts(c, opts, sizeof(opts)),
+                              err);
+    }
+    if (rc < 0) {
+        fprintf(stderr, PROG ": demo: %s\n", err[0] ? err : strerror(-rc));
+        return 1;
+    }
+    w->close(dw);
     return 0;
 }
 
-/* The blk model wrapped in the probe; 2 and a line on a bad option. */
+/* The model wrapped in the probe; 2 and a line on a bad option. */
 static int demo_dev(struct demo_be *b, const struct demo_cfg *c)
 {
     char err[256] = "";
-    struct dev *blk = NULL;
-    int rc = dev_blk_ops.create(vu_loop_cal(b->loop), c->blk, c->nblk, &blk,
-                                err, sizeof(err));
+    struct dev *d = NULL;
+    int rc = c->ops->create(vu_loop_cal(b->loop), c->dopt, c->ndopt, &d,
+                            err, sizeof(err));
 
     if (rc < 0) {
         return vusim_opts_bad("%s", err[0] ? err : strerror(-rc));
     }
-    if ((rc = demo_check_size(blk, c)) != 0) {
-        blk->ops->destroy(blk);
+    if ((rc = demo_check_work(d, c)) != 0) {
+        d->ops->destroy(d);
         return rc;
     }
-    if (vusim_probe_new(blk, &b->probe) < 0) {
-        blk->ops->destroy(blk);
+    if (vusim_probe_new(d, &b->probe) < 0) {
+        d->ops->destroy(d);
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
     return 0;
 }
 
-/* --trace: the blk model's side, as `vusim blk --trace` records it. */
+/* --trace: the model's side, as `vusim DEVICE --trace` records it. */
 static int demo_trace_open(struct demo_be *b, const struct demo_cfg *c)
 {
-    struct trace_record_cfg tc = { .path = c->trace, .device = "blk",
-                               .opts = c->blk, .nopts = c->nblk,
+    struct trace_record_cfg tc = { .path = c->trace, .device = c->ops->name,
+                               .opts = c->dopt, .nopts = c->ndopt,
                                .clock = "afap", .seed = c->seed,
                                .digest = c->trace_digest };
     char err[256] = "";
@@ -294,7 +352,7 @@ static int demo_listen(struct demo_be *b, const struct demo_cfg *c)
         b->dir[0] = '\0';
         return 1;
     }
-    snprintf(b->path, sizeof(b->path), "%s/blk.sock", b->dir);
+    snprintf(b->path, sizeof(b->path), "%s/%s.sock", b->dir, c->ops->name);
     b->be = vu_backend_new(b->loop, vusim_probe_dev(b->probe), &bc);
     if (!b->be) {
         fprintf(stderr, PROG ": out of memory\n");

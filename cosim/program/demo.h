@@ -2,19 +2,21 @@
 /*
  * cosim/program/demo.h - `vusim demo`: a whole co-simulation without a guest OS
  *
- * The demo runs a virtio-blk back-end (vu_loop + vu_backend + vu_server on
- * a private socket path) in a thread, and drives it over that real socket
- * with the reference front-end (cosim/frontend/vufe.h): a deterministic mixed
- * read/write/flush workload from vusim_rng, several requests per kick. The
- * front-end keeps a shadow copy of the disk and checks every byte it reads
- * back. The report gives per-type latencies in simulated time, the
- * negotiated features and the notification mode.
+ * The demo runs a back-end (vu_loop + vu_backend + vu_server on a private
+ * socket path) in a thread, serving the first device of the registry that
+ * has a guest side (devices/work.h; blk), and drives it over that real
+ * socket with the reference front-end (cosim/frontend/vufe.h): the
+ * device's seeded workload, several requests per kick, each completion
+ * checked as the device's guest side says (blk: a shadow copy of the disk
+ * against every byte read back). The report gives per-class latencies in
+ * simulated time, the negotiated features and the notification mode.
  *
  * Latencies are measured on the device side by a probe: a device that
- * wraps the blk model, is the host of the blk model and a device to the
+ * wraps the model, is the host of the model and a device to the
  * back-end, and timestamps each request (simulated time) from pop to
- * completion. It keeps dev.h's contract on both sides, so the blk model
- * runs exactly as it would alone.
+ * completion, by the class the device's guest side gives it. It keeps
+ * dev.h's contract on both sides, so the model runs exactly as it would
+ * alone.
  *
  * Part of the vusim program, not libvusim.
  * Owns:        the probe owns the device it wraps (destroyed with it).
@@ -34,18 +36,13 @@
 /* `vusim demo ARGS`: argv[0] is "demo". Returns the exit status. */
 int vusim_demo_main(int argc, char **argv);
 
-/* Request classes the probe tells apart (virtio-blk request types). */
-enum vusim_probe_class {
-    VUSIM_PROBE_READ = 0,
-    VUSIM_PROBE_WRITE,
-    VUSIM_PROBE_FLUSH,
-    VUSIM_PROBE_OTHER,
-    VUSIM_PROBE_NCLASS,
-};
+/* Request classes the probe tells apart (the device's, devices/work.h);
+ * a class past the last is counted in the last. */
+#define VUSIM_PROBE_NCLASS 8u
 
 struct vusim_probe;
 
-/* Wrap @inner (a created blk device); the probe owns it from now on.
+/* Wrap @inner (a created device); the probe owns it from now on.
  * -ENOMEM. */
 int vusim_probe_new(struct dev *inner, struct vusim_probe **out);
 

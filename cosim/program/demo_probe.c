@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The demo's latency probe (cosim/program/demo.h): a device between the back-end
- * and the blk model.
+ * The demo's latency probe (cosim/program/demo.h): a device between the
+ * back-end and the model.
  *
  * To the back-end the probe is the device: it pops the back-end's requests
- * (outer requests). To the blk model the probe is the host: for each outer
+ * (outer requests). To the model the probe is the host: for each outer
  * request it hands the model a shadow request of its own, forwards reads,
  * writes and the completion to the outer one, and timestamps pop and
  * completion on the calendar. The outer request's dev_data[0] (free for the
@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,7 +20,7 @@
 #include <string.h>
 
 #include "cosim/program/demo.h"
-#include "devices/blk/blk.h"
+#include "devices/work.h"
 
 struct probe_req {
     struct dev_req in;          /* what the wrapped device sees */
@@ -82,24 +81,13 @@ static void preq_put(struct vusim_probe *p, struct probe_req *s)
     p->free_reqs = s;
 }
 
-static unsigned classify(struct dev_req *outer)
+/* The request's class, as the device's guest side tells them apart. */
+static unsigned classify(const struct dev *inner, struct dev_req *outer)
 {
-    uint32_t type;
+    const struct dev_work_ops *w = inner->ops->work;
+    unsigned cls = w && w->classify ? w->classify(outer) : 0;
 
-    if (outer->rd_len < sizeof(struct dev_blk_req_hdr) ||
-        dev_req_read(outer, 0, &type, sizeof(type)) < 0) {
-        return VUSIM_PROBE_OTHER;
-    }
-    switch (le32toh(type)) {
-    case DEV_BLK_T_IN:
-        return VUSIM_PROBE_READ;
-    case DEV_BLK_T_OUT:
-        return VUSIM_PROBE_WRITE;
-    case DEV_BLK_T_FLUSH:
-        return VUSIM_PROBE_FLUSH;
-    default:
-        return VUSIM_PROBE_OTHER;
-    }
+    return cls < VUSIM_PROBE_NCLASS ? cls : VUSIM_PROBE_NCLASS - 1;
 }
 
 static struct dev_req *probe_host_pop(struct dev *inner, uint16_t queue)
@@ -125,7 +113,7 @@ static struct dev_req *probe_host_pop(struct dev *inner, uint16_t queue)
     s->in.wr_len = outer->wr_len;
     s->outer = outer;
     s->t0 = sim_cal_now(p->dev.cal);
-    s->cls = classify(outer);
+    s->cls = classify(inner, outer);
     outer->dev_data[0] = (uint64_t)(uintptr_t)s;
     return &s->in;
 }
@@ -304,6 +292,7 @@ static void probe_ops_init(struct dev_ops *o, const struct dev_ops *in)
         .decode = in->decode,
         .status_name = in->status_name,
         .channels = in->channels,
+        .work = in->work,
     };
 }
 

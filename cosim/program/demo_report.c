@@ -13,14 +13,10 @@
 
 #include "cosim/program/demo-internal.h"
 #include "cosim/program/stats.h"
-#include "devices/blk/blk.h"
+#include "devices/work.h"
 #include "sim/cal.h"
 
 #define PROG "vusim"
-
-static const char *const class_names[VUSIM_PROBE_NCLASS] = {
-    "read", "write", "flush", "other",
-};
 
 static const unsigned pm[4] = { 500, 900, 990, 1000 };
 
@@ -52,8 +48,21 @@ static bool class_lat(const struct demo_be *b, unsigned cls,
     return b != NULL;
 }
 
-static void report_latency(const struct demo_be *b, const struct demo_run *r)
+/* Data bytes moved by every request. */
+static uint64_t run_bytes(const struct demo_run *r)
 {
+    uint64_t n = 0;
+
+    for (unsigned c = 0; c < DEMO_MAX_CLASSES; c++) {
+        n += r->bytes[c];
+    }
+    return n;
+}
+
+static void report_latency(const struct demo_be *b, const struct demo_cfg *c,
+                           const struct demo_run *r)
+{
+    const char *const *classes = c->ops->work->classes;
     sim_time_t lat[4];
     bool have;
 
@@ -62,19 +71,18 @@ static void report_latency(const struct demo_be *b, const struct demo_run *r)
                "completion):"
              : "requests (latencies: see the back-end's --stats file):",
            "type", "count", "bytes", "p50", "p90", "p99", "max");
-    for (unsigned c = 0; c < VUSIM_PROBE_NCLASS; c++) {
-        if (r->count[c] == 0) {
+    for (unsigned k = 0; k < DEMO_MAX_CLASSES && classes[k]; k++) {
+        if (r->count[k] == 0) {
             continue;
         }
-        lat_row(class_names[c], r->count[c], r->bytes[c], lat,
-                class_lat(b, c, lat));
+        lat_row(classes[k], r->count[k], r->bytes[k], lat,
+                class_lat(b, k, lat));
     }
     have = b != NULL;
     for (int i = 0; have && i < 4; i++) {
         have = vu_backend_latency(b->be, pm[i], &lat[i]) == 0;
     }
-    lat_row("all", r->done, r->bytes[VUSIM_PROBE_READ] +
-            r->bytes[VUSIM_PROBE_WRITE], lat, have);
+    lat_row("all", r->done, run_bytes(r), lat, have);
 }
 
 static void report_notify(const struct demo_be *b, const struct demo_run *r)
@@ -101,13 +109,13 @@ static void report_notify(const struct demo_be *b, const struct demo_run *r)
 }
 
 static void report_features(const struct demo_be *b,
+                            const struct demo_cfg *c,
                             const struct demo_run *r)
 {
     char buf[1024];
 
     printf("negotiated:\n  features: %s\n",
-           vusim_features_str(&dev_blk_ops, r->features, buf,
-                              sizeof(buf)));
+           vusim_features_str(c->ops, r->features, buf, sizeof(buf)));
     printf("  protocol features: %s\n",
            vusim_pfeatures_str(r->protocol_features, buf, sizeof(buf)));
     report_notify(b, r);
@@ -115,7 +123,7 @@ static void report_features(const struct demo_be *b,
 
 static void report_time(const struct demo_be *b, const struct demo_run *r)
 {
-    uint64_t moved = r->bytes[VUSIM_PROBE_READ] + r->bytes[VUSIM_PROBE_WRITE];
+    uint64_t moved = run_bytes(r);
 
     if (b) {
         struct sim_cal *cal = vu_loop_cal(b->loop);
@@ -144,13 +152,14 @@ static const char *notify_name(enum vufe_notify n)
 static void report_head(const struct demo_cfg *c, const struct demo_run *r)
 {
     if (c->connect) {
-        printf("vusim demo: virtio-blk back-end at %s, %" PRIu64 " KiB "
-               "disk\n", c->connect, r->disk_bytes / 1024);
+        printf("vusim demo: %s back-end at %s, %s\n", c->ops->name,
+               c->connect, r->device);
     } else {
-        printf("vusim demo: virtio-blk, %" PRIu64 " KiB RAM disk, latency "
-               "%s, bandwidth %s/s per channel, %s channel(s)\n",
-               r->disk_bytes / 1024, c->blk[0].value, c->blk[1].value,
-               c->blk[2].value);
+        printf("vusim demo: %s, %s;", c->ops->name, r->device);
+        for (size_t k = 0; k < c->ndopt; k++) {
+            printf(" %s=%s", c->dopt[k].name, c->dopt[k].value);
+        }
+        printf("\n");
     }
     printf("  workload: %" PRIu64 " requests, up to %" PRIu64 " per kick, "
            "seed %" PRIu64 ", front-end notifications: %s\n", r->done,
@@ -161,8 +170,8 @@ void vusim_demo_report(const struct demo_be *b, const struct demo_cfg *c,
                        const struct demo_run *r)
 {
     report_head(c, r);
-    report_features(b, r);
-    report_latency(b, r);
+    report_features(b, c, r);
+    report_latency(b, c, r);
     report_time(b, r);
     if (r->errors) {
         printf("errors: %" PRIu64 " request(s) failed\n", r->errors);
@@ -197,7 +206,7 @@ int vusim_demo_write_stats(const struct demo_be *b,
              PRIu64 "}", r->done, c->seed, r->verified, r->mismatches,
              r->errors, r->kicks, r->calls);
     rc = vusim_stats_write(f, &(struct vusim_run_info){
-        .device = "blk", .loop = b->loop, .be = b->be,
+        .device = c->ops->name, .loop = b->loop, .be = b->be,
         .dev = vusim_probe_dev(b->probe), .wall_ns = r->wall_ns,
         .extra = extra });
     if (fclose(f) != 0 || rc < 0) {

@@ -23,10 +23,11 @@
  * build() runs once, during elaboration (the program's time resolution is
  * already 1 ps): it reads its options through @o, constructs the model,
  * and returns the bridge that fronts it: connect() for a model on the
- * generic request interface (bridge.h), or a device folder's own helper
- * (devices/sc-blk/blk.h: storage() for a TLM memory or flash model behind
- * virtio-blk). A bad option value (or the model's own o.fail()) makes the
- * program exit 2 with one line naming it, whatever build() returns. Two options are the library's, for every
+ * generic request interface (bridge.h), or a helper that a device folder
+ * built on this library gives (the SystemC virtio-blk adapter's storage(),
+ * for a TLM memory or flash model). A bad option value (or the model's
+ * own o.fail()) makes the program exit 2 with one line naming it,
+ * whatever build() returns. Two options are the library's, for every
  * model: --bus-latency=DURATION and --bus-bandwidth=BYTES_PER_S, the
  * bridge's DMA timing.
  *

@@ -1180,4 +1180,5 @@ const struct dev_ops dev_blk_ops = {
     .status_name = dev_blk_status_name,
     .channels = dev_blk_channels,
     .fail_status = &dev_blk_fail_status,
+    .work = &dev_blk_work,
 };

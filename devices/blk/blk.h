@@ -172,4 +172,7 @@ const char *dev_blk_status_name(uint8_t status);
 uint32_t dev_blk_channels(const struct dev_opt *opts, size_t nopts);
 extern const uint8_t dev_blk_fail_status;
 
+/* Its guest side (blk_work.c): see devices/work.h. */
+extern const struct dev_work_ops dev_blk_work;
+
 #endif

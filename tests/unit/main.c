@@ -14,6 +14,7 @@ static CU_SuiteInfo suites[] = {
     { "mem", NULL, NULL, NULL, NULL, mem_tests },
     { "vq", NULL, NULL, NULL, NULL, vq_tests },
     { "blk", NULL, NULL, NULL, NULL, blk_tests },
+    { "blk_work", NULL, NULL, NULL, NULL, blk_work_tests },
     { "rngdev", NULL, NULL, NULL, NULL, rngdev_tests },
     { "loop", NULL, NULL, NULL, NULL, loop_tests },
     { "vufe", NULL, NULL, NULL, NULL, vufe_tests },

@@ -13,6 +13,7 @@ extern CU_TestInfo msg_tests[];
 extern CU_TestInfo mem_tests[];
 extern CU_TestInfo vq_tests[];
 extern CU_TestInfo blk_tests[];
+extern CU_TestInfo blk_work_tests[];
 extern CU_TestInfo rngdev_tests[];
 extern CU_TestInfo loop_tests[];
 extern CU_TestInfo vufe_tests[];
