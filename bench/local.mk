@@ -37,7 +37,7 @@ bench-inband: bench/inband$(EXEEXT)
 # bench-guests: real guests (UML, QEMU) on vusim blk against their own disk
 # drivers (UML's ubd, QEMU's virtio-blk-pci) on the same file.
 BENCHES += guests
-EXTRA_DIST += bench/guests.sh
+EXTRA_DIST += bench/guests.sh tests/guest/fsbench.sh
 bench-guests: vusim$(EXEEXT)
 	builddir='$(abs_top_builddir)' bash $(srcdir)/bench/guests.sh
 
