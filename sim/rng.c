@@ -28,7 +28,7 @@ void vusim_rng_seed(struct vusim_rng *r, uint64_t seed)
 
 /* One xoshiro256** step on @s. vusim_rng_fill runs it on a local copy of
  * the state, which the compiler keeps in registers. */
-static inline uint64_t rng_step(uint64_t s[4])
+static inline uint64_t sim_rng_step(uint64_t s[4])
 {
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -44,7 +44,7 @@ static inline uint64_t rng_step(uint64_t s[4])
 
 uint64_t vusim_rng_next(struct vusim_rng *r)
 {
-    return rng_step(r->s);
+    return sim_rng_step(r->s);
 }
 
 uint64_t vusim_rng_below(struct vusim_rng *r, uint64_t bound)
@@ -85,10 +85,10 @@ void vusim_rng_fill(struct vusim_rng *r, void *buf, size_t len)
     uint64_t s[4] = { r->s[0], r->s[1], r->s[2], r->s[3] };
 
     for (size_t i = 0; i < words; i++) {
-        put_le64(p + 8 * i, rng_step(s));
+        put_le64(p + 8 * i, sim_rng_step(s));
     }
     if (tail) {
-        put_le64(b, rng_step(s));
+        put_le64(b, sim_rng_step(s));
         memcpy(p + 8 * words, b, tail);
     }
     memcpy(r->s, s, sizeof(s));
