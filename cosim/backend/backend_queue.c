@@ -592,14 +592,38 @@ static void vu_kick_hot(void *opaque)
     }
 }
 
+/* A kick fd that reads end-of-file or fails (a pipe or socket whose other
+ * end is closed, passed where an eventfd belongs) stays readable for ever:
+ * watched, it would run this callback on every loop turn, and libevent's
+ * EVLOOP_NONBLOCK pass would never return. Stop watching it (and stop
+ * polling it as the hot fd); the queue keeps the fd until the next
+ * SET_VRING_KICK or the reset closes it. */
+static void vu_kick_broken(struct vu_queue *q, ssize_t n, int err)
+{
+    VUSIM_WARN(SS, "conn %u: kick fd of queue %u %s; no longer watched",
+               q->be->cfg.conn_id, q->index,
+               n == 0 ? "is at end of file" : strerror(err));
+    event_del(q->kick_ev);
+    vu_loop_drop_hot(q->be->loop, q);
+}
+
 static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct vu_queue *q = arg;
     eventfd_t v;
+    ssize_t n;
 
     (void)what;
-    if (eventfd_read((int)fd, &v) < 0) {
+    n = read((int)fd, &v, sizeof(v));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
+    }
+    if (n <= 0) {
+        vu_kick_broken(q, n, errno);
+        return;
+    }
+    if (n != (ssize_t)sizeof(v)) {
+        return;                      /* not an eventfd's counter: no kick */
     }
     if (q->kick_nonblock) {
         vu_loop_set_hot(q->be->loop, vu_kick_hot, q);
