@@ -8,16 +8,18 @@
  *          or vring state payload): the floor for any synchronous message;
  *   kick   VRING_KICK with NEED_REPLY to its ack, the back-end running a
  *          device that schedules one calendar event per kick;
- *   cycle  the full in-band request: kick, ack, calendar event, used ring,
- *          BACKEND_VRING_CALL, ack, reap.
+ *   cycle  the full in-band request: kick, the zero-time calendar event
+ *          (used ring, BACKEND_VRING_CALL), the kick's ack, the call's
+ *          ack, reap.
  * The back-end runs the real vu_loop/vu_backend/vu_server in a child,
  * polling as the vusim program does; the front-end is the reference
  * front-end. The raw baselines (bench/bench-util.h) send the same
  * messages on socketpairs between two processes with plain read and
  * write: their server polls exactly as vusim's loop does (the floor
  * vusim is held to) or blocks (reported too). The raw cycle replays the
- * in-band request's four messages on two socketpairs (kick and ack on the
- * main socket, call and ack on the back-end channel); the vusim cycle is
+ * in-band request's four messages on two socketpairs in vusim's order
+ * (kick on the main socket, call on the back-end channel, the kick's ack,
+ * the call's ack); the vusim cycle is
  * checked to make one call per request. Every side gets its wall time and
  * the CPU of both processes per iteration, so a win bought by spinning
  * shows as a cost. Figures are medians of BENCH_ROUNDS interleaved
@@ -177,15 +179,17 @@ int main(int argc, char **argv)
     struct bench_fig cp[BENCH_ROUNDS], cb[BENCH_ROUNDS], cy[BENCH_ROUNDS];
     long per = iters / BENCH_ROUNDS;
 
-    /* Raw kick: the request and its reply. Raw cycle: the kick and its
-     * ack on the main socket, then the call and its ack on the back-end
-     * channel, as the in-band request sends them. */
+    /* Raw kick: the request and its reply. Raw cycle: the four messages
+     * in the order the in-band request sends them: the kick on the main
+     * socket; the back-end, whose device completes at once, sends the
+     * call on the back-end channel and then the kick's ack (see
+     * vu_loop_run_current); the front-end reads both and acks the call. */
     for (int r = 0; r < BENCH_ROUNDS; r++) {
         bench_raw("w0r0", MSG, per, poll_ns, &rp[r]);
         bench_raw("w0r0", MSG, per, 0, &rb[r]);
         kick_rtt(fe, be, per, &k[r]);
-        bench_raw("w0r0r1w1", MSG, per, poll_ns, &cp[r]);
-        bench_raw("w0r0r1w1", MSG, per, 0, &cb[r]);
+        bench_raw("w0r1r0w1", MSG, per, poll_ns, &cp[r]);
+        bench_raw("w0r1r0w1", MSG, per, 0, &cb[r]);
         cycle(fe, be, per, &cy[r]);
     }
     vufe_free(fe);

@@ -251,6 +251,26 @@ static long run_calendar(struct vu_loop *loop, uint64_t *wait)
     return n;
 }
 
+long vu_loop_run_current(struct vu_loop *loop)
+{
+    long n = 0;
+    uint64_t wait;
+    sim_time_t next;
+
+    while (!loop->holds && !loop->stop &&
+           sim_cal_peek(loop->cal, &next) == 0 &&
+           next <= sim_cal_now(loop->cal) && gate_open(loop)) {
+        if (sim_clock_step(loop->clk, loop->cal, 1, &wait) <= 0) {
+            break;
+        }
+        n++;
+        if (loop->gate && loop->gate->ran) {
+            loop->gate->ran(loop->gate->opaque);
+        }
+    }
+    return n;
+}
+
 /*
  * Adaptive polling, as QEMU's AioContext does (poll-max-ns): before
  * sleeping, look at the fds without blocking for a while, since a

@@ -86,6 +86,18 @@ void vu_loop_undefer(struct vu_loop *loop, struct vu_defer *d);
 void vu_loop_run_now(struct vu_loop *loop, struct vu_defer *d);
 
 /*
+ * From inside an fd callback, run the calendar's events due at the current
+ * simulated time, one at a time while no hold is active and the gate lets
+ * them (deferred work still waits for the end of the batch). A back-end
+ * runs a kick's zero-time work this way before it acks the kick: the
+ * front-end then finds the call waiting when its kick returns, instead of
+ * going idle and being woken for it. Only events at the current time run,
+ * so simulated times and the calendar's order are those the next turn
+ * would give. Returns the number run.
+ */
+long vu_loop_run_current(struct vu_loop *loop);
+
+/*
  * Run until vu_loop_stop(). Each turn: run the deferred items, run due
  * calendar events one at a time while no hold is active, then wait for fds
  * (or the clock's next due time).

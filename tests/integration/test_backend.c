@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cosim/backend/observer.h"
 #include "cosim/wire/proto.h"
 #include "tests/integration/itest.h"
 
@@ -458,6 +459,84 @@ static void test_inband_option(void)
     itest_free(&t);
 }
 
+/* ---- zero-time work before the kick's ack ---------------------------- */
+
+/* The messages the back-end sends, in order (the loop thread writes,
+ * the test reads after itest_stop joins it). */
+struct sent_log {
+    int n;
+    struct { enum vu_obs_dir dir; uint32_t req; } m[64];
+};
+
+static void sent_msg(void *ctx, enum vu_obs_dir dir, const struct vu_msg *m)
+{
+    struct sent_log *l = ctx;
+
+    if ((dir == VU_OBS_BE_REPLY || dir == VU_OBS_BE_REQ) && l->n < 64) {
+        l->m[l->n].dir = dir;
+        l->m[l->n].req = m->hdr.request;
+        l->n++;
+    }
+}
+
+/* Index of the first sent message that is @dir/@req, or -1. */
+static int sent_find(const struct sent_log *l, enum vu_obs_dir dir,
+                     uint32_t req)
+{
+    for (int i = 0; i < l->n; i++) {
+        if (l->m[i].dir == dir && l->m[i].req == req) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* One in-band request to an echo device of @latency; where the call went
+ * relative to the kick's ack. */
+static int call_vs_ack(sim_time_t latency)
+{
+    static const struct vu_obs_ops ops = { .msg = sent_msg };
+    struct sent_log log = { 0 };
+    struct vufe_cfg cfg;
+    struct itest t;
+    struct vufe *fe;
+    uint32_t id, used;
+    int err, call, ack;
+
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, latency, 1, VU_INBAND_ON), 0);
+    vu_backend_set_observer(t.h.be, &ops, &log);   /* before it connects */
+    itest_fe_cfg(&t, &cfg, 1);
+    cfg.notify = VUFE_NOTIFY_INBAND;
+    cfg.strict_order = true;
+    cfg.event_idx = false;
+    fe = vufe_open(&cfg, &err);
+    CU_ASSERT_FATAL(fe != NULL);
+    struct vufe_buf b = { vufe_alloc(fe, 64, 16), 64, true };
+
+    CU_ASSERT(vufe_add(fe, 0, &b, 1, false) >= 0);
+    CU_ASSERT_EQUAL(vufe_kick(fe, 0), 0);
+    CU_ASSERT_EQUAL(vufe_reap_wait(fe, 0, &id, &used, 5000), 1);
+    vufe_free(fe);
+    itest_stop(&t);
+    call = sent_find(&log, VU_OBS_BE_REQ, VU_BREQ_VRING_CALL);
+    ack = sent_find(&log, VU_OBS_BE_REPLY, VU_REQ_VRING_KICK);
+    itest_free(&t);
+    CU_ASSERT(call >= 0 && ack >= 0);
+    return call < ack ? -1 : 1;
+}
+
+/*
+ * Without time travel, a request the device completes at the kick's own
+ * simulated time has its call sent before the kick's ack (the front-end
+ * then need not sleep for it); one that completes later is called after.
+ * Both orders come from the code, not from host timing.
+ */
+static void test_zero_time_call_before_ack(void)
+{
+    CU_ASSERT_EQUAL(call_vs_ack(0), -1);
+    CU_ASSERT_EQUAL(call_vs_ack(1000 * SIM_NS), 1);
+}
+
 CU_TestInfo backend_tests[] = {
     { "negotiation", test_negotiation },
     { "roundtrip_and_modes", test_roundtrip_and_modes },
@@ -473,5 +552,6 @@ CU_TestInfo backend_tests[] = {
     { "qemu_like_frontend", test_qemu_like_frontend },
     { "inband_option", test_inband_option },
     { "nofd_kick_polling", test_nofd_kick_polling },
+    { "zero_time_call_before_ack", test_zero_time_call_before_ack },
     CU_TEST_INFO_NULL,
 };
