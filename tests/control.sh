@@ -15,34 +15,11 @@ VUSIM=${VUSIM:-./vusim}
 # shellcheck source=tests/check-lib.sh
 . "${srcdir:-.}/tests/check-lib.sh"
 check_init control
+CHECK_MERGE=1          # expect: stderr into $tmp/out too
 check_built "$VUSIM"
 
 sock=$tmp/blk.sock
 ctl=$tmp/ctl.sock
-
-# expect DESC STATUS COMMAND...: exit status; output in $tmp/out.
-expect()
-{
-    local desc=$1 want=$2 rc=0
-    shift 2
-    "$@" >"$tmp/out" 2>&1 || rc=$?
-    if [ "$rc" -eq "$want" ]; then
-        ok "$desc"
-    else
-        not_ok "$desc" "exit $rc, wanted $want: $(tail -n 3 "$tmp/out" |
-            tr '\n' ' ')"
-    fi
-}
-
-# has DESC PATTERN: the last output matches the extended regex.
-has()
-{
-    if grep -Eq -- "$2" "$tmp/out"; then
-        ok "$1"
-    else
-        not_ok "$1" "no '$2' in: $(head -c 400 "$tmp/out" | tr '\n' ' ')"
-    fi
-}
 
 c() { "$VUSIM" ctl "$ctl" "$@"; }
 
@@ -57,6 +34,40 @@ wait_status()
     return 1
 }
 
+# stopped DESC STRING...: the run pauses (wait_status) and its status holds
+# every fixed STRING.
+stopped()
+{
+    local desc=$1 s
+    shift
+    if ! wait_status paused; then
+        not_ok "$desc" "not paused: $(cat "$tmp/st")"
+        return
+    fi
+    for s in "$@"; do
+        if ! grep -qF -- "$s" "$tmp/st"; then
+            not_ok "$desc" "no '$s' in: $(cat "$tmp/st")"
+            return
+        fi
+    done
+    ok "$desc"
+}
+
+# sockets PATH...: each is a socket within 10 s; else a failure.
+sockets()
+{
+    local p missing
+    for _ in $(seq 200); do
+        missing=
+        for p in "$@"; do
+            [ -S "$p" ] || missing=$p
+        done
+        [ -z "$missing" ] && return 0
+        sleep 0.05
+    done
+    not_ok "vusim started" "no socket $missing"
+}
+
 start()
 {
     rm -f "$sock" "$ctl"
@@ -64,11 +75,7 @@ start()
         --latency=10us "$@" 2>"$tmp/vusim.err" &
     vpid=$!
     pids+=("$vpid")
-    for _ in $(seq 200); do
-        [ -S "$sock" ] && [ -S "$ctl" ] && return 0
-        sleep 0.05
-    done
-    not_ok "vusim started" "no sockets"
+    sockets "$sock" "$ctl"
 }
 
 demo()
@@ -110,25 +117,11 @@ has "...with type, sectors and age" '"type":"(read|write|flush)".*"age"'
 expect "query-status while stopped" 0 c query-status
 has "...paused, time has not moved" '"status":"paused","sim-time":\{"ps":0,'
 expect "step 3 events" 0 c step '{"events":3}'
-if wait_status paused && grep -q '"reason":"step"' "$tmp/st" &&
-    grep -q '"ps":30000000,' "$tmp/st"; then
-    ok "...stops after them, at 30us"
-else
-    not_ok "...stops after them" "$(cat "$tmp/st")"
-fi
+stopped "...stops after them, at 30us" '"reason":"step"' '"ps":30000000,'
 expect "step a duration" 0 c step '{"duration":"1ms"}'
-if wait_status paused && grep -q '"ps":1030000000,' "$tmp/st"; then
-    ok "...stops at now + 1ms exactly"
-else
-    not_ok "...stops at now + 1ms" "$(cat "$tmp/st")"
-fi
+stopped "...stops at now + 1ms exactly" '"ps":1030000000,'
 expect "run-until" 0 c run-until '{"time":"2ms"}'
-if wait_status paused && grep -q '"reason":"run-until"' "$tmp/st" &&
-    grep -q '"ps":2000000000,' "$tmp/st"; then
-    ok "...stops at 2ms"
-else
-    not_ok "...stops at 2ms" "$(cat "$tmp/st")"
-fi
+stopped "...stops at 2ms" '"reason":"run-until"' '"ps":2000000000,'
 expect "cont" 0 c cont
 has "...a RESUME event" '"event":"RESUME"'
 demo_done "the workload completes, every byte verified"
@@ -157,11 +150,7 @@ has "...returns the rule's id" '"return":\{"id":1\}'
 expect "query-breaks" 0 c query-breaks
 has "...lists it" '"type":"request","armed":true.*"rule":"on=flush,nth=1,do=stop"'
 demo 300
-if wait_status paused && grep -q '"breakpoint":1' "$tmp/st"; then
-    ok "the first FLUSH stops the run at the breakpoint"
-else
-    not_ok "the first FLUSH stops the run" "$(cat "$tmp/st")"
-fi
+stopped "the first FLUSH stops the run at the breakpoint" '"breakpoint":1'
 expect "query-queues shows the flush" 0 c query-queues
 has "...in flight" '"type":"flush"'
 # The demo's front-end gives up after 5 s of wall time without a
@@ -231,11 +220,7 @@ hid=$(sed -n 's/.*"return":{"id":\([0-9]*\)}.*/\1/p' "$tmp/out")
 expect "query-breaks" 0 c query-breaks
 has "...shows the hold" '"type":"notify".*"queue":0,"hold":true'
 demo 50
-if wait_status paused && grep -q "\"breakpoint\":$hid" "$tmp/st"; then
-    ok "the first call stops the run"
-else
-    not_ok "the first call stops the run" "$(cat "$tmp/st")"
-fi
+stopped "the first call stops the run" "\"breakpoint\":$hid"
 expect "query-queues" 0 c query-queues
 has "...the completion is in the used ring" '"used-idx":[1-9]'
 if grep -q "held call(s) sent" "$tmp/vusim.err"; then
@@ -346,10 +331,7 @@ rm -f "$ctl"
     2>"$tmp/multi.err" &
 mpid=$!
 pids+=("$mpid")
-for _ in $(seq 200); do
-    [ -S "$sa" ] && [ -S "$sb" ] && [ -S "$ctl" ] && break
-    sleep 0.05
-done
+sockets "$sa" "$sb" "$ctl"
 # A client that stays for the whole run, to see its events.
 rm -f "$tmp/listen.stop"
 {
@@ -384,37 +366,23 @@ expect "a notification breakpoint on any device" 0 c break-add \
 has "...id 2" '"return":\{"id":2\}'
 sock=$sa
 demo 200
-if wait_status paused && grep -q '"breakpoint":2,"device":0' "$tmp/st"; then
-    ok "...stops at device 0's first call, naming the device"
-else
-    not_ok "...stops at device 0's first call" "$(cat "$tmp/st")"
-fi
+stopped "...stops at device 0's first call, naming the device" \
+    '"breakpoint":2,"device":0'
 c break-del '{"id":2}' >/dev/null 2>&1
 expect "a completion breakpoint on device 0" 0 c break-add \
     '{"type":"complete","device":0,"queue":0}'
 c cont >/dev/null 2>&1
-if wait_status paused && grep -q '"breakpoint":3,"device":0' "$tmp/st"; then
-    ok "...stops at its next completion"
-else
-    not_ok "...stops at its next completion" "$(cat "$tmp/st")"
-fi
+stopped "...stops at its next completion" '"breakpoint":3,"device":0'
 c break-del '{"id":3}' >/dev/null 2>&1
 expect "step to device 0's next request on queue 0" 0 c step \
     '{"queue":0,"device":0}'
-if wait_status paused && grep -q '"reason":"step","device":0' "$tmp/st"; then
-    ok "...stops there"
-else
-    not_ok "...stops there" "$(cat "$tmp/st")"
-fi
+stopped "...stops there" '"reason":"step","device":0'
 c cont >/dev/null 2>&1
 demo_done "device 0's workload runs past device 1's request breakpoint"
 sock=$sb
 demo 200
-if wait_status paused && grep -q '"breakpoint":1,"device":1' "$tmp/st"; then
-    ok "device 1's first flush stops the run, naming the device"
-else
-    not_ok "device 1's first flush stops the run" "$(cat "$tmp/st")"
-fi
+stopped "device 1's first flush stops the run, naming the device" \
+    '"breakpoint":1,"device":1'
 expect "query-queues of device 1" 0 c query-queues '{"device":1}'
 has "...shows the flush" '"type":"flush"'
 expect "cont" 0 c cont

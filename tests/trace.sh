@@ -20,31 +20,7 @@ JSON=$builddir/tests/jsoncheck
 # shellcheck source=tests/check-lib.sh
 . "${srcdir:-.}/tests/check-lib.sh"
 check_init trace
-
-# expect DESC STATUS COMMAND...: the command exits with STATUS; its output
-# (stdout and stderr) is left in $tmp/out.
-expect()
-{
-    local desc=$1 want=$2 rc=0
-    shift 2
-    "$@" >"$tmp/out" 2>&1 || rc=$?
-    if [ "$rc" -eq "$want" ]; then
-        ok "$desc"
-    else
-        not_ok "$desc" "exit $rc, wanted $want: $(tail -n 3 "$tmp/out" |
-            tr '\n' ' ')"
-    fi
-}
-
-# has DESC PATTERN: the last command's output matches the extended regex.
-has()
-{
-    if grep -Eq -- "$2" "$tmp/out"; then
-        ok "$1"
-    else
-        not_ok "$1" "no '$2' in: $(head -c 300 "$tmp/out" | tr '\n' ' ')"
-    fi
-}
+CHECK_MERGE=1          # expect: stderr into $tmp/out too
 
 check_built "$VUSIM" "$JSON"
 

@@ -29,45 +29,12 @@ check_built "$VUSIM" "$PROG" "$INTEG"
 
 # The program runs from the staged libraries only: a wrapper sets that up,
 # for this script and for the integration binary, which starts it.
-libdir=$(cat "$STAMP") || exit 99
+check_staged "$STAMP" "$PROG"
 RD=$tmp/ramdisk
-printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$libdir" \
-    "$(cd "$(dirname "$PROG")" && pwd)/ramdisk" >"$RD"
-chmod +x "$RD"
-
-# expect DESC STATUS COMMAND...: the command exits with STATUS.
-expect()
-{
-    local desc=$1 want=$2 rc=0
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
-    if [ "$rc" -eq "$want" ]; then
-        ok "$desc"
-    else
-        not_ok "$desc" "exit $rc, wanted $want: $(tail -n 3 "$tmp/out" \
-            "$tmp/err" | tr '\n' ' ')"
-    fi
-}
-
-# has DESC PATTERN [FILE]: the last command's stdout (or FILE) matches.
-has()
-{
-    if grep -Eq -- "$2" "${3:-$tmp/out}"; then
-        ok "$1"
-    else
-        not_ok "$1" "no '$2' in: $(head -c 300 "${3:-$tmp/out}" |
-            tr '\n' ' ')"
-    fi
-}
 
 # ---- built against the installed files only -------------------------------
 
-if LD_LIBRARY_PATH=$libdir ldd "$PROG" | grep -q "libvusim.so.0 => $libdir/"
-then
-    ok "ramdisk links the staged libvusim"
-else
-    not_ok "ramdisk links" "$(LD_LIBRARY_PATH=$libdir ldd "$PROG")"
-fi
+check_staged_links libvusim
 
 # ---- what vusim_main() gives it -------------------------------------------
 
@@ -82,8 +49,7 @@ expect "a bad size is refused" 2 "$RD" --socket-path="$tmp/x.sock" \
     --size=1000
 has "...in one line naming it" "^vusim: --size=1000: must be whole sectors" \
     "$tmp/err"
-[ "$(wc -l <"$tmp/err")" -eq 1 ] && ok "...one line" ||
-    not_ok "...one line" "$(cat "$tmp/err")"
+one_line
 expect "an unknown option is refused" 2 "$RD" --socket-path="$tmp/x.sock" \
     --backing=disk.img
 has "...with what is allowed" "--backing=disk.img: unknown option for \

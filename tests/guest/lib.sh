@@ -259,6 +259,24 @@ guest_require_vusim()
     [ -x "$VUSIM" ] || guest_fail "no vusim program at $VUSIM (build it)"
 }
 
+# guest_qemu_blk_init NAME: guest_init NAME for a QEMU guest whose disk
+# is a vusim blk device: busybox, QEMU, jq and vusim required (skip or
+# fail as guest_require says), the QEMU images built. Sets accel
+# (guest_qemu_accel), size (64 MiB), disk (its backing file, made, zeroed)
+# and sock (the device's socket path).
+guest_qemu_blk_init()
+{
+    guest_init "$1"
+    guest_require busybox qemu jq
+    guest_require_vusim
+    guest_images qemu
+    accel=$(guest_qemu_accel)
+    size=$((64 << 20))
+    disk=$GUEST_RUN/disk.img
+    sock=$GUEST_RUN/blk.sock
+    truncate -s "$size" "$disk"
+}
+
 # Kill what is left; keep the run folder when the test failed.
 guest_cleanup()
 {

@@ -15,17 +15,8 @@
 set -uo pipefail
 
 . "$(dirname "$0")/lib.sh"
-guest_init qemu-blk
-guest_require busybox qemu jq
-guest_require_vusim
-guest_images qemu
-accel=$(guest_qemu_accel)
-
-size=$((64 << 20))
-disk=$GUEST_RUN/disk.img
-sock=$GUEST_RUN/blk.sock
+guest_qemu_blk_init qemu-blk
 stats=$GUEST_RUN/stats.json
-truncate -s "$size" "$disk"
 
 guest_vusim vusim blk "--socket-path=$sock" "--backing=$disk" \
     --latency=50us --stats="$stats"

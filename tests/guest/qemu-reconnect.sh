@@ -44,19 +44,10 @@ set -uo pipefail
 
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
-guest_init qemu-reconnect
-guest_require busybox qemu jq
-guest_require_vusim
-guest_images qemu
-accel=$(guest_qemu_accel)
-
-size=$((64 << 20))
-disk=$GUEST_RUN/disk.img
-sock=$GUEST_RUN/blk.sock
+guest_qemu_blk_init qemu-reconnect
 con=$GUEST_RUN/console.log
 token_off=$((62 << 20))     # workload.sh TOKEN_OFF
 limit=${VUSIM_GUEST_TIMEOUT:-300}
-truncate -s "$size" "$disk"
 
 # ---------------------------------------------------------------- helpers
 

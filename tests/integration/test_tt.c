@@ -511,6 +511,34 @@ static struct vufe *ttbe_fe_with_request(struct ttbe *f)
     return fe;
 }
 
+/* A guest with a request the back-end has not seen (ttbe_fe_with_request)
+ * enables the ring through @enable; the look's work (the completion at
+ * 1 us + 50 us) must bound the guest, and the back-end pops the request
+ * once. The back-end's and the controller's counts go to @bst, @tst. */
+static void look_run(void (*enable)(struct ttbe *f, struct vufe *fe),
+                     struct vu_backend_stats *bst, struct sim_tt_stats *tst)
+{
+    struct ttbe f;
+    struct vufe *fe;
+    uint64_t popped;
+
+    ttbe_start(&f, 50 * SIM_US);
+    fe = ttbe_fe_with_request(&f);
+    enable(&f, fe);
+    CU_ASSERT_EQUAL(__atomic_load_n(&f.free_until, __ATOMIC_ACQUIRE),
+                    1000 + 50000);
+    vufe_free(fe);
+    ttbe_stop(&f, bst, tst, &popped);
+    CU_ASSERT_EQUAL(popped, 1);
+}
+
+/* SET_VRING_ENABLE with NEED_REPLY: the bound is there when it returns. */
+static void enable_waited(struct ttbe *f, struct vufe *fe)
+{
+    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, true), 0);
+    CU_ASSERT_EQUAL(__atomic_load_n(&f->fus, __ATOMIC_ACQUIRE), 1);
+}
+
 /* Enabling the ring makes the back-end look at it before the reply: the
  * request's completion goes on the calendar at 1 us + 50 us, and the
  * running guest must have that bound before its SET_VRING_ENABLE returns.
@@ -520,21 +548,27 @@ static void test_ring_look_bounds_guest(void)
 {
     struct vu_backend_stats bst;
     struct sim_tt_stats tst;
-    struct ttbe f;
-    struct vufe *fe;
-    uint64_t popped;
 
-    ttbe_start(&f, 50 * SIM_US);
-    fe = ttbe_fe_with_request(&f);
-    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, true), 0);
-    CU_ASSERT_EQUAL(__atomic_load_n(&f.fus, __ATOMIC_ACQUIRE), 1);
-    CU_ASSERT_EQUAL(__atomic_load_n(&f.free_until, __ATOMIC_ACQUIRE),
-                    1000 + 50000);
-    vufe_free(fe);
-    ttbe_stop(&f, &bst, &tst, &popped);
-    CU_ASSERT_EQUAL(popped, 1);
+    look_run(enable_waited, &bst, &tst);
     CU_ASSERT_EQUAL(tst.kick_syncs, 1);
     CU_ASSERT_EQUAL(bst.looks_unwaited, 0);
+}
+
+/* SET_VRING_ENABLE without NEED_REPLY, then (once the guest has its bound)
+ * the same with it, which the back-end must answer. */
+static void enable_unwaited(struct ttbe *f, struct vufe *fe)
+{
+    struct vu_vring_state on = { .index = 0, .num = 1 };
+
+    CU_ASSERT_EQUAL(vufe_request(fe, VU_REQ_SET_VRING_ENABLE, &on,
+                                 sizeof(on), NULL, 0, 0, NULL), 0);
+    for (int i = 0; i < TT_WAIT_MS &&
+         __atomic_load_n(&f->fus, __ATOMIC_ACQUIRE) == 0; i++) {
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL(__atomic_load_n(&f->free_until, __ATOMIC_ACQUIRE),
+                    1000 + 50000);
+    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, true), 0);
 }
 
 /* The same enable without NEED_REPLY: the front-end does not wait, so the
@@ -543,27 +577,10 @@ static void test_ring_look_bounds_guest(void)
  * guest has the bound, and answers the next message. */
 static void test_unwaited_look_counted(void)
 {
-    struct vu_vring_state on = { .index = 0, .num = 1 };
     struct vu_backend_stats bst;
     struct sim_tt_stats tst;
-    struct ttbe f;
-    struct vufe *fe;
-    uint64_t popped;
 
-    ttbe_start(&f, 50 * SIM_US);
-    fe = ttbe_fe_with_request(&f);
-    CU_ASSERT_EQUAL(vufe_request(fe, VU_REQ_SET_VRING_ENABLE, &on,
-                                 sizeof(on), NULL, 0, 0, NULL), 0);
-    for (int i = 0; i < TT_WAIT_MS &&
-         __atomic_load_n(&f.fus, __ATOMIC_ACQUIRE) == 0; i++) {
-        usleep(1000);
-    }
-    CU_ASSERT_EQUAL(__atomic_load_n(&f.free_until, __ATOMIC_ACQUIRE),
-                    1000 + 50000);
-    CU_ASSERT_EQUAL(vufe_set_vring_enable(fe, 0, true), 0);
-    vufe_free(fe);
-    ttbe_stop(&f, &bst, &tst, &popped);
-    CU_ASSERT_EQUAL(popped, 1);
+    look_run(enable_unwaited, &bst, &tst);
     CU_ASSERT_EQUAL(bst.looks_unwaited, 1);
     CU_ASSERT_EQUAL(tst.kick_syncs, 1);
 }

@@ -27,45 +27,8 @@ ITEST=$builddir/tests/systemc/vusim-sc-itest
 check_init sc-programs
 check_built "$PROG" "$ITEST" "$builddir/vusim-sc-ssd" "$builddir/vusim-sc-rng"
 
-libdir=$(cat "$STAMP") || exit 99
+check_staged "$STAMP" "$PROG" SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
 RNG=$tmp/vusim-sc-rng
-printf '#!/bin/sh\nSYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 LD_LIBRARY_PATH=%s exec %s "$@"\n' \
-    "$libdir" "$(cd "$(dirname "$PROG")" && pwd)/vusim-sc-rng" >"$RNG"
-chmod +x "$RNG"
-
-# expect DESC STATUS COMMAND...: the command exits with STATUS.
-expect()
-{
-    local desc=$1 want=$2 rc=0
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
-    if [ "$rc" -eq "$want" ]; then
-        ok "$desc"
-    else
-        not_ok "$desc" "exit $rc, wanted $want: $(tail -n 3 "$tmp/out" \
-            "$tmp/err" | tr '\n' ' ')"
-    fi
-}
-
-# has DESC PATTERN [FILE]: the last command's stdout (or FILE) matches.
-has()
-{
-    if grep -Eq -- "$2" "${3:-$tmp/out}"; then
-        ok "$1"
-    else
-        not_ok "$1" "no '$2' in: $(head -c 300 "${3:-$tmp/out}" |
-            tr '\n' ' ')"
-    fi
-}
-
-one_line()
-{
-    if [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
-        ok "...one line"
-    else
-        not_ok "...one line" "$(cat "$tmp/err")"
-    fi
-}
 
 # ---- the programs in the tree ----------------------------------------------
 
@@ -95,14 +58,7 @@ has "...naming it" "--size=1000" "$tmp/err"
 
 # ---- built against the installed files only -------------------------------
 
-deps=$(LD_LIBRARY_PATH=$libdir ldd "$PROG")
-for l in libvusim-systemc libvusim-program libvusim; do
-    if grep -q "$l.so.0 => $libdir/" <<<"$deps"; then
-        ok "vusim-sc-rng links the staged $l"
-    else
-        not_ok "vusim-sc-rng links $l" "$deps"
-    fi
-done
+check_staged_links libvusim-systemc libvusim-program libvusim
 
 # ---- what vusim_sc::main() gives it ---------------------------------------
 

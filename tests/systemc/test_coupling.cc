@@ -274,6 +274,15 @@ struct rig {
         }
         return fakehost_add(fh, q, in.data(), len, wr);
     }
+    // One request on queue 0, kicked and run to the end: its id.
+    int run_one(uint32_t len, uint32_t wr)
+    {
+        int id = add(0, len, wr);
+
+        fakehost_kick(fh, 0);
+        sim_cal_run_all(g_cal);
+        return id;
+    }
     // The echo arrived reversed, and used_len is right.
     void check_echo(int id, uint32_t len)
     {
@@ -323,9 +332,7 @@ static void child_dma_timing()
     g.em->ns_per_byte = 0;
     // 10 ns per access, 1 GB/s = 1 ns per byte: read 500 + write 500
     g.br->set_dma_timing(sc_time(10, SC_NS), 1000000000ull);
-    a = g.add(0, 500, 500);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(500, 500);
     CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(2 * 10 + 2 * 500));
     g.check_echo(a, 500);
 }
@@ -339,9 +346,7 @@ static void child_deferred()
     int a;
 
     g.em->m = echo_model::DEFER;
-    a = g.add(0, 64, 64);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(64, 64);
     CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(64));
     g.check_echo(a, 64);
     CHECK(fakehost_violations(g.fh) == 0);
@@ -439,9 +444,7 @@ static void child_untimed()
     g.em->ns_per_byte = 0;
     sim_cal_run_until(g_cal, sim_ns(250));
     a = g.add(0, 300, 300);
-    b = g.add(0, 7, 7);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    b = g.run_one(7, 7);
     CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(250));
     CHECK(fakehost_get(g.fh, b)->done_at == sim_ns(250));
     CHECK(fakehost_completed_id(g.fh, 0) == a);
@@ -721,16 +724,21 @@ static bool said(const char *s)
     return g_errs.find(s) != std::string::npos;
 }
 
+// A rig whose errors go to g_errs, with its model misbehaving as @m.
+struct bad_rig : rig {
+    explicit bad_rig(echo_model::mode m, uint32_t virtio_id = 4)
+        : rig((vusim_log_set_sink(err_sink, nullptr), virtio_id))
+    {
+        em->m = m;
+    }
+};
+
 static void child_twice()
 {
-    vusim_log_set_sink(err_sink, nullptr);
-    rig g;
+    bad_rig g(echo_model::TWICE);
     int a;
 
-    g.em->m = echo_model::TWICE;
-    a = g.add(0, 8, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(8, 8);
     g.check_echo(a, 8);
     CHECK(fakehost_violations(g.fh) == 0);
     CHECK(g.br->get_stats().model_errors == 1);
@@ -741,14 +749,10 @@ static void child_twice()
 // queue; the first completion stands, at its time.
 static void child_twice_pending()
 {
-    vusim_log_set_sink(err_sink, nullptr);
-    rig g;
+    bad_rig g(echo_model::TWICE_PENDING);
     int a;
 
-    g.em->m = echo_model::TWICE_PENDING;
-    a = g.add(0, 8, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(8, 8);
     g.check_echo(a, 8);
     CHECK(fakehost_get(g.fh, a)->done_at == sim_ns(10));
     CHECK(fakehost_violations(g.fh) == 0);
@@ -758,14 +762,10 @@ static void child_twice_pending()
 
 static void child_unknown()
 {
-    vusim_log_set_sink(err_sink, nullptr);
-    rig g;
+    bad_rig g(echo_model::UNKNOWN);
     int a;
 
-    g.em->m = echo_model::UNKNOWN;
-    a = g.add(0, 8, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(8, 8);
     CHECK(said("unknown request handle 1001"));
     CHECK(!fakehost_get(g.fh, a)->completed); // the model never completed it
     CHECK(fakehost_inflight(g.fh) == 1);
@@ -775,14 +775,10 @@ static void child_unknown()
 // with used length 0 (not virtio-blk) or IOERR in its status byte (blk).
 static void child_past_wr()
 {
-    vusim_log_set_sink(err_sink, nullptr);
-    rig g;
+    bad_rig g(echo_model::PAST_WR);
     int a;
 
-    g.em->m = echo_model::PAST_WR;
-    a = g.add(0, 16, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(16, 8);
     CHECK(fakehost_get(g.fh, a)->completed);
     CHECK(fakehost_get(g.fh, a)->used_len == 0);
     CHECK(said("model 'echo': request 1 (queue 0): DMA write of 9 bytes at "
@@ -790,22 +786,16 @@ static void child_past_wr()
     CHECK(fakehost_violations(g.fh) == 0);
     // the run goes on: the next request is served
     g.em->m = echo_model::LT;
-    a = g.add(0, 8, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(8, 8);
     g.check_echo(a, 8);
 }
 
 static void child_past_wr_blk()
 {
-    vusim_log_set_sink(err_sink, nullptr);
-    rig g(2);
+    bad_rig g(echo_model::USED_PAST, 2);
     int a;
 
-    g.em->m = echo_model::USED_PAST;
-    a = g.add(0, 16, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(16, 8);
     CHECK(fakehost_get(g.fh, a)->used_len == 8);
     CHECK(fakehost_get(g.fh, a)->wr[7] == 1); // VIRTIO_BLK_S_IOERR
     CHECK(said("used length 15 is past the writable part (8 bytes)"));
@@ -815,14 +805,11 @@ static void child_past_wr_blk()
 // kernel breaks with a clear error, requests fail, the run goes on.
 static void child_backwards()
 {
-    vusim_log_set_sink(err_sink, nullptr);
-    rig g;
+    bad_rig g(echo_model::LT);
     int a;
 
     sc_start(sc_time(1, SC_US));
-    a = g.add(0, 8, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(8, 8);
     CHECK(g.br->kern()->broken());
     CHECK(said("model 'echo'") && said("time would go backwards"));
     CHECK(said("model 'echo': request 1 (queue 0) fails: systemc model "
@@ -835,20 +822,14 @@ static void child_backwards()
 // sc_stop() in the model: outstanding and later requests fail.
 static void child_stop()
 {
-    vusim_log_set_sink(err_sink, nullptr);
-    rig g;
+    bad_rig g(echo_model::STOP);
     int a, b;
 
-    g.em->m = echo_model::STOP;
-    a = g.add(0, 8, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    a = g.run_one(8, 8);
     CHECK(said("sc_stop"));
     CHECK(said("model 'echo': request 1 (queue 0) fails:"));
     CHECK(fakehost_get(g.fh, a)->completed);
-    b = g.add(0, 8, 8);
-    fakehost_kick(g.fh, 0);
-    sim_cal_run_all(g_cal);
+    b = g.run_one(8, 8);
     CHECK(fakehost_get(g.fh, b)->completed);
     CHECK(fakehost_get(g.fh, b)->used_len == 0);
     CHECK(fakehost_violations(g.fh) == 0);

@@ -36,6 +36,13 @@ static int rfx_init(struct rfx *f, const char *const *args)
     return f->rc;
 }
 
+/* rfx_init() of options the device must take. */
+static void rfx_ok(struct rfx *f, const char *const *args)
+{
+    rfx_init(f, args);
+    CU_ASSERT_FATAL(f->rc == 0);
+}
+
 static void rfx_fini(struct rfx *f)
 {
     if (f->fh) {
@@ -82,8 +89,7 @@ static size_t stream_of(const char *const *args, uint8_t *out)
     int ids[NSIZES];
     size_t n = 0;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     for (size_t i = 0; i < NSIZES; i++) {
         ids[i] = add(&f, sizes[i]);
     }
@@ -142,8 +148,7 @@ static void test_known_answer(void)
 
     vusim_rng_seed(&rng, 0);
     w = vusim_rng_next(&rng);
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     id = add(&f, 8);
     run(&f);
     for (int i = 0; i < 8; i++) {
@@ -203,8 +208,7 @@ static void check_times(const char *const *args, const uint32_t *lens,
     struct rfx f;
     int ids[8];
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     for (size_t i = 0; i < n; i++) {
         ids[i] = add(&f, lens[i]);
     }
@@ -247,8 +251,7 @@ static void test_rate_unlimited(void)
     struct rfx f;
     int a, b;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     a = add(&f, 100000);
     fakehost_kick(f.fh, 0);
     CU_ASSERT_EQUAL(fakehost_ncompleted(f.fh), 0);
@@ -269,8 +272,7 @@ static void test_rate_arrivals(void)
     struct rfx f;
     int a, b, c;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     a = add(&f, 5);
     fakehost_kick(f.fh, 0);
     sim_cal_run_until(f.cal, sim_ms(7));
@@ -291,8 +293,7 @@ static void test_max_request(void)
     struct rfx f;
     int a, b;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     a = add(&f, 100);
     b = add(&f, 5);
     run(&f);
@@ -313,8 +314,7 @@ static void test_empty_and_failed_requests(void)
     struct rfx f;
     int a, b, c;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     a = add(&f, 0);
     b = add(&f, 64);
     c = add(&f, 8);
@@ -336,8 +336,7 @@ static void test_cancel(void)
     struct rfx f;
     int a, b;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     a = add(&f, 4);
     b = add(&f, 1);
     fakehost_kick(f.fh, 0);
@@ -356,8 +355,7 @@ static void test_reset(void)
     struct rfx f;
     int a, b;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     a = add(&f, 32);
     run(&f);
     CU_ASSERT_EQUAL(R(&f, a)->done_at, sim_ms(32));
@@ -409,8 +407,7 @@ static void test_shape(void)
     const char *args[] = { "rate=4K", "max-request=4095", NULL };
     struct rfx f;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     CU_ASSERT_EQUAL(f.dev->num_queues, 1);
     CU_ASSERT_EQUAL(f.dev->config_size, 0);
     CU_ASSERT_EQUAL(f.dev->features, 0);
@@ -426,8 +423,7 @@ static void test_stats_json(void)
     char buf[512], tiny[8];
     struct rfx f;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     add(&f, 10);
     add(&f, 20);
     run(&f);
@@ -453,8 +449,7 @@ static void test_stats_json_faults(void)
     char buf[512];
     struct rfx f;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     add(&f, 10);
     add(&f, 20);
     run(&f);
@@ -478,8 +473,7 @@ static void test_faults(void)
     struct rfx f, g;
     int a, b, c, d, e;
 
-    rfx_init(&f, args);
-    CU_ASSERT_FATAL(f.rc == 0);
+    rfx_ok(&f, args);
     a = add(&f, 64);
     b = add(&f, 64);
     c = add(&f, 64);
@@ -490,8 +484,7 @@ static void test_faults(void)
     CU_ASSERT_EQUAL(fakehost_completed_id(f.fh, 2), c);
     /* 5 bytes at 2^20 B/s round up; 64 bytes then; and the delay */
     CU_ASSERT(R(&f, c)->done_at > sim_ms(1));
-    rfx_init(&g, plain);
-    CU_ASSERT_FATAL(g.rc == 0);
+    rfx_ok(&g, plain);
     d = add(&g, 8);
     e = add(&g, 64);
     run(&g);
