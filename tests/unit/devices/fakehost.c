@@ -262,3 +262,21 @@ unsigned fakehost_violations(const struct fakehost *fh)
 {
     return fh->violations;
 }
+
+const char *fakehost_stats_missing(struct dev *dev, const char *const *want)
+{
+    static char buf[4096];
+    char tiny[8];
+    int n = dev->ops->stats_json(dev, buf, sizeof(buf));
+
+    if (n <= 0 || (size_t)n != strlen(buf)) {
+        return "length";
+    }
+    for (size_t i = 0; want[i]; i++) {
+        if (!strstr(buf, want[i])) {
+            return want[i];
+        }
+    }
+    return dev->ops->stats_json(dev, tiny, sizeof(tiny)) == -ENOSPC
+               ? NULL : "ENOSPC";
+}

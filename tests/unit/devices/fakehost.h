@@ -81,4 +81,10 @@ unsigned fakehost_inflight(const struct fakehost *fh);
 /* Contract breaches by the device so far (see above). */
 unsigned fakehost_violations(const struct fakehost *fh);
 
+/* What @dev's stats_json() gets wrong of @want (NULL-terminated members as
+ * they must appear, "\"completed\": 5,"): NULL when the output holds
+ * every one, its length is what it returns and an 8-byte buffer gets
+ * -ENOSPC; else the first member missing, "length" or "ENOSPC". */
+const char *fakehost_stats_missing(struct dev *dev, const char *const *want);
+
 #endif
