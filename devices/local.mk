@@ -1,4 +1,5 @@
-# devices fragment: the device API and registry; one folder per device.
+# devices fragment: the device API (dev.h), a device's guest side (work.h)
+# and the registry; one folder per device (devices/NAME/local.mk).
 libvusim_la_SOURCES += %reldir%/registry.c %reldir%/dev.c
 nobase_pkginclude_HEADERS += %reldir%/dev.h %reldir%/work.h
 include %reldir%/blk/local.mk

@@ -1,6 +1,8 @@
 # cosim/frontend fragment: vufe, the reference front-end, as a library of
 # its own (not part of the installed libvusim) for the tests, the benches
-# and the demo. It uses libvusim (wire layer, log): link both, libvufe first.
+# and the demo, with work.c, which puts a device's guest side
+# (devices/work.h) in its guest memory. It uses libvusim (wire layer, log):
+# link both, libvufe first.
 noinst_LTLIBRARIES += libvufe.la
 libvufe_la_SOURCES = \
 	%reldir%/vufe.c \
