@@ -19,6 +19,10 @@ uint64_t vusim_wallclock_ns(void);
  * person reads (the control socket's events carry one, as QMP's do). */
 uint64_t vusim_wallclock_epoch_ns(void);
 
+/* The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID):
+ * what a benchmark's work cost, beside its wall time. */
+uint64_t vusim_thread_cpu_ns(void);
+
 /* A host clock that can be replaced by a test clock. */
 struct vusim_hostclock {
     uint64_t (*now_ns)(void *opaque);

@@ -40,7 +40,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <getopt.h>
 #include <string>
 #include <vector>
@@ -49,6 +48,7 @@
 
 extern "C" {
 #include "devices/dev.h"
+#include "sim/wallclock.h"
 }
 
 using namespace sc_core;
@@ -107,21 +107,13 @@ struct zmem : sc_module {
     }
 };
 
-uint64_t clock_ns(clockid_t c)
-{
-    struct timespec ts;
-
-    clock_gettime(c, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-
 // Wall time and this thread's CPU time, ns.
 struct stamp {
     uint64_t wall, cpu;
 
     static stamp now()
     {
-        return {clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_THREAD_CPUTIME_ID)};
+        return {vusim_wallclock_ns(), vusim_thread_cpu_ns()};
     }
 };
 
