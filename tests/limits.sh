@@ -14,7 +14,11 @@
 #   - many front-ends at once: 24 connect together, those past the listen
 #     backlog wait in connect(), and each is served in turn or, if its
 #     turn comes after its own 5 s limit, says so in one line; none hangs,
-#     and the next front-end is served.
+#     and the next front-end is served;
+#   - out of fds: with its fd limit at its lowest free fd, accept fails and
+#     the listener stays readable; vusim says so in one line and looks
+#     again every 100 ms (before: a line per loop turn at 100% CPU), and
+#     serves the waiting front-end once fds are back.
 # Oversized messages, queue indexes and memory-region counts are rows of
 # the integration tier's hostile-input table (tests/integration/
 # test_badinput.c). The tmpfs mounts need root or an unprivileged user
@@ -209,6 +213,45 @@ if [ "$now" -le "$idle" ]; then
     ok "many: vusim holds $now fds again, as before"
 else
     not_ok "many: fds" "$now held, $idle before"
+fi
+kill -TERM "$vp"
+wait "$vp"
+
+# ---- out of fds: accept fails ---------------------------------------------
+
+ticks() { awk '{ print $14 + $15 }' /proc/"$1"/stat; }   # utime + stime
+
+"$VUSIM" blk --socket-path="$tmp/f.sock" --size=1M 2>"$tmp/f.err" &
+vp=$!
+pids+=("$vp")
+wait_sock "$tmp/f.sock"
+sleep 0.2
+free=0
+while [ -e /proc/"$vp"/fd/"$free" ]; do
+    free=$((free + 1))
+done
+if prlimit --pid "$vp" --nofile="$free": 2>"$tmp/f.prlimit"; then
+    "$VUSIM" demo --connect="$tmp/f.sock" --requests=20 >"$tmp/f.demo" 2>&1 &
+    dp=$!
+    sleep 1
+    t0=$(ticks "$vp")
+    sleep 1
+    t1=$(ticks "$vp")
+    prlimit --pid "$vp" --nofile=1024:
+    wait "$dp"
+    lines=$(grep -c 'accept failed: Too many open files' "$tmp/f.err")
+    if [ "$lines" -eq 1 ] && [ $((t1 - t0)) -lt 30 ]; then
+        ok "fds: accept out of fds: one line, $((t1 - t0)) CPU ticks in 1 s"
+    else
+        not_ok "fds: accept out of fds" "$lines lines, $((t1 - t0)) CPU ticks in 1 s"
+    fi
+    if grep -q "^  all  *20 " "$tmp/f.demo"; then
+        ok "fds: the waiting front-end is served once fds are back"
+    else
+        not_ok "fds: served after" "$(tail -n 2 "$tmp/f.demo")"
+    fi
+else
+    not_ok "fds: prlimit" "$(cat "$tmp/f.prlimit")"
 fi
 kill -TERM "$vp"
 wait "$vp"

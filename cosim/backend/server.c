@@ -22,6 +22,8 @@ struct vu_server {
     struct vu_backend *be;
     int lfd;                  /* listening socket, -1 for a connected fd */
     struct event *lev;
+    struct event *retry;      /* accept failed: look again later */
+    bool failing;             /* the failure is logged */
     char *path;               /* unlinked on free; NULL for inherited fds */
     bool oneshot;
 };
@@ -38,6 +40,34 @@ static void srv_on_close(struct vu_backend *be, void *opaque)
     event_add(srv->lev, NULL);     /* accept the next front-end */
 }
 
+/* A listener that cannot accept (out of fds or memory) stays readable:
+ * watched, it would call us on every turn, spinning a CPU and flooding
+ * the log. Look again every VU_SRV_RETRY_MS instead, and log the episode
+ * once; the front-end waits in the backlog meanwhile. */
+#define VU_SRV_RETRY_MS 100
+
+static void srv_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct vu_server *srv = arg;
+
+    (void)fd;
+    (void)what;
+    event_add(srv->lev, NULL);
+}
+
+static void srv_accept_failed(struct vu_server *srv, int err)
+{
+    static const struct timeval later = { 0, VU_SRV_RETRY_MS * 1000 };
+
+    if (!srv->failing) {
+        VUSIM_WARN(SS, "accept failed: %s; trying again every %d ms",
+                   strerror(err), VU_SRV_RETRY_MS);
+        srv->failing = true;
+    }
+    event_del(srv->lev);
+    evtimer_add(srv->retry, &later);
+}
+
 static void srv_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct vu_server *srv = arg;
@@ -46,10 +76,14 @@ static void srv_accept_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     c = accept4((int)fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (c < 0) {
-        if (errno != EAGAIN && errno != EINTR) {
-            VUSIM_WARN(SS, "accept failed: %s", strerror(errno));
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            srv_accept_failed(srv, errno);
         }
         return;
+    }
+    if (srv->failing) {
+        VUSIM_INFO(SS, "accepting again");
+        srv->failing = false;
     }
     if (vu_backend_attach(srv->be, c) < 0) {
         close(c);
@@ -75,7 +109,8 @@ static int srv_watch(struct vu_server *srv)
 {
     srv->lev = event_new(vu_loop_base(srv->loop), srv->lfd,
                          EV_READ | EV_PERSIST, srv_accept_cb, srv);
-    if (!srv->lev || event_add(srv->lev, NULL) < 0) {
+    srv->retry = evtimer_new(vu_loop_base(srv->loop), srv_retry_cb, srv);
+    if (!srv->lev || !srv->retry || event_add(srv->lev, NULL) < 0) {
         return -ENOMEM;
     }
     return 0;
@@ -147,6 +182,9 @@ void vu_server_free(struct vu_server *srv)
         return;
     }
     vu_backend_set_on_close(srv->be, NULL, NULL);
+    if (srv->retry) {
+        event_free(srv->retry);
+    }
     if (srv->lev) {
         event_free(srv->lev);
     }
