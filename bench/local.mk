@@ -76,19 +76,8 @@ CLEANFILES += bench/ttrtt$(EXEEXT)
 bench-ttrtt: bench/ttrtt$(EXEEXT)
 	bench/ttrtt$(EXEEXT)
 
-# bench-systemc: the same blk request workload through libvusim-systemc
-# (zero-time TLM memory) and the native blk model, interleaved rounds.
-if HAVE_SYSTEMC
-BENCHES += systemc
-EXTRA_PROGRAMS += bench/systemc
-bench_systemc_SOURCES = bench/systemc.cc
-bench_systemc_CXXFLAGS = $(AM_CXXFLAGS) $(SYSTEMC_CFLAGS) -O2
-bench_systemc_LDADD = libvusim-systemc.la libvusim.la $(SYSTEMC_LIBS)
-CLEANFILES += bench/systemc$(EXEEXT)
-bench-systemc: bench/systemc$(EXEEXT)
-	SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 bench/systemc$(EXEEXT)
-endif
-EXTRA_DIST += bench/systemc.cc
+# bench-systemc: devices/sc-blk/local.mk (the SystemC virtio-blk adapter
+# against the C blk model, the device's own benchmark).
 # bench-qemu: vusim's QEMU (scripts/build-qemu.sh) with in-band
 # notifications against Debian's QEMU with eventfds on the same I/O
 # workload (both TCG), and its speed as a time-travel participant.

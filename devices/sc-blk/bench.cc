@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 //
-// bench/systemc - the bridge's cost: the same virtio-blk request workload
+// devices/sc-blk/bench.cc - `make bench-systemc` (the program bench/systemc):
+// the bridge's cost on this device: the same virtio-blk request workload
 // through libvusim-systemc (blk_bridge in front of a zero-time TLM memory)
-// and through the native C blk model (devices/blk, --latency=0), both
-// hosted in memory (no sockets: only the device path is
-// timed, which is where the bridge adds its work), in interleaved rounds.
+// and through the native C blk model (registry name "blk", --latency=0),
+// both
+// hosted in memory (no sockets: only the device path is timed, which is where the bridge adds its work), in interleaved rounds.
 // The host is a minimal one of this file (a fixed batch of preallocated
 // requests, memcpy for reads and writes), so the figures are the devices'.
 //
