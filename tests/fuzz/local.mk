@@ -93,3 +93,10 @@ fuzz:
 EXTRA_PROGRAMS += tests/fuzz/mkseeds
 tests_fuzz_mkseeds_SOURCES = tests/fuzz/mkseeds.c
 tests_fuzz_mkseeds_LDADD = libvusim.la
+
+# make check's smoke run (and `make fuzz`) configure a clang build of their
+# own in $(builddir)/fuzz; distclean leaves nothing behind (distcheck).
+distclean-local: distclean-local-fuzz
+distclean-local-fuzz:
+	-rm -rf $(builddir)/fuzz
+.PHONY: distclean-local-fuzz
