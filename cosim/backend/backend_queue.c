@@ -578,20 +578,6 @@ static void vu_kick_take(struct vu_queue *q)
     vu_loop_defer(q->be->loop, &q->kick_defer);
 }
 
-/* The loop's hot serve in eventfd mode: the queue kicked last is the one
- * whose front-end kicks next (cosim/backend/loop.h). Only for an eventfd
- * the front-end made non-blocking, as QEMU's are: a read of a blocking
- * one with no kick would hang the loop. */
-static void vu_kick_hot(void *opaque)
-{
-    struct vu_queue *q = opaque;
-    eventfd_t v;
-
-    if (q->kick_fd >= 0 && eventfd_read(q->kick_fd, &v) == 0) {
-        vu_kick_take(q);
-    }
-}
-
 /* A kick fd that reads end-of-file or fails (a pipe or socket whose other
  * end is closed, passed where an eventfd belongs) stays readable for ever:
  * watched, it would run this callback on every loop turn, and libevent's
@@ -607,14 +593,13 @@ static void vu_kick_broken(struct vu_queue *q, ssize_t n, int err)
     vu_loop_drop_hot(q->be->loop, q);
 }
 
-static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
+/* Read the queue's kick fd once: a kick, nothing yet, or a broken fd. */
+static void vu_kick_read(struct vu_queue *q)
 {
-    struct vu_queue *q = arg;
     eventfd_t v;
     ssize_t n;
 
-    (void)what;
-    n = read((int)fd, &v, sizeof(v));
+    n = read(q->kick_fd, &v, sizeof(v));
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
     }
@@ -625,10 +610,28 @@ static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
     if (n != (ssize_t)sizeof(v)) {
         return;                      /* not an eventfd's counter: no kick */
     }
+    vu_kick_take(q);
+}
+
+/* The loop's hot serve in eventfd mode: the queue kicked last is the one
+ * whose front-end kicks next (cosim/backend/loop.h). Only for an eventfd
+ * the front-end made non-blocking, as QEMU's are: a read of a blocking
+ * one with no kick would hang the loop. */
+static void vu_kick_hot(void *opaque)
+{
+    vu_kick_read(opaque);
+}
+
+static void vu_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct vu_queue *q = arg;
+
+    (void)fd;
+    (void)what;
     if (q->kick_nonblock) {
         vu_loop_set_hot(q->be->loop, vu_kick_hot, q);
     }
-    vu_kick_take(q);
+    vu_kick_read(q);
 }
 
 /* A kick set with NOFD: the spec says the back-end polls the ring. */

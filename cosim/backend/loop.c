@@ -222,6 +222,17 @@ static void run_deferred(struct vu_loop *loop)
     }
 }
 
+/* The next event the clock lets run, and the gate's note of it. */
+static long run_one(struct vu_loop *loop, uint64_t *wait)
+{
+    long r = sim_clock_step(loop->clk, loop->cal, 1, wait);
+
+    if (r > 0 && loop->gate && loop->gate->ran) {
+        loop->gate->ran(loop->gate->opaque);
+    }
+    return r;
+}
+
 /* Run due events one at a time, re-checking holds after each. */
 static long run_calendar(struct vu_loop *loop, uint64_t *wait)
 {
@@ -235,14 +246,11 @@ static long run_calendar(struct vu_loop *loop, uint64_t *wait)
             *wait = SIM_CLOCK_IDLE;
             return n;
         }
-        r = sim_clock_step(loop->clk, loop->cal, 1, wait);
+        r = run_one(loop, wait);
         if (r <= 0) {
             break;
         }
         n += r;
-        if (loop->gate && loop->gate->ran) {
-            loop->gate->ran(loop->gate->opaque);
-        }
         run_deferred(loop);
     }
     if (loop->holds) {
@@ -260,13 +268,10 @@ long vu_loop_run_current(struct vu_loop *loop)
     while (!loop->holds && !loop->stop &&
            sim_cal_peek(loop->cal, &next) == 0 &&
            next <= sim_cal_now(loop->cal) && gate_open(loop)) {
-        if (sim_clock_step(loop->clk, loop->cal, 1, &wait) <= 0) {
+        if (run_one(loop, &wait) <= 0) {
             break;
         }
         n++;
-        if (loop->gate && loop->gate->ran) {
-            loop->gate->ran(loop->gate->opaque);
-        }
     }
     return n;
 }
@@ -490,7 +495,7 @@ static void loop_tt_active(void *opaque, struct sim_tt *tt)
     struct vu_loop *loop = opaque;
 
     if (tt) {
-        loop->activity++;
+        vu_loop_touch(loop);
         vu_loop_set_hot(loop, loop_tt_serve, tt);
     } else if (loop->hot == loop_tt_serve) {
         vu_loop_drop_hot(loop, loop->hot_opaque);
