@@ -283,17 +283,29 @@ static unsigned tt_count_started(const struct sim_tt *tt)
 
 /* ---- messages from a participant ---------------------------------- */
 
+/* The kick ack held for @c's FREE_UNTIL may go: @c has learned the bound,
+ * or has stopped running (WAIT without acking it, which UML never does,
+ * but a hostile peer may): either way it cannot pass the kick's event, and
+ * a held ack must not outlive the participant's turn, or the next one to
+ * run could have a second sync pending. */
+static void tt_sync_moot(struct tt_client *c)
+{
+    void (*done)(void *arg) = c->sync_done;
+
+    if (done) {
+        c->sync_done = NULL;
+        done(c->sync_arg);
+    }
+}
+
 static int tt_on_ack(struct tt_client *c, const struct sim_tt_msg *m)
 {
     if (c->unacked == 0 || m->seq > c->seq) {
         return -EPROTO;
     }
     c->unacked--;
-    if (c->sync_done && m->seq == c->sync_seq) {
-        void (*done)(void *arg) = c->sync_done;
-
-        c->sync_done = NULL;
-        done(c->sync_arg);
+    if (m->seq == c->sync_seq) {
+        tt_sync_moot(c);
     }
     return 0;
 }
@@ -367,6 +379,7 @@ static int tt_handle(struct tt_client *c, const struct sim_tt_msg *m)
         if (tt->running == c) {
             tt_set_running(tt, NULL);
         }
+        tt_sync_moot(c);
         break;
     case SIM_TT_GET:
         reply = now_ns(tt) > c->time_ns ? now_ns(tt) : c->time_ns;

@@ -31,7 +31,8 @@
  *    while it waits for something, so when the running UML's kick (or any
  *    vhost-user message whose ring look finds work) schedules an earlier
  *    event, the new bound is sent and the message's ack is held until the
- *    UML acks it (sim_tt_kick_sync): the guest can never pass it.
+ *    UML acks it (sim_tt_kick_sync): the guest can never pass it. A
+ *    participant that says WAIT (or leaves) instead ends the hold too.
  *  - GET_TOD answers start_tod_ns + now, so the guest's clock is a pure
  *    function of --start-time and simulated time.
  *

@@ -400,6 +400,7 @@ struct ttbe {
     int stop;                   /* atomic: the reader ends */
     uint64_t free_until;        /* atomic: the last FREE_UNTIL acked */
     int fus;                    /* atomic: FREE_UNTILs acked by the reader */
+    int wait_not_ack;           /* set before the reader: a hostile guest */
 };
 
 static void ttbe_resume(void *arg)
@@ -427,21 +428,28 @@ static void *ttbe_reader(void *arg)
         if (read(f->u.fd, &m, sizeof(m)) != sizeof(m)) {
             break;
         }
+        if (m.op == SIM_TT_ACK) {
+            continue;           /* the controller's ack of our WAIT */
+        }
         if (m.op == SIM_TT_FREE_UNTIL) {
             __atomic_store_n(&f->free_until, m.time, __ATOMIC_RELEASE);
             __atomic_fetch_add(&f->fus, 1, __ATOMIC_RELEASE);
         }
         a.seq = m.seq;
+        if (m.op == SIM_TT_FREE_UNTIL && f->wait_not_ack) {
+            a = (struct sim_tt_msg){ SIM_TT_WAIT, 100, 0 };
+        }
         if (write(f->u.fd, &a, sizeof(a)) != sizeof(a)) {
             break;
         }
+        a = (struct sim_tt_msg){ SIM_TT_ACK, 0, 0 };
     }
     return NULL;
 }
 
 /* The controller, the back-end (echo latency @latency) and a guest that
  * runs from 1 us with no foreign event to bound it. */
-static void ttbe_start(struct ttbe *f, sim_time_t latency)
+static void ttbe_start(struct ttbe *f, sim_time_t latency, bool hostile)
 {
     static unsigned k;
     struct sim_tt_ops ops;
@@ -468,6 +476,7 @@ static void ttbe_start(struct ttbe *f, sim_time_t latency)
     CU_ASSERT_EQUAL(uml_req(&f->u, SIM_TT_REQUEST, 1000, TT_WAIT_MS), 0);
     CU_ASSERT_EQUAL(uml_wait(&f->u, TT_WAIT_MS), 1000);
     CU_ASSERT(f->u.fu_valid && f->u.free_until == (uint64_t)INT64_MAX - 1);
+    f->wait_not_ack = hostile;
     CU_ASSERT_EQUAL_FATAL(pthread_create(&f->reader, NULL, ttbe_reader, f),
                           0);
 }
@@ -516,13 +525,14 @@ static struct vufe *ttbe_fe_with_request(struct ttbe *f)
  * 1 us + 50 us) must bound the guest, and the back-end pops the request
  * once. The back-end's and the controller's counts go to @bst, @tst. */
 static void look_run(void (*enable)(struct ttbe *f, struct vufe *fe),
-                     struct vu_backend_stats *bst, struct sim_tt_stats *tst)
+                     struct vu_backend_stats *bst, struct sim_tt_stats *tst,
+                     bool hostile)
 {
     struct ttbe f;
     struct vufe *fe;
     uint64_t popped;
 
-    ttbe_start(&f, 50 * SIM_US);
+    ttbe_start(&f, 50 * SIM_US, hostile);
     fe = ttbe_fe_with_request(&f);
     enable(&f, fe);
     CU_ASSERT_EQUAL(__atomic_load_n(&f.free_until, __ATOMIC_ACQUIRE),
@@ -549,7 +559,7 @@ static void test_ring_look_bounds_guest(void)
     struct vu_backend_stats bst;
     struct sim_tt_stats tst;
 
-    look_run(enable_waited, &bst, &tst);
+    look_run(enable_waited, &bst, &tst, false);
     CU_ASSERT_EQUAL(tst.kick_syncs, 1);
     CU_ASSERT_EQUAL(bst.looks_unwaited, 0);
 }
@@ -580,9 +590,25 @@ static void test_unwaited_look_counted(void)
     struct vu_backend_stats bst;
     struct sim_tt_stats tst;
 
-    look_run(enable_unwaited, &bst, &tst);
+    look_run(enable_unwaited, &bst, &tst, false);
     CU_ASSERT_EQUAL(bst.looks_unwaited, 1);
     CU_ASSERT_EQUAL(tst.kick_syncs, 1);
+}
+
+/* A guest that answers the bound with WAIT instead of an ack (UML never
+ * does; a hostile peer may). It has stopped running, so it cannot pass the
+ * look's event: the held reply goes, and the next participant to run
+ * cannot find a second kick's sync still pending (tests/fuzz/regress/tt/
+ * wait-with-sync-pending). */
+static void test_wait_ends_sync(void)
+{
+    struct vu_backend_stats bst;
+    struct sim_tt_stats tst;
+
+    look_run(enable_waited, &bst, &tst, true);
+    CU_ASSERT_EQUAL(tst.kick_syncs, 1);
+    CU_ASSERT_EQUAL(tst.rx[SIM_TT_WAIT], 2);
+    CU_ASSERT_EQUAL(tst.dropped, 0);
 }
 
 CU_TestInfo tt_tests[] = {
@@ -593,5 +619,6 @@ CU_TestInfo tt_tests[] = {
     { "bad_participant_dropped", test_bad_participant_dropped },
     { "ring_look_bounds_guest", test_ring_look_bounds_guest },
     { "unwaited_look_counted", test_unwaited_look_counted },
+    { "wait_ends_sync", test_wait_ends_sync },
     CU_TEST_INFO_NULL,
 };
