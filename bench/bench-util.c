@@ -160,19 +160,24 @@ static bool peer_read(int fd, char *buf, size_t n, struct poller *p)
     return got == n;
 }
 
+/* The peer's steps: its own after a '/', else the mirror of the driver's
+ * (every w read, every r written). */
 static void peer_run(const char *pattern, int fd[2], size_t size,
                      uint64_t poll_ns)
 {
     struct poller p = { poll_ns, poll_ns };
+    const char *own = strchr(pattern, '/');
+    bool mirror = own == NULL;
     char buf[256] = { 0 };
 
+    pattern = own ? own + 1 : pattern;
     for (;;) {
         for (const char *s = pattern; s[0] && s[1]; s += 2) {
             int f = fd[s[1] - '0'];
+            bool rd = (s[0] == 'r') != mirror;
 
-            /* The mirror of the driving side's step. */
-            if (s[0] == 'w' ? !peer_read(f, buf, size, &p)
-                            : write(f, buf, size) != (ssize_t)size) {
+            if (rd ? !peer_read(f, buf, size, &p)
+                   : write(f, buf, size) != (ssize_t)size) {
                 _exit(0);
             }
         }
@@ -183,7 +188,7 @@ static void drive(const char *pattern, int fd[2], size_t size)
 {
     char buf[256] = { 0 };
 
-    for (const char *s = pattern; s[0] && s[1]; s += 2) {
+    for (const char *s = pattern; s[0] && s[1] && s[0] != '/'; s += 2) {
         int f = fd[s[1] - '0'];
         ssize_t r = s[0] == 'w' ? write(f, buf, size) : read(f, buf, size);
 

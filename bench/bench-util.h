@@ -79,7 +79,9 @@ void bench_meter_stop(struct bench_meter *m, long iters,
  * socketpairs, plain read(2) and write(2) of @size-byte messages, no event
  * loop. @pattern is the driving side's steps per iteration, in order:
  * "w0" writes on socketpair 0, "r1" reads socketpair 1, and so on; the
- * child does the mirror (every w a r and back). The child reads as vusim's
+ * child does the mirror (every w a r and back), or, after a '/', its own
+ * steps: "w0r0r1w1/r0w1w0r1" is a request whose peer answers on 1 before
+ * 0 while the driver reads 0 first, as vusim's in-band cycle. The child reads as vusim's
  * loop waits: it polls with non-blocking reads for an adaptive window of
  * up to @poll_ns (the rule of cosim/backend/loop.c: double on a catch, halve on a
  * miss, learn from short sleeps) and then blocks; 0 blocks at once. The

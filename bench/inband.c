@@ -17,10 +17,12 @@
  * messages on socketpairs between two processes with plain read and
  * write: their server polls exactly as vusim's loop does (the floor
  * vusim is held to) or blocks (reported too). The raw cycle replays the
- * in-band request's four messages on two socketpairs in vusim's order
- * (kick on the main socket, call on the back-end channel, the kick's ack,
- * the call's ack); the vusim cycle is
- * checked to make one call per request. Every side gets its wall time and
+ * in-band request's four messages on two socketpairs in the order each
+ * side of vusim's moves them (strace): the front-end writes the kick on
+ * the main socket, blocks on the kick's ack, then reads the call on the
+ * back-end channel and acks it; the back-end reads the kick, writes the
+ * call and then the kick's ack, and reads the call's ack. The vusim cycle
+ * is checked to make one call per request. Every side gets its wall time and
  * the CPU of both processes per iteration, so a win bought by spinning
  * shows as a cost. Figures are medians of BENCH_ROUNDS interleaved
  * rounds, min and max beside them. Last line:
@@ -52,6 +54,8 @@
 #include "tests/support/echodev.h"
 
 #define MSG 20
+/* The front-end's steps / the back-end's. */
+#define CYCLE "w0r0r1w1/r0w1w0r1"
 
 static pid_t start_backend(const char *path, sim_time_t latency,
                            uint64_t poll_ns)
@@ -180,16 +184,17 @@ int main(int argc, char **argv)
     long per = iters / BENCH_ROUNDS;
 
     /* Raw kick: the request and its reply. Raw cycle: the four messages
-     * in the order the in-band request sends them: the kick on the main
-     * socket; the back-end, whose device completes at once, sends the
-     * call on the back-end channel and then the kick's ack (see
-     * vu_loop_run_current); the front-end reads both and acks the call. */
+     * as each side of the in-band request moves them: the kick on the
+     * main socket; the back-end, whose device completes at once, sends
+     * the call on the back-end channel and then the kick's ack (see
+     * vu_loop_run_current); the front-end, like UML and vufe, waits for
+     * the kick's ack, then reads the call and acks it. */
     for (int r = 0; r < BENCH_ROUNDS; r++) {
         bench_raw("w0r0", MSG, per, poll_ns, &rp[r]);
         bench_raw("w0r0", MSG, per, 0, &rb[r]);
         kick_rtt(fe, be, per, &k[r]);
-        bench_raw("w0r1r0w1", MSG, per, poll_ns, &cp[r]);
-        bench_raw("w0r1r0w1", MSG, per, 0, &cb[r]);
+        bench_raw(CYCLE, MSG, per, poll_ns, &cp[r]);
+        bench_raw(CYCLE, MSG, per, 0, &cb[r]);
         cycle(fe, be, per, &cy[r]);
     }
     vufe_free(fe);
