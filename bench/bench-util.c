@@ -42,6 +42,13 @@ struct bench_stat bench_fig_stat(const struct bench_fig *f, int n,
     return bench_stat(v, n);
 }
 
+void bench_print_head(void)
+{
+    printf("%-22s %9s %9s %9s %9s %9s %9s %5s %5s\n", "", "wall-med",
+           "wall-min", "wall-max", "cpu-fe", "cpu-be", "cpu-both", "sl-fe",
+           "sl-be");
+}
+
 void bench_print_row(const char *name, const struct bench_fig *f, int n)
 {
     struct bench_stat w = bench_fig_stat(f, n, offsetof(struct bench_fig, ns));
@@ -52,8 +59,16 @@ void bench_print_row(const char *name, const struct bench_fig *f, int n)
                                           offsetof(struct bench_fig,
                                                    be_cpu_ns));
 
-    printf("%-22s %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f\n", name, w.med,
-           w.min, w.max, fe.med, be.med, fe.med + be.med);
+    struct bench_stat fs = bench_fig_stat(f, n,
+                                          offsetof(struct bench_fig,
+                                                   fe_sleeps));
+    struct bench_stat bs = bench_fig_stat(f, n,
+                                          offsetof(struct bench_fig,
+                                                   be_sleeps));
+
+    printf("%-22s %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %5.2f %5.2f\n", name,
+           w.med, w.min, w.max, fe.med, be.med, fe.med + be.med, fs.med,
+           bs.med);
 }
 
 static uint64_t clock_ns(clockid_t c)
@@ -67,8 +82,31 @@ static uint64_t clock_ns(clockid_t c)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Voluntary context switches of @pid so far: the times it slept. */
+static uint64_t sleeps(pid_t pid)
+{
+    char path[64], line[128];
+    unsigned long long v = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1) {
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return v;
+}
+
 void bench_meter_start(struct bench_meter *m, pid_t peer)
 {
+    m->pid = peer;
+    m->sl_peer0 = sleeps(peer);
+    m->sl_self0 = sleeps(getpid());
     if (clock_getcpuclockid(peer, &m->peer) != 0) {
         fprintf(stderr, "bench: no CPU clock for process %d\n", (int)peer);
         exit(1);
@@ -88,6 +126,8 @@ void bench_meter_stop(struct bench_meter *m, long iters,
     out->ns = (double)wall / (double)iters;
     out->fe_cpu_ns = (double)self / (double)iters;
     out->be_cpu_ns = (double)peer / (double)iters;
+    out->fe_sleeps = (double)(sleeps(getpid()) - m->sl_self0) / (double)iters;
+    out->be_sleeps = (double)(sleeps(m->pid) - m->sl_peer0) / (double)iters;
 }
 
 /* ---- the raw peer, polling as cosim/backend/loop.c does ---------------------- */

@@ -34,10 +34,11 @@
  * drift; the median of each is reported, min and max beside it. */
 #define BENCH_ROUNDS 9
 
-/* One round of one side, per iteration: wall nanoseconds, and the CPU
- * nanoseconds the driving process (fe) and its peer (be) used. */
+/* One round of one side, per iteration: wall nanoseconds, the CPU
+ * nanoseconds the driving process (fe) and its peer (be) used, and how
+ * often each slept (voluntary context switches, /proc/PID/status). */
 struct bench_fig {
-    double ns, fe_cpu_ns, be_cpu_ns;
+    double ns, fe_cpu_ns, be_cpu_ns, fe_sleeps, be_sleeps;
 };
 
 /* Median, min and max of n values. */
@@ -57,8 +58,12 @@ struct bench_stat bench_fig_stat(const struct bench_fig *f, int n,
  * iteration. */
 double bench_cpu_med(const struct bench_fig *f);
 
-/* "name  median  min  max  fe-cpu  be-cpu" for one side (nanoseconds per
- * iteration; the CPU columns are medians). */
+/* "name  median  min  max  fe-cpu  be-cpu  both  sl-fe  sl-be" for one
+ * side (nanoseconds per iteration; the CPU columns are medians), under
+ * bench_print_head()'s titles. sl-fe and sl-be are each side's sleeps
+ * (voluntary context switches) per iteration, medians: a side that never
+ * sleeps is spinning, and pays for it in CPU. */
+void bench_print_head(void);
 void bench_print_row(const char *name, const struct bench_fig *f, int n);
 
 /* A meter over one timed region: wall time, this process's CPU and
@@ -66,7 +71,8 @@ void bench_print_row(const char *name, const struct bench_fig *f, int n);
  * here: the peer keeps running). */
 struct bench_meter {
     clockid_t peer;
-    uint64_t wall0, self0, peer0;
+    pid_t pid;
+    uint64_t wall0, self0, peer0, sl_self0, sl_peer0;
 };
 
 void bench_meter_start(struct bench_meter *m, pid_t peer);

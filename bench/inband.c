@@ -202,8 +202,7 @@ int main(int argc, char **argv)
     printf("load after: %s\n", bench_load());
     printf("ns per iteration, %d interleaved rounds of %ld; poll %llu ns\n",
            BENCH_ROUNDS, per, (unsigned long long)poll_ns);
-    printf("%-22s %9s %9s %9s %9s %9s %9s\n", "", "wall-med", "wall-min",
-           "wall-max", "cpu-fe", "cpu-be", "cpu-both");
+    bench_print_head();
     bench_print_row("raw rtt (polling)", rp, BENCH_ROUNDS);
     bench_print_row("raw rtt (blocking)", rb, BENCH_ROUNDS);
     bench_print_row("vusim kick rtt", k, BENCH_ROUNDS);

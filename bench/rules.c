@@ -167,6 +167,7 @@ int main(int argc, char **argv)
             cycle(&s[side], iters / BENCH_ROUNDS, &f[side][r]);
         }
     }
+    bench_print_head();
     bench_print_row("cycle, no rules", f[0], BENCH_ROUNDS);
     bench_print_row("cycle, 10 rules", f[1], BENCH_ROUNDS);
     for (int k = 0; k < 2; k++) {

@@ -131,8 +131,7 @@ int main(int argc, char **argv)
     printf("load after: %s\n", bench_load());
     printf("ns per round trip, %d interleaved rounds of %ld; poll %u ns\n",
            BENCH_ROUNDS, per, VUSIM_POLL_NS);
-    printf("%-22s %9s %9s %9s %9s %9s %9s\n", "", "wall-med", "wall-min",
-           "wall-max", "cpu-fe", "cpu-be", "cpu-both");
+    bench_print_head();
     bench_print_row("raw16 rtt (polling)", rp, BENCH_ROUNDS);
     bench_print_row("raw16 rtt (blocking)", rb, BENCH_ROUNDS);
     bench_print_row("controller GET rtt", tt, BENCH_ROUNDS);
