@@ -12,7 +12,8 @@
  *          (used ring, BACKEND_VRING_CALL), the kick's ack, the call's
  *          ack, reap.
  * The back-end runs the real vu_loop/vu_backend/vu_server in a child,
- * polling as the vusim program does; the front-end is the reference
+ * polling as the vusim program does, a fresh one per measurement as the
+ * raw baselines' peers are; the front-end is the reference
  * front-end. The raw baselines (bench/bench-util.h) send the same
  * messages on socketpairs between two processes with plain read and
  * write: their server polls exactly as vusim's loop does (the floor
@@ -131,6 +132,24 @@ static void cycle(struct vufe *fe, pid_t be, long iters, struct bench_fig *out)
     }
 }
 
+/* One measurement on a back-end of its own, started for it and gone
+ * after it, as bench_raw starts its peer: both sides' servers begin each
+ * round as fresh processes, placed by the scheduler the same way, where a
+ * back-end kept across rounds would wake from a long sleep on whichever
+ * CPU its waker ran. Set-up and tear-down are outside the timed region. */
+static void vusim_round(const char *path, uint64_t poll_ns,
+                        void (*fn)(struct vufe *, pid_t, long,
+                                   struct bench_fig *),
+                        long per, struct bench_fig *out)
+{
+    pid_t be = start_backend(path, 0, poll_ns);
+    struct vufe *fe = bench_connect_inband(path, "bench-inband");
+
+    fn(fe, be, per, out);
+    vufe_free(fe);
+    waitpid(be, NULL, 0);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench-inband [--iters=N] [--poll-ns=NS]\n"
@@ -177,8 +196,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     printf("load before: %s\n", bench_load());
     snprintf(path, sizeof(path), "/tmp/vusim-bench-%d.sock", (int)getpid());
-    pid_t be = start_backend(path, 0, poll_ns);
-    struct vufe *fe = bench_connect_inband(path, "bench-inband");
     struct bench_fig rp[BENCH_ROUNDS], rb[BENCH_ROUNDS], k[BENCH_ROUNDS];
     struct bench_fig cp[BENCH_ROUNDS], cb[BENCH_ROUNDS], cy[BENCH_ROUNDS];
     long per = iters / BENCH_ROUNDS;
@@ -192,13 +209,11 @@ int main(int argc, char **argv)
     for (int r = 0; r < BENCH_ROUNDS; r++) {
         bench_raw("w0r0", MSG, per, poll_ns, &rp[r]);
         bench_raw("w0r0", MSG, per, 0, &rb[r]);
-        kick_rtt(fe, be, per, &k[r]);
+        vusim_round(path, poll_ns, kick_rtt, per, &k[r]);
         bench_raw(CYCLE, MSG, per, poll_ns, &cp[r]);
         bench_raw(CYCLE, MSG, per, 0, &cb[r]);
-        cycle(fe, be, per, &cy[r]);
+        vusim_round(path, poll_ns, cycle, per, &cy[r]);
     }
-    vufe_free(fe);
-    waitpid(be, NULL, 0);
     printf("load after: %s\n", bench_load());
     printf("ns per iteration, %d interleaved rounds of %ld; poll %llu ns\n",
            BENCH_ROUNDS, per, (unsigned long long)poll_ns);
