@@ -5,7 +5,7 @@
  * A participant speaking UML 6.1's protocol (START, then GET after GET, as
  * UML does on every clock read that must ask) against the real controller
  * (sim/tt.c on a vu_loop, polling as the vusim program does) in a child
- * process, and raw AF_UNIX ping-pongs of the same 16-byte messages
+ * process, a fresh one per measurement as the raw peers are, and raw AF_UNIX ping-pongs of the same 16-byte messages
  * between two processes (bench/bench-util.h): one whose server polls as
  * vusim's loop does (the floor), one that blocks. Interleaved rounds,
  * medians with min and max, wall and the CPU of both processes per round
@@ -77,16 +77,48 @@ static double wall_med(const struct bench_fig *f)
     return bench_fig_stat(f, BENCH_ROUNDS, offsetof(struct bench_fig, ns)).med;
 }
 
+/* One measurement on a controller of its own, started for it and gone
+ * after it, as bench_raw starts its peer, so both sides' servers begin
+ * each round as fresh processes (bench/inband.c says why). Set-up and
+ * tear-down are outside the timed region. */
+static void tt_round(const char *path, long per, struct bench_fig *out)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    pid_t ctl = start_controller(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct bench_meter m;
+    uint32_t seq = 0;
+    uint64_t t;
+
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    for (int i = 0; i < 500 && connect(fd, (struct sockaddr *)&sa,
+                                       sizeof(sa)) < 0; i++) {
+        usleep(10000);
+    }
+    if (tt_req(fd, SIM_TT_START, ++seq, &t) < 0) {
+        fprintf(stderr, "bench-ttrtt: the controller did not start us\n");
+        exit(1);
+    }
+    for (long i = -per / 10; i < per; i++) {
+        if (i == 0) {
+            bench_meter_start(&m, ctl);
+        }
+        if (tt_req(fd, SIM_TT_GET, ++seq, &t) < 0) {
+            fprintf(stderr, "bench-ttrtt: GET failed\n");
+            exit(1);
+        }
+    }
+    bench_meter_stop(&m, per, out);
+    close(fd);
+    kill(ctl, SIGTERM);
+    waitpid(ctl, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 45000;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct bench_fig rp[BENCH_ROUNDS], rb[BENCH_ROUNDS], tt[BENCH_ROUNDS];
-    struct bench_meter m;
-    uint64_t t;
-    uint32_t seq = 0;
-    pid_t ctl;
-    int fd;
+    char path[64];
 
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
                      iters < 100 * BENCH_ROUNDS)) {
@@ -96,38 +128,15 @@ int main(int argc, char **argv)
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     printf("load before: %s\n", bench_load());
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/vusim-ttrtt-%d.sock",
-             (int)getpid());
-    ctl = start_controller(sa.sun_path);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    for (int i = 0; i < 500 && connect(fd, (struct sockaddr *)&sa,
-                                       sizeof(sa)) < 0; i++) {
-        usleep(10000);
-    }
-    if (tt_req(fd, SIM_TT_START, ++seq, &t) < 0) {
-        fprintf(stderr, "bench-ttrtt: the controller did not start us\n");
-        return 1;
-    }
+    snprintf(path, sizeof(path), "/tmp/vusim-ttrtt-%d.sock", (int)getpid());
     long per = iters / BENCH_ROUNDS;
 
     for (int r = 0; r < BENCH_ROUNDS; r++) {
         bench_raw("w0r0", sizeof(struct sim_tt_msg), per, VUSIM_POLL_NS,
                   &rp[r]);
         bench_raw("w0r0", sizeof(struct sim_tt_msg), per, 0, &rb[r]);
-        for (long i = -per / 10; i < per; i++) {
-            if (i == 0) {
-                bench_meter_start(&m, ctl);
-            }
-            if (tt_req(fd, SIM_TT_GET, ++seq, &t) < 0) {
-                fprintf(stderr, "bench-ttrtt: GET failed\n");
-                return 1;
-            }
-        }
-        bench_meter_stop(&m, per, &tt[r]);
+        tt_round(path, per, &tt[r]);
     }
-    close(fd);
-    kill(ctl, SIGTERM);
-    waitpid(ctl, NULL, 0);
     printf("load after: %s\n", bench_load());
     printf("ns per round trip, %d interleaved rounds of %ld; poll %u ns\n",
            BENCH_ROUNDS, per, VUSIM_POLL_NS);
