@@ -31,7 +31,8 @@
 # drop caches, md5 of every copied file checked against the host's,
 # unmount; timed in guest seconds. Set-ups fs-inband, fs-eventfd (vusim
 # blk --latency=0) and fs-ubd (UML's ubd) on the same image size, in
-# VUSIM_BENCH_FS_REPS interleaved rounds (default 3), medians.
+# VUSIM_BENCH_FS_REPS interleaved rounds (default 5, as the UML set-ups),
+# medians.
 #
 # The last line is key=value pairs: the ratios inband-vs-ubd,
 # eventfd-vs-ubd, qemu-vs-native (of the medians), fs-inband-vs-ubd and
@@ -185,7 +186,7 @@ done
 FS_MIB=${VUSIM_BENCH_FS_MIB:-256}
 FS_TOP=${VUSIM_BENCH_FS_TOP:-/usr/include}
 FS_TREE=${VUSIM_BENCH_FS_TREE:-linux,c++,x86_64-linux-gnu}
-FS_REPS=${VUSIM_BENCH_FS_REPS:-3}
+FS_REPS=${VUSIM_BENCH_FS_REPS:-5}
 FS_INIT=$(cd "$HERE/../tests/guest" && pwd)/fsbench.sh
 fsdisk=$GUEST_RUN/fs.img
 fssums=$GUEST_RUN/fs-src.md5
