@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -147,6 +148,23 @@ static void fz_send(int sock, const uint8_t *buf, size_t len, uint8_t ctl)
     }
 }
 
+/* Whether a whole message waits on @fd. One of "our" socket ends may
+ * have been given as a call or err fd, not as the back-end channel; the
+ * back-end then writes 8-byte eventfd counts to it, and vu_msg_recv would
+ * wait 5 s for the rest of a "header" that never comes. The harness must
+ * never wait: a stall is not the back-end's. */
+static bool fz_msg_whole(int fd)
+{
+    struct vu_hdr h;
+    int avail = 0;
+
+    return ioctl(fd, FIONREAD, &avail) == 0 &&
+           (size_t)avail >= sizeof(h) &&
+           recv(fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) ==
+               (ssize_t)sizeof(h) &&
+           (size_t)avail >= sizeof(h) + h.size;
+}
+
 /* Answer the back-end channel's requests as a front-end: ack with 0.
  * Returns the number of messages read. */
 static int fz_serve_channels(void)
@@ -156,7 +174,8 @@ static int fz_serve_channels(void)
     for (int i = 0; i < 4; i++) {
         struct vu_msg m;
 
-        while (g_chan[i] >= 0 && vu_msg_recv(g_chan[i], &m) == 0) {
+        while (g_chan[i] >= 0 && fz_msg_whole(g_chan[i]) &&
+               vu_msg_recv(g_chan[i], &m) == 0) {
             n++;
             vu_msg_close_fds(&m);
             if (m.hdr.flags & VU_FLAG_NEED_REPLY) {
