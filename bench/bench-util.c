@@ -49,22 +49,17 @@ void bench_print_head(void)
            "sl-be");
 }
 
+/* The statistics of one field of struct bench_fig over @n rounds. */
+#define FIG_STAT(f, n, field) \
+    bench_fig_stat((f), (n), offsetof(struct bench_fig, field))
+
 void bench_print_row(const char *name, const struct bench_fig *f, int n)
 {
-    struct bench_stat w = bench_fig_stat(f, n, offsetof(struct bench_fig, ns));
-    struct bench_stat fe = bench_fig_stat(f, n,
-                                          offsetof(struct bench_fig,
-                                                   fe_cpu_ns));
-    struct bench_stat be = bench_fig_stat(f, n,
-                                          offsetof(struct bench_fig,
-                                                   be_cpu_ns));
-
-    struct bench_stat fs = bench_fig_stat(f, n,
-                                          offsetof(struct bench_fig,
-                                                   fe_sleeps));
-    struct bench_stat bs = bench_fig_stat(f, n,
-                                          offsetof(struct bench_fig,
-                                                   be_sleeps));
+    struct bench_stat w = FIG_STAT(f, n, ns);
+    struct bench_stat fe = FIG_STAT(f, n, fe_cpu_ns);
+    struct bench_stat be = FIG_STAT(f, n, be_cpu_ns);
+    struct bench_stat fs = FIG_STAT(f, n, fe_sleeps);
+    struct bench_stat bs = FIG_STAT(f, n, be_sleeps);
 
     printf("%-22s %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %5.2f %5.2f\n", name,
            w.med, w.min, w.max, fe.med, be.med, fe.med + be.med, fs.med,
