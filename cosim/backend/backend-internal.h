@@ -81,7 +81,6 @@ struct vu_backend {
     sim_time_t *lat;              /* per-request simulated latency samples */
     size_t nlat, lat_cap;
     int errs_logged;
-    const char *why;        /* a handler's reason for its reject */
     const struct vu_backend_obs *obs;     /* the controller's, or NULL */
     void *obs_opaque;
     const struct vu_obs_ops *observer;    /* observer.h, or NULL */

@@ -398,46 +398,16 @@ static void vu_swap_fd(int *slot, int fd)
     *slot = fd;
 }
 
-/*
- * The back-end writes call and err fds. An eventfd never blocks that
- * write; a pipe or socket the front-end does not read fills up and would
- * block the loop, and every connection with it. The spec says eventfd,
- * every front-end sends one: anything else is refused (@what says so in
- * the reject's log line). Without /proc the kind cannot be told, and the
- * fd is taken at the front-end's word.
- */
-static int vu_want_eventfd(struct vu_backend *be, int fd, const char *what)
-{
-    char path[40], link[32];
-    ssize_t n;
-
-    if (fd < 0) {
-        return 0;
-    }
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    n = readlink(path, link, sizeof(link) - 1);
-    if (n < 0) {
-        return 0;
-    }
-    link[n] = '\0';
-    if (strcmp(link, "anon_inode:[eventfd]") == 0) {
-        return 0;
-    }
-    be->why = what;
-    close(fd);
-    return -EBADF;
-}
-
 static int vu_h_set_vring_call(struct vu_backend *be, struct vu_msg *m,
                                struct vu_msg *r)
 {
     struct vu_queue *q;
     int fd, rc = vu_ring_fd(be, m, &q, &fd);
 
-    if (rc < 0 ||
-        (rc = vu_want_eventfd(be, fd, "call fd is not an eventfd")) < 0) {
+    if (rc < 0) {
         return rc;
     }
+    vu_notify_fd_init(fd);
     vu_swap_fd(&q->call_fd, fd);
     if (be->inflight.map && q->vq.addr_set) {
         vu_inflight_signal(be, q);
@@ -451,10 +421,10 @@ static int vu_h_set_vring_err(struct vu_backend *be, struct vu_msg *m,
     struct vu_queue *q;
     int fd, rc = vu_ring_fd(be, m, &q, &fd);
 
-    if (rc < 0 ||
-        (rc = vu_want_eventfd(be, fd, "err fd is not an eventfd")) < 0) {
+    if (rc < 0) {
         return rc;
     }
+    vu_notify_fd_init(fd);
     vu_swap_fd(&q->err_fd, fd);
     return 0;
 }
@@ -911,9 +881,7 @@ static int vu_process(struct vu_backend *be, struct vu_msg *m)
     vu_msg_init(&r, m->hdr.request, 0, 0);
     rc = vu_validate(be, m, &h, &why);
     if (rc == 0) {
-        be->why = NULL;
         rc = h->fn(be, m, &r);
-        why = be->why ? be->why : why;
     }
     vu_msg_close_fds(m);          /* whatever the handler did not take */
     if (be->broken) {

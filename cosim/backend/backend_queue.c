@@ -99,7 +99,9 @@ static void vu_queue_signal(struct vu_queue *q)
     struct vu_queue_stats *st = &be->st.q[q->index];
 
     if (q->call_fd >= 0) {
-        if (eventfd_write(q->call_fd, 1) < 0) {
+        /* EAGAIN: a pipe the front-end has not read is full; it has a
+         * wake-up waiting already (vu_notify_fd_init). */
+        if (eventfd_write(q->call_fd, 1) < 0 && errno != EAGAIN) {
             VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u",
                        be->cfg.conn_id, q->index);
         }

@@ -23,8 +23,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -266,6 +268,28 @@ int vu_msg_send(int sock, const struct vu_msg *m)
         }
         fds_sent = true;
         first += iov_advance(iov + first, 2 - first, (size_t)n);
+    }
+    return 0;
+}
+
+int vu_notify_fd_init(int fd)
+{
+    char path[40], link[32];
+    ssize_t n;
+    int fl;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = fd < 0 ? -1 : readlink(path, link, sizeof(link) - 1);
+    if (n < 0) {
+        return 0;
+    }
+    link[n] = '\0';
+    if (strcmp(link, "anon_inode:[eventfd]") == 0) {
+        return 1;
+    }
+    fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) {
+        (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     }
     return 0;
 }

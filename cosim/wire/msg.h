@@ -43,6 +43,19 @@ int vu_msg_recv(int sock, struct vu_msg *m);
 /* Write one message and its fds (m->nfds of m->fds). */
 int vu_msg_send(int sock, const struct vu_msg *m);
 
+/*
+ * Prepare a call or err fd from the front-end, which vusim writes 8-byte
+ * counts to. An eventfd is left as it is (its file description is shared
+ * with the front-end, which may read it blocking). Anything else (UML
+ * passes a pipe, because its SIGIO does not work on eventfds) is made
+ * non-blocking: a front-end that stops reading fills it, and a blocking
+ * write would stop the loop and every connection; once full, the reader
+ * has a wake-up waiting, so a write that finds it full loses nothing.
+ * Returns 1 for an eventfd, 0 otherwise (also when /proc cannot tell, and
+ * then the fd is left as it is).
+ */
+int vu_notify_fd_init(int fd);
+
 /* Close and forget every fd still held by @m. */
 void vu_msg_close_fds(struct vu_msg *m);
 

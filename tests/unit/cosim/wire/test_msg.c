@@ -601,7 +601,33 @@ static void test_reader_nowait_blocking_socket(void)
     close_pair(sv);
 }
 
+/* A call fd that is a pipe (as UML sends) is made non-blocking, so writes
+ * to one nobody reads end in EAGAIN instead of blocking vusim; an eventfd
+ * is left as it is (the front-end shares its file description). */
+static void test_notify_fd_init(void)
+{
+    int p[2], efd = eventfd(0, EFD_CLOEXEC), fl, n = 0;
+
+    CU_ASSERT_FATAL(efd >= 0 && pipe2(p, O_CLOEXEC) == 0);
+    fl = fcntl(efd, F_GETFL);
+    CU_ASSERT_EQUAL(vu_notify_fd_init(efd), 1);
+    CU_ASSERT_EQUAL(fcntl(efd, F_GETFL), fl);
+    CU_ASSERT_FALSE(fcntl(p[1], F_GETFL) & O_NONBLOCK);
+    CU_ASSERT_EQUAL(vu_notify_fd_init(p[1]), 0);
+    CU_ASSERT_TRUE(fcntl(p[1], F_GETFL) & O_NONBLOCK);
+    while (eventfd_write(p[1], 1) == 0 && n < 1000000) {
+        n++;                    /* 64 KiB of counts, then full */
+    }
+    CU_ASSERT_EQUAL(errno, EAGAIN);
+    CU_ASSERT(n >= 8192 && n < 1000000);
+    CU_ASSERT_EQUAL(vu_notify_fd_init(-1), 0);
+    close(efd);
+    close(p[0]);
+    close(p[1]);
+}
+
 CU_TestInfo msg_tests[] = {
+    { "notify_fd_init", test_notify_fd_init },
     { "roundtrip_no_fds", test_roundtrip_no_fds },
     { "roundtrip_empty_payload", test_roundtrip_empty_payload },
     { "roundtrip_fds", test_roundtrip_fds },
