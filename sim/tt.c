@@ -99,6 +99,21 @@ static void tt_set_running(struct sim_tt *tt, struct tt_client *c)
     }
 }
 
+/* The kick ack held for @c's FREE_UNTIL may go: @c has learned the bound,
+ * or has stopped running (WAIT without acking it, which UML never does,
+ * but a hostile peer may): either way it cannot pass the kick's event, and
+ * a held ack must not outlive the participant's turn, or the next one to
+ * run could have a second sync pending. */
+static void tt_sync_moot(struct tt_client *c)
+{
+    void (*done)(void *arg) = c->sync_done;
+
+    if (done) {
+        c->sync_done = NULL;
+        done(c->sync_arg);
+    }
+}
+
 /* Forget a participant: its events, its hold, its socket. */
 static void tt_close(struct tt_client *c)
 {
@@ -113,9 +128,7 @@ static void tt_close(struct tt_client *c)
     }
     sim_cal_cancel(tt->cal, &c->run_ev);
     sim_cal_cancel(tt->cal, &c->start_ev);
-    if (c->sync_done) {
-        c->sync_done(c->sync_arg);      /* nobody left to wait for */
-    }
+    tt_sync_moot(c);                    /* nobody left to wait for */
     for (i = 0; i < tt->nc && tt->c[i] != c; i++) {
     }
     memmove(&tt->c[i], &tt->c[i + 1], (tt->nc - i - 1) * sizeof(tt->c[0]));
@@ -282,21 +295,6 @@ static unsigned tt_count_started(const struct sim_tt *tt)
 }
 
 /* ---- messages from a participant ---------------------------------- */
-
-/* The kick ack held for @c's FREE_UNTIL may go: @c has learned the bound,
- * or has stopped running (WAIT without acking it, which UML never does,
- * but a hostile peer may): either way it cannot pass the kick's event, and
- * a held ack must not outlive the participant's turn, or the next one to
- * run could have a second sync pending. */
-static void tt_sync_moot(struct tt_client *c)
-{
-    void (*done)(void *arg) = c->sync_done;
-
-    if (done) {
-        c->sync_done = NULL;
-        done(c->sync_arg);
-    }
-}
 
 static int tt_on_ack(struct tt_client *c, const struct sim_tt_msg *m)
 {
