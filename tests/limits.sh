@@ -8,6 +8,8 @@
 #     mapped path: growing the reservation fails): the guest side goes on
 #     unharmed, vusim says so and exits 1, and the file is the valid prefix
 #     cut at a record boundary, which replays with no divergence;
+#   - a trace written to a FIFO whose reader leaves: EPIPE ends the
+#     recording with a line, not SIGPIPE the process;
 #   - a backing file that shrinks under the device (reads past its end are
 #     I/O errors with a line naming the new size) or is removed (every
 #     FLUSH fails from then on: its data would go when vusim exits);
@@ -120,6 +122,35 @@ full_disk()
 
 full_disk full-write 256k 200
 full_disk full-mapped 20m 3000
+
+# ---- a trace on a FIFO whose reader leaves -------------------------------
+# The reader takes 4 KiB and exits: vusim's next write gets EPIPE, not a
+# SIGPIPE that would end it and every connection (exit 141).
+
+mkfifo "$tmp/t.fifo"
+head -c 4096 "$tmp/t.fifo" >/dev/null &
+"$VUSIM" blk --socket-path="$tmp/f.sock" --size=16M \
+    --trace="$tmp/t.fifo" 2>"$tmp/f.err" &
+vp=$!
+pids+=("$vp")
+wait_sock "$tmp/f.sock"
+drc=0
+"$VUSIM" demo --connect="$tmp/f.sock" --requests=200 >"$tmp/f.demo" 2>&1 ||
+    drc=$?
+kill -TERM "$vp"
+rc=0
+wait "$vp" || rc=$?
+if [ "$drc" -eq 0 ] && grep -q "all match" "$tmp/f.demo"; then
+    ok "fifo: the front-end's I/O is unharmed when the trace's reader leaves"
+else
+    not_ok "fifo: front-end" "demo exit $drc: $(tail -n 2 "$tmp/f.demo")"
+fi
+if [ "$rc" -eq 1 ] &&
+    grep -q "Broken pipe; the trace ends at the last whole record" "$tmp/f.err"; then
+    ok "fifo: vusim names the broken pipe and exits 1, not by SIGPIPE"
+else
+    not_ok "fifo: vusim" "exit $rc: $(tr '\n' ' ' <"$tmp/f.err")"
+fi
 
 # ---- the backing file shrinks, or is removed ----------------------------
 

@@ -32,6 +32,7 @@ struct vu_queue {
     uint16_t index;
     struct vu_vq vq;
     int kick_fd, call_fd, err_fd;
+    int call_kind, err_kind;      /* vu_notify_fd_init() */
     bool kick_nonblock;           /* the front-end's eventfd is O_NONBLOCK */
     struct event *kick_ev;
     struct event *poll_ev;        /* NOFD kick: look at the ring on a timer */

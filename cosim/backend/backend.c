@@ -407,7 +407,7 @@ static int vu_h_set_vring_call(struct vu_backend *be, struct vu_msg *m,
     if (rc < 0) {
         return rc;
     }
-    vu_notify_fd_init(fd);
+    q->call_kind = vu_notify_fd_init(fd);
     vu_swap_fd(&q->call_fd, fd);
     if (be->inflight.map && q->vq.addr_set) {
         vu_inflight_signal(be, q);
@@ -424,7 +424,7 @@ static int vu_h_set_vring_err(struct vu_backend *be, struct vu_msg *m,
     if (rc < 0) {
         return rc;
     }
-    vu_notify_fd_init(fd);
+    q->err_kind = vu_notify_fd_init(fd);
     vu_swap_fd(&q->err_fd, fd);
     return 0;
 }
@@ -605,14 +605,16 @@ static int vu_h_set_inflight_fd(struct vu_backend *be, struct vu_msg *m,
  */
 static void vu_inflight_signal(struct vu_backend *be, struct vu_queue *q)
 {
+    int rc;
+
     if (q->call_fd < 0 || q->restart_called || q->iq.checked ||
         !vu_inflight_ran(&be->inflight, q->index)) {
         return;
     }
     q->restart_called = true;
-    if (eventfd_write(q->call_fd, 1) < 0) {
-        VUSIM_WARN(SS, "conn %u: queue %u: call eventfd write failed",
-                   be->cfg.conn_id, q->index);
+    if ((rc = vu_notify_write(q->call_fd, q->call_kind)) < 0) {
+        VUSIM_WARN(SS, "conn %u: queue %u: call eventfd write failed (%s)",
+                   be->cfg.conn_id, q->index, strerror(-rc));
         return;
     }
     VUSIM_INFO(SS, "conn %u: queue %u restarts on an in-flight region: one "

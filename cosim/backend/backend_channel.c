@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "cosim/backend/backend-internal.h"
@@ -117,7 +116,7 @@ void vu_queue_error(struct vu_queue *q, int err)
     VUSIM_ERR(SS, "conn %u: queue %u broken: malformed descriptor chain (%s)",
               be->cfg.conn_id, q->index, strerror(-err));
     if (q->err_fd >= 0) {
-        eventfd_write(q->err_fd, 1);
+        (void)vu_notify_write(q->err_fd, q->err_kind);
     } else if (vu_inband_ok(be)) {
         /* No NEED_REPLY: an ack here would be confused with a call's. */
         vu_chan_send(be, VU_BREQ_VRING_ERR, &st, sizeof(st));

@@ -99,11 +99,11 @@ static void vu_queue_signal(struct vu_queue *q)
     struct vu_queue_stats *st = &be->st.q[q->index];
 
     if (q->call_fd >= 0) {
-        /* EAGAIN: a pipe the front-end has not read is full; it has a
-         * wake-up waiting already (vu_notify_fd_init). */
-        if (eventfd_write(q->call_fd, 1) < 0 && errno != EAGAIN) {
-            VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u",
-                       be->cfg.conn_id, q->index);
+        int rc = vu_notify_write(q->call_fd, q->call_kind);
+
+        if (rc < 0) {
+            VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u "
+                       "(%s)", be->cfg.conn_id, q->index, strerror(-rc));
         }
         st->calls_eventfd++;
         st->call_mode = VU_NOTIFY_EVENTFD;

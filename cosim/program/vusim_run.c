@@ -154,6 +154,10 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* While serving, SIGPIPE is ignored too: a trace written to a FIFO whose
+ * reader left ends the recording with EPIPE (the writer's error path, the
+ * valid prefix kept) instead of killing every connection. Writes to the
+ * front-ends' fds never raise it (MSG_NOSIGNAL, vu_notify_write()). */
 static void signals_set(void (*fn)(int))
 {
     struct sigaction sa = {.sa_handler = fn};
@@ -161,6 +165,8 @@ static void signals_set(void (*fn)(int))
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = fn == SIG_DFL ? SIG_DFL : SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* One device: its model, back-end, server and trace. */

@@ -25,10 +25,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cosim/wire/msg.h"
@@ -275,21 +279,74 @@ int vu_msg_send(int sock, const struct vu_msg *m)
 int vu_notify_fd_init(int fd)
 {
     char path[40], link[32];
+    struct stat sb;
     ssize_t n;
     int fl;
 
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     n = fd < 0 ? -1 : readlink(path, link, sizeof(link) - 1);
     if (n < 0) {
-        return 0;
+        return VU_NOTIFY_FD_OTHER;
     }
     link[n] = '\0';
     if (strcmp(link, "anon_inode:[eventfd]") == 0) {
-        return 1;
+        return VU_NOTIFY_FD_EVENTFD;
     }
     fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK)) {
         (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+    return fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode) ? VU_NOTIFY_FD_SOCKET
+                                                        : VU_NOTIFY_FD_OTHER;
+}
+
+/* write(2) to a pipe without SIGPIPE, whatever the process does with it.
+ * A SIGPIPE already pending (the caller had it blocked) is the caller's and
+ * is left alone; only the one this write raised is taken back. */
+static ssize_t notify_write_nosigpipe(int fd, const void *p, size_t len)
+{
+    static const struct timespec now = { 0, 0 };
+    sigset_t pipe_set, old, pending;
+    bool was_blocked, was_pending = false;
+    ssize_t n;
+    int err;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    was_blocked = sigismember(&old, SIGPIPE);
+    if (was_blocked && sigpending(&pending) == 0) {
+        was_pending = sigismember(&pending, SIGPIPE);
+    }
+    n = write(fd, p, len);
+    err = errno;
+    if (n < 0 && err == EPIPE && !was_pending) {
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    if (!was_blocked) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    errno = err;
+    return n;
+}
+
+int vu_notify_write(int fd, int kind)
+{
+    const uint64_t one = 1;
+    ssize_t n;
+
+    do {
+        if (kind == VU_NOTIFY_FD_EVENTFD) {
+            n = write(fd, &one, sizeof(one));
+        } else if (kind == VU_NOTIFY_FD_SOCKET) {
+            n = send(fd, &one, sizeof(one), MSG_NOSIGNAL | MSG_DONTWAIT);
+        } else {
+            n = notify_write_nosigpipe(fd, &one, sizeof(one));
+        }
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
     }
     return 0;
 }

@@ -43,18 +43,35 @@ int vu_msg_recv(int sock, struct vu_msg *m);
 /* Write one message and its fds (m->nfds of m->fds). */
 int vu_msg_send(int sock, const struct vu_msg *m);
 
+/* What a call or err fd is: vu_notify_write() writes each kind its way. */
+enum vu_notify_kind {
+    VU_NOTIFY_FD_OTHER = 0,       /* a pipe, FIFO or anything else */
+    VU_NOTIFY_FD_EVENTFD = 1,
+    VU_NOTIFY_FD_SOCKET = 2,
+};
+
 /*
  * Prepare a call or err fd from the front-end, which vusim writes 8-byte
- * counts to. An eventfd is left as it is (its file description is shared
- * with the front-end, which may read it blocking). Anything else (UML
- * passes a pipe, because its SIGIO does not work on eventfds) is made
- * non-blocking: a front-end that stops reading fills it, and a blocking
- * write would stop the loop and every connection; once full, the reader
- * has a wake-up waiting, so a write that finds it full loses nothing.
- * Returns 1 for an eventfd, 0 otherwise (also when /proc cannot tell, and
- * then the fd is left as it is).
+ * counts to, and return its kind. An eventfd is left as it is (its file
+ * description is shared with the front-end, which may read it blocking).
+ * Anything else (UML passes a pipe, because its SIGIO does not work on
+ * eventfds) is made non-blocking: a front-end that stops reading fills it,
+ * and a blocking write would stop the loop and every connection; once
+ * full, the reader has a wake-up waiting, so a write that finds it full
+ * loses nothing. When /proc cannot tell, the fd is left as it is and
+ * VU_NOTIFY_FD_OTHER returned.
  */
 int vu_notify_fd_init(int fd);
+
+/*
+ * Write one wake-up (an 8-byte count of 1) to @fd of @kind. Never raises
+ * SIGPIPE: a front-end that closed the read end of its pipe or socket gets
+ * -EPIPE back here, not the death of every connection (a socket is written
+ * with MSG_NOSIGNAL; a pipe with SIGPIPE blocked for the write, a SIGPIPE
+ * it raised taken back, and the caller's mask restored). A full pipe
+ * returns 0: its reader has a wake-up waiting. Otherwise -errno.
+ */
+int vu_notify_write(int fd, int kind);
 
 /* Close and forget every fd still held by @m. */
 void vu_msg_close_fds(struct vu_msg *m);

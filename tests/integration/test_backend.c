@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -426,6 +428,77 @@ static void test_nofd_kick_polling(void)
     itest_free(&t);
 }
 
+/* Wait up to 5 s for one used element on @q without waiting for a call. */
+static int reap_polled(struct vufe *fe, unsigned q, uint32_t *id,
+                       uint32_t *used)
+{
+    for (int i = 0; i < 5000; i++) {
+        int rc = vufe_reap(fe, q, id, used);
+
+        if (rc != 0) {
+            return rc;
+        }
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* A front-end that passes a pipe as its call fd (as UML does) and closes
+ * the read end: the call's write fails with EPIPE, and neither the
+ * back-end nor the process hosting it dies of SIGPIPE (this test process
+ * keeps SIGPIPE at its default action, which ends it). The connection
+ * serves on, and a new pipe gets the next call. */
+static void test_call_pipe_reader_gone(void)
+{
+    struct sigaction dfl = { .sa_handler = SIG_DFL }, saved;
+    struct vu_backend_stats st;
+    struct itest t;
+    struct vufe *fe;
+    struct vu_msg r;
+    uint64_t v, a;
+    uint32_t id, used;
+    int p[2];
+
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGPIPE, &dfl, &saved);
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    a = vufe_alloc(fe, 64, 16);
+    struct vufe_buf b = { a, 64, true };
+    for (int round = 0; round < 2; round++) {
+        CU_ASSERT_FATAL(pipe(p) == 0);
+        v = 0;                              /* queue 0, an fd attached */
+        CU_ASSERT_EQUAL(vufe_request(fe, VU_REQ_SET_VRING_CALL, &v,
+                                     sizeof(v), &p[1], 1,
+                                     VU_FLAG_NEED_REPLY, &r), 0);
+        CU_ASSERT_EQUAL(r.p.u64, 0);
+        close(p[1]);
+        if (round == 0) {
+            close(p[0]);                    /* the reader is gone */
+        }
+        CU_ASSERT(vufe_add(fe, 0, &b, 1, false) >= 0);
+        CU_ASSERT(vufe_kick(fe, 0) == 0);
+        CU_ASSERT_EQUAL(reap_polled(fe, 0, &id, &used), 1);
+        if (round == 1) {
+            uint64_t c = 0;
+            struct pollfd pfd = { p[0], POLLIN, 0 };
+
+            CU_ASSERT_EQUAL(poll(&pfd, 1, 5000), 1);
+            CU_ASSERT_EQUAL(read(p[0], &c, sizeof(c)), (ssize_t)sizeof(c));
+            CU_ASSERT_EQUAL(c, 1);
+            close(p[0]);
+        }
+    }
+    vufe_free(fe);
+    itest_stop(&t);
+    vu_backend_get_stats(t.h.be, &st);
+    CU_ASSERT_EQUAL(st.q[0].completions, 2);
+    CU_ASSERT_EQUAL(st.q[0].calls_eventfd, 2);
+    itest_free(&t);
+    sigaction(SIGPIPE, &saved, NULL);
+}
+
 /* --inband=off does not offer it; --inband=on refuses a front-end that
  * declines it. */
 static void test_inband_option(void)
@@ -552,6 +625,7 @@ CU_TestInfo backend_tests[] = {
     { "qemu_like_frontend", test_qemu_like_frontend },
     { "inband_option", test_inband_option },
     { "nofd_kick_polling", test_nofd_kick_polling },
+    { "call_pipe_reader_gone", test_call_pipe_reader_gone },
     { "zero_time_call_before_ack", test_zero_time_call_before_ack },
     CU_TEST_INFO_NULL,
 };

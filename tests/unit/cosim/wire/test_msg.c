@@ -7,6 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -620,14 +623,75 @@ static void test_notify_fd_init(void)
     }
     CU_ASSERT_EQUAL(errno, EAGAIN);
     CU_ASSERT(n >= 8192 && n < 1000000);
+    CU_ASSERT_EQUAL(vu_notify_write(p[1], VU_NOTIFY_FD_OTHER), 0); /* full */
     CU_ASSERT_EQUAL(vu_notify_fd_init(-1), 0);
     close(efd);
     close(p[0]);
     close(p[1]);
 }
 
+static bool sigpipe_pending(void)
+{
+    sigset_t s;
+
+    return sigpending(&s) == 0 && sigismember(&s, SIGPIPE);
+}
+
+/* A front-end that closes the read end of the pipe or socket it passed as
+ * a call fd: the write fails, and SIGPIPE (here at its default action,
+ * which ends the process) is neither delivered nor left pending. */
+static void test_notify_write_no_sigpipe(void)
+{
+    struct sigaction dfl = { .sa_handler = SIG_DFL }, saved;
+    sigset_t none, mask, orig, pipe_set;
+    int p[2], sv[2], efd = eventfd(0, EFD_CLOEXEC);
+    eventfd_t v = 0;
+
+    CU_ASSERT_FATAL(efd >= 0 && pipe2(p, O_CLOEXEC) == 0);
+    CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGPIPE, &dfl, &saved);
+    sigemptyset(&none);
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_SETMASK, &none, &orig);
+
+    CU_ASSERT_EQUAL(vu_notify_fd_init(sv[0]), VU_NOTIFY_FD_SOCKET);
+    CU_ASSERT_EQUAL(vu_notify_fd_init(p[1]), VU_NOTIFY_FD_OTHER);
+    CU_ASSERT_EQUAL(vu_notify_fd_init(efd), VU_NOTIFY_FD_EVENTFD);
+    CU_ASSERT_EQUAL(vu_notify_write(efd, VU_NOTIFY_FD_EVENTFD), 0);
+    CU_ASSERT(eventfd_read(efd, &v) == 0 && v == 1);
+    CU_ASSERT_EQUAL(vu_notify_write(p[1], VU_NOTIFY_FD_OTHER), 0);
+    close(p[0]);
+    close(sv[1]);
+    CU_ASSERT_EQUAL(vu_notify_write(p[1], VU_NOTIFY_FD_OTHER), -EPIPE);
+    CU_ASSERT_EQUAL(vu_notify_write(sv[0], VU_NOTIFY_FD_SOCKET), -EPIPE);
+    CU_ASSERT_FALSE(sigpipe_pending());
+    pthread_sigmask(SIG_SETMASK, NULL, &mask);
+    CU_ASSERT_FALSE(sigismember(&mask, SIGPIPE));   /* the mask restored */
+
+    /* A SIGPIPE the caller holds blocked and pending stays the caller's. */
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+    raise(SIGPIPE);
+    CU_ASSERT_EQUAL(vu_notify_write(p[1], VU_NOTIFY_FD_OTHER), -EPIPE);
+    CU_ASSERT_TRUE(sigpipe_pending());
+    pthread_sigmask(SIG_SETMASK, NULL, &mask);
+    CU_ASSERT_TRUE(sigismember(&mask, SIGPIPE));
+    {
+        static const struct timespec now = { 0, 0 };
+
+        CU_ASSERT_EQUAL(sigtimedwait(&pipe_set, NULL, &now), SIGPIPE);
+    }
+    pthread_sigmask(SIG_SETMASK, &orig, NULL);
+    sigaction(SIGPIPE, &saved, NULL);
+    close(p[1]);
+    close(sv[0]);
+    close(efd);
+}
+
 CU_TestInfo msg_tests[] = {
     { "notify_fd_init", test_notify_fd_init },
+    { "notify_write_no_sigpipe", test_notify_write_no_sigpipe },
     { "roundtrip_no_fds", test_roundtrip_no_fds },
     { "roundtrip_empty_payload", test_roundtrip_empty_payload },
     { "roundtrip_fds", test_roundtrip_fds },
