@@ -102,7 +102,11 @@ run_one()
     slow=$(find "$dir" -maxdepth 1 -name "crash-$t-slow-unit-*" | wc -l)
     if [ "$rc" -ne 0 ] || [ "$n" -gt 0 ]; then
         crashes=$((n > 0 ? n : 1))
-        echo "fuzz: $t failed (exit $rc); log $log:" >&2
+        # A signal libFuzzer does not catch (SIGPIPE, SIGKILL) leaves no
+        # report and no input: name it, since nothing else will.
+        local why="exit $rc"
+        [ "$rc" -gt 128 ] && why+=", SIG$(kill -l $((rc - 128)) 2>/dev/null)"
+        echo "fuzz: $t failed ($why); log $log:" >&2
         grep -m 20 -E 'ERROR|SUMMARY|invariant|deadly|Test unit written' \
             "$log" >&2 || tail -20 "$log" >&2
     fi
