@@ -942,6 +942,13 @@ static bool vu_handle_one(struct vu_backend *be, struct vu_msg *m)
         vu_backend_close(be);
         return false;
     }
+    if (vu_mem_broken(&be->mem)) {
+        VUSIM_ERR(SS, "conn %u: the front-end shrank a shared memory region "
+                  "under vusim (SIGBUS, a zero page put in its place); "
+                  "closing", be->cfg.conn_id);
+        vu_backend_close(be);
+        return false;
+    }
     return true;
 }
 

@@ -26,6 +26,7 @@
 #include "cosim/program/opts.h"
 #include "cosim/program/stats.h"
 #include "cosim/program/vusim-internal.h"
+#include "cosim/wire/memguard.h"
 #include "sim/log.h"
 #include "sim/tt.h"
 #include "sim/wallclock.h"
@@ -416,6 +417,12 @@ static int run_loop(struct run *r)
 
     g_vusim_stop_fd = vu_loop_stop_fd(r->loop);
     signals_set(on_signal);
+    /* A front-end that truncates memory it shared ends its connection,
+     * not vusim (memguard.h). */
+    if ((rc = vu_memguard_install()) < 0) {
+        VUSIM_WARN("vusim", "no SIGBUS guard (%s): a front-end that shrinks "
+                   "its shared memory can end vusim", strerror(-rc));
+    }
     if (tty) {
         status_start(&st, r->loop);
     }

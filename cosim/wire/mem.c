@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 
 #include "cosim/wire/mem.h"
+#include "cosim/wire/memguard.h"
 #include "sim/log.h"
 
 #define SS "mem"
@@ -103,14 +104,17 @@ static int map_region(struct vu_mem_map *m, const struct vu_mem_region *r,
     m->map_len = (size_t)len;
     m->host = (uint8_t *)p + pad;
     m->fd = fd;
+    m->guard = vu_memguard_register(p, (size_t)len);
     return 0;
 }
 
 static void unmap_region(struct vu_mem_map *m)
 {
     if (m->map_base) {
+        vu_memguard_unregister(m->guard);
         munmap(m->map_base, m->map_len);
     }
+    m->guard = -1;
     if (m->fd >= 0) {
         close(m->fd);
     }
@@ -169,6 +173,16 @@ static void commit(struct vu_mem *mem, const struct vu_mem_map *maps,
 void vu_mem_init(struct vu_mem *mem)
 {
     memset(mem, 0, sizeof(*mem));
+}
+
+bool vu_mem_broken(const struct vu_mem *mem)
+{
+    for (unsigned i = 0; i < mem->nregions; i++) {
+        if (vu_memguard_broken(mem->maps[i].guard)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void vu_mem_fini(struct vu_mem *mem)

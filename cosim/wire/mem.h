@@ -27,6 +27,7 @@
 #ifndef VUSIM_COSIM_MEM_H
 #define VUSIM_COSIM_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -39,6 +40,7 @@ struct vu_mem_map {
     void *map_base;          /* what mmap returned */
     size_t map_len;
     int fd;
+    int guard;               /* memguard.h slot, -1 none */
 };
 
 struct vu_mem {
@@ -48,6 +50,11 @@ struct vu_mem {
 };
 
 void vu_mem_init(struct vu_mem *mem);
+
+/* Has the front-end shrunk a region's file under its mapping since it was
+ * mapped (a SIGBUS the guard took, memguard.h)? Then the connection goes:
+ * the region's pages are no longer the front-end's. */
+bool vu_mem_broken(const struct vu_mem *mem);
 
 /* Unmap and close everything; bumps the generation, so no queue mapped
  * before looks ready afterwards. */

@@ -8,10 +8,12 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cosim/backend/observer.h"
+#include "cosim/wire/memguard.h"
 #include "cosim/wire/proto.h"
 #include "tests/integration/itest.h"
 
@@ -499,6 +501,68 @@ static void test_call_pipe_reader_gone(void)
     sigaction(SIGPIPE, &saved, NULL);
 }
 
+/* The fd of vufe's guest memory, found as any open fd of it. */
+static int vufe_memfd(void)
+{
+    char path[64], link[128];
+
+    for (int fd = 3; fd < 1024; fd++) {
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n = readlink(path, link, sizeof(link) - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            if (strstr(link, "memfd:vufe-guest")) {
+                return fd;
+            }
+        }
+    }
+    return -1;
+}
+
+/* A front-end that truncates its guest memory under a request's writable
+ * buffer: with the SIGBUS guard, the device's write lands on a private
+ * zero page, the request completes, and the next message closes the
+ * connection with a line, where vusim used to end by SIGBUS. */
+static void test_memory_shrunk_under_request(void)
+{
+    struct itest t;
+    struct vufe *fe;
+    uint64_t in, out;
+    uint32_t id, used;
+    struct vu_msg r;
+    uint8_t *pi;
+    int rc = 0, fd;
+
+    CU_ASSERT_EQUAL_FATAL(vu_memguard_install(), 0);
+    CU_ASSERT_EQUAL_FATAL(itest_start(&t, 1, LAT, 1, VU_INBAND_AUTO), 0);
+    fe = open_fe(&t, 1);
+    CU_ASSERT_FATAL(fe != NULL);
+    in = vufe_alloc(fe, 64, 64);
+    CU_ASSERT_FATAL(vufe_alloc(fe, 9u << 20, 4096) != 0);   /* skip to 9 MiB */
+    out = vufe_alloc(fe, 64, 64);
+    CU_ASSERT_FATAL(in != 0 && out != 0 && out >= (9u << 20));
+    pi = vufe_ptr(fe, in, 64);
+    memset(pi, 0x5a, 64);
+    fd = vufe_memfd();
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(ftruncate(fd, 8u << 20) == 0);   /* out is gone */
+    struct vufe_buf b[2] = { { in, 64, false }, { out, 64, true } };
+    CU_ASSERT(vufe_add(fe, 0, b, 2, false) >= 0);
+    CU_ASSERT_EQUAL(vufe_kick(fe, 0), 0);
+    CU_ASSERT_EQUAL(reap_polled(fe, 0, &id, &used), 1);
+    CU_ASSERT_EQUAL(used, 64);
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        rc = vufe_request(fe, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0, 0, &r);
+    }
+    CU_ASSERT(rc < 0);                      /* the connection closed */
+    vufe_free(fe);
+    itest_stop(&t);
+    CU_ASSERT_EQUAL(t.dev->completed, 1);
+    itest_free(&t);
+}
+
 /* --inband=off does not offer it; --inband=on refuses a front-end that
  * declines it. */
 static void test_inband_option(void)
@@ -626,6 +690,7 @@ CU_TestInfo backend_tests[] = {
     { "inband_option", test_inband_option },
     { "nofd_kick_polling", test_nofd_kick_polling },
     { "call_pipe_reader_gone", test_call_pipe_reader_gone },
+    { "memory_shrunk_under_request", test_memory_shrunk_under_request },
     { "zero_time_call_before_ack", test_zero_time_call_before_ack },
     CU_TEST_INFO_NULL,
 };

@@ -13,11 +13,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
 
 #include "cosim/wire/mem.h"
+#include "cosim/wire/memguard.h"
 #include "sim/log.h"
 #include "sim/rng.h"
 #include "tests/cu_run.h"
@@ -512,7 +514,55 @@ static void test_fini(void)
     fe_close(&fe);
 }
 
+/* A front-end that shrinks the file under regions vusim mapped: with the
+ * guard, the touch of a page past the new end lands on a private zero
+ * page instead of ending the process, only the shrunk regions say broken,
+ * and a SIGBUS outside every guarded range still ends the process. */
+static void test_shrunk_under_mapping(void)
+{
+    static const uint8_t pat[16] = "vusim-memguard!";
+    uint8_t buf[16];
+    struct fe fe;
+    pid_t pid;
+    int st = 0;
+
+    CU_ASSERT_EQUAL_FATAL(vu_memguard_install(), 0);
+    fe_open(&fe);
+    CU_ASSERT_EQUAL_FATAL(fe_share(&fe, layout, 3), 0);
+    fe.file[0xc0800] = 0x5a;
+    CU_ASSERT_EQUAL(vu_mem_write(&fe.mem, 0x40000, pat, sizeof(pat)), 0);
+    CU_ASSERT_FALSE(vu_mem_broken(&fe.mem));
+    /* Regions 1 and 2 lie past the new end; region 0 does not. */
+    CU_ASSERT_FATAL(ftruncate(fe.fd, 0x80000) == 0);
+    CU_ASSERT_EQUAL(vu_mem_read(&fe.mem, 0x100000, buf, 1), 0);
+    CU_ASSERT_EQUAL(buf[0], 0);                  /* a zero page now */
+    CU_ASSERT_EQUAL(vu_mem_write(&fe.mem, 0x40000, pat, sizeof(pat)), 0);
+    CU_ASSERT_EQUAL(vu_mem_read(&fe.mem, 0x40000, buf, sizeof(buf)), 0);
+    CU_ASSERT_EQUAL(memcmp(buf, pat, sizeof(pat)), 0);
+    CU_ASSERT_TRUE(vu_mem_broken(&fe.mem));
+    CU_ASSERT_FALSE(vu_memguard_broken(fe.mem.maps[0].guard));
+    CU_ASSERT_TRUE(vu_memguard_broken(fe.mem.maps[1].guard));
+    CU_ASSERT_TRUE(vu_memguard_broken(fe.mem.maps[2].guard));
+    CU_ASSERT_EQUAL(vu_mem_read(&fe.mem, 0x3fff0, buf, sizeof(buf)), 0);
+    vu_mem_fini(&fe.mem);
+    CU_ASSERT_FALSE(vu_mem_broken(&fe.mem));
+
+    /* Not a guarded range: the fault is not swallowed. */
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        volatile uint8_t *p = fe.file + 0x90000;   /* past the end */
+
+        (void)*p;
+        _exit(0);
+    }
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT_FALSE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fe_close(&fe);
+}
+
 CU_TestInfo mem_tests[] = {
+    { "shrunk_under_mapping", test_shrunk_under_mapping },
     { "translate", test_translate },
     { "mmap_offset", test_mmap_offset },
     { "replace", test_replace },
