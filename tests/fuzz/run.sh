@@ -13,7 +13,8 @@
 #   fuzz-targets=K execs-min=N crashes=N
 # Exits 1 on any crash (its input is left in BUILDDIR/fuzz/crash-TARGET-*,
 # to be copied to tests/fuzz/regress/TARGET/ with the fix), 77 when clang or
-# libFuzzer is missing. FUZZ_JOBS=N runs N targets at once.
+# libFuzzer is missing. FUZZ_JOBS=N runs N targets at once; FUZZ_WORKERS=N
+# runs N processes on each target, sharing its corpus (with FUZZ_RUNS).
 set -euo pipefail
 
 src=$1
@@ -31,6 +32,16 @@ if [ -n "$runs" ]; then
 else
     bound=(-max_total_time="$secs")
     timeout=${FUZZ_TIMEOUT:-25}
+fi
+# FUZZ_WORKERS=N runs N processes on each target at once (one per CPU);
+# FUZZ_RUNS is then their sum, split evenly.
+workers=${FUZZ_WORKERS:-1}
+if [ "$workers" -gt 1 ]; then
+    if [ -z "$runs" ]; then
+        echo "fuzz: FUZZ_WORKERS needs FUZZ_RUNS" >&2
+        exit 2
+    fi
+    bound_w=(-runs=$(((runs + workers - 1) / workers)))
 fi
 targets=${FUZZ_TARGETS:-msg vq blk rng trace tt faults}
 cc=${FUZZ_CC:-clang-14}
@@ -74,23 +85,56 @@ max_len()
     esac
 }
 
-run_one()
+# fuzz_exec TARGET WORK LOG ARGS...: one libFuzzer process on WORK (and
+# the seeds), its output in LOG.
+fuzz_exec()
 {
-    local t=$1 work="$dir/corpus/$t" seeds=() log="$dir/fuzz-$t.log" rc=0
-
-    mkdir -p "$work"
-    rm -f "$dir"/crash-"$t"-* "$dir"/leak-"$t"-* "$dir"/timeout-"$t"-*
+    local t=$1 work=$2 log=$3 seeds=()
+    shift 3
     for s in "$src/tests/fuzz/corpus/$t" "$src/tests/fuzz/regress/$t"; do
         [ -d "$s" ] && seeds+=("$s")
     done
     (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
         UBSAN_OPTIONS=print_stacktrace=1 \
-        "./tests/fuzz/fuzz-$t" "${bound[@]}" -print_final_stats=1 \
+        "./tests/fuzz/fuzz-$t" "$@" -print_final_stats=1 \
         -max_len="$(max_len "$t")" -timeout="$timeout" -rss_limit_mb=2048 \
         -artifact_prefix="$dir/crash-$t-" "$work" "${seeds[@]}" \
-        >"$log" 2>&1) || rc=$?
+        >"$log" 2>&1)
+}
+
+run_one()
+{
+    local t=$1 work="$dir/corpus/$t" log="$dir/fuzz-$t.log" rc=0
+
+    mkdir -p "$work"
+    rm -f "$dir"/crash-"$t"-* "$dir"/leak-"$t"-* "$dir"/timeout-"$t"-*
+    rm -f "$log.execs"
+    if [ "$workers" -gt 1 ]; then
+        # Workers share the working corpus: libFuzzer rereads it every
+        # second (-reload), so each mutates what the others found, as
+        # under its own -jobs. Executions are the workers' sum; coverage
+        # is the merged corpus's, replayed once at the end (-runs=0).
+        local pids=() logs=() i r
+        for ((i = 1; i <= workers; i++)); do
+            logs+=("$dir/fuzz-$t.$i.log")
+            fuzz_exec "$t" "$work" "${logs[-1]}" "${bound_w[@]}" &
+            pids+=($!)
+        done
+        for i in "${pids[@]}"; do
+            wait "$i" || { r=$?; [ "$rc" -eq 0 ] && rc=$r; }
+        done
+        cat "${logs[@]}" >"$log"
+        awk '/^stat::number_of_executed_units:/ { n += $2 }
+             END { print n + 0 }' "${logs[@]}" >"$log.execs"
+        fuzz_exec "$t" "$work" "$log.replay" -runs=0 || rc=$?
+        cat "$log.replay" >>"$log" && rm -f "$log.replay"
+    else
+        fuzz_exec "$t" "$work" "$log" "${bound[@]}" || rc=$?
+    fi
     local execs cov ft crashes=0 n
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    execs=$(cat "$log.execs" 2>/dev/null ||
+        sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rm -f "$log.execs"
     read -r cov ft < <(awk '/ cov: / { for (i = 1; i < NF; i++) {
         if ($i == "cov:") c = $(i + 1); if ($i == "ft:") f = $(i + 1) } }
         END { print c + 0, f + 0 }' "$log")
