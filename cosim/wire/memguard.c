@@ -31,6 +31,8 @@ struct guard_slot {
 static struct guard_slot g_slots[VU_MEMGUARD_SLOTS];
 static struct sigaction g_old;
 static atomic_bool g_installed;
+/* Read at install: sysconf(3) is not async-signal-safe. */
+static _Atomic uintptr_t g_page;
 
 /* The slot holding @addr, or NULL. */
 static struct guard_slot *guard_find(uintptr_t addr)
@@ -49,7 +51,7 @@ static void guard_sigbus(int sig, siginfo_t *si, void *uc)
 {
     uintptr_t addr = (uintptr_t)si->si_addr;
     struct guard_slot *s = guard_find(addr);
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t page = atomic_load(&g_page);
     int saved = errno;
 
     (void)sig;
@@ -75,6 +77,7 @@ int vu_memguard_install(void)
     if (atomic_exchange(&g_installed, true)) {
         return 0;
     }
+    atomic_store(&g_page, (uintptr_t)sysconf(_SC_PAGESIZE));
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = guard_sigbus;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;

@@ -81,10 +81,12 @@ TESTS += tests/fuzz/replay.sh tests/fuzz/smoke.sh
 # make fuzz [FUZZ_SECONDS=N] [FUZZ_TARGETS="msg vq"]: each target N seconds;
 # FUZZ_RUNS=N: each target N executions instead (the long run).
 FUZZ_RUNS =
+# FUZZ_WORKERS=N: N processes on each target, sharing its corpus.
+FUZZ_WORKERS =
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_TARGETS='$(FUZZ_TARGETS)' \
-	    FUZZ_RUNS='$(FUZZ_RUNS)' \
+	    FUZZ_RUNS='$(FUZZ_RUNS)' FUZZ_WORKERS='$(FUZZ_WORKERS)' \
 	    $(SHELL) '$(abs_top_srcdir)/tests/fuzz/run.sh' \
 	    '$(abs_top_srcdir)' '$(abs_top_builddir)'
 
