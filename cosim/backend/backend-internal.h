@@ -55,6 +55,7 @@ struct vu_backend {
     int sock;
     struct event *sock_ev;
     struct vu_msg_reader rd;      /* the socket's buffered messages */
+    struct vu_defer mem_check;    /* vu_backend_check_mem() */
     struct vu_chan {              /* back-end channel: backend_channel.c */
         int fd;                   /* -1 if none */
         struct vu_msg_reader rd;  /* its buffered replies */
@@ -106,10 +107,15 @@ void vu_queue_free_reqs(struct vu_queue *q);
 int vu_queue_set_kick_fd(struct vu_queue *q, int fd);
 int vu_queue_poll_kicks(struct vu_queue *q);
 void vu_queue_kick(struct vu_queue *q, bool inband);
+int vu_queue_write_call_fd(struct vu_queue *q);   /* warns; -errno */
 void vu_queue_start(struct vu_queue *q);
 void vu_queue_stop(struct vu_queue *q);
 void vu_queue_enable(struct vu_queue *q, bool on);
 void vu_queue_remap(struct vu_queue *q);
+
+/* backend.c: after device work outside a message, close the connection
+ * at the end of the batch if it met a shrunk region (memguard) */
+void vu_backend_check_mem(struct vu_backend *be);
 
 /* backend.c: make @be the loop's hot connection (vu_loop_set_hot) */
 void vu_backend_set_hot(struct vu_backend *be);

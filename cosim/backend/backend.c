@@ -605,16 +605,12 @@ static int vu_h_set_inflight_fd(struct vu_backend *be, struct vu_msg *m,
  */
 static void vu_inflight_signal(struct vu_backend *be, struct vu_queue *q)
 {
-    int rc;
-
     if (q->call_fd < 0 || q->restart_called || q->iq.checked ||
         !vu_inflight_ran(&be->inflight, q->index)) {
         return;
     }
     q->restart_called = true;
-    if ((rc = vu_notify_write(q->call_fd, q->call_kind)) < 0) {
-        VUSIM_WARN(SS, "conn %u: queue %u: call eventfd write failed (%s)",
-                   be->cfg.conn_id, q->index, strerror(-rc));
+    if (vu_queue_write_call_fd(q) < 0) {
         return;
     }
     VUSIM_INFO(SS, "conn %u: queue %u restarts on an in-flight region: one "
@@ -926,6 +922,36 @@ void vu_backend_close(struct vu_backend *be)
     }
 }
 
+/* Close the connection if the front-end shrank a region under a mapping
+ * (cosim/wire/memguard): the access that found it ran on a private zero
+ * page, so nothing the device read or wrote there reached the guest. */
+static bool vu_close_if_shrunk(struct vu_backend *be)
+{
+    if (!vu_backend_connected(be) || !vu_mem_broken(&be->mem)) {
+        return false;
+    }
+    VUSIM_ERR(SS, "conn %u: the front-end shrank a shared memory region "
+              "under vusim (SIGBUS, a zero page put in its place); closing",
+              be->cfg.conn_id);
+    vu_backend_close(be);
+    return true;
+}
+
+static void vu_mem_check_deferred(struct vu_defer *d)
+{
+    (void)vu_close_if_shrunk(container_of(d, struct vu_backend, mem_check));
+}
+
+/* Device work outside a message (an eventfd kick, a completion on the
+ * calendar) closes at the end of the batch, not inside the device's call,
+ * which still holds its request. */
+void vu_backend_check_mem(struct vu_backend *be)
+{
+    if (vu_mem_broken(&be->mem)) {
+        vu_loop_defer(be->loop, &be->mem_check);
+    }
+}
+
 /* Handle one message; false once the connection is gone. */
 static bool vu_handle_one(struct vu_backend *be, struct vu_msg *m)
 {
@@ -942,14 +968,7 @@ static bool vu_handle_one(struct vu_backend *be, struct vu_msg *m)
         vu_backend_close(be);
         return false;
     }
-    if (vu_mem_broken(&be->mem)) {
-        VUSIM_ERR(SS, "conn %u: the front-end shrank a shared memory region "
-                  "under vusim (SIGBUS, a zero page put in its place); "
-                  "closing", be->cfg.conn_id);
-        vu_backend_close(be);
-        return false;
-    }
-    return true;
+    return !vu_close_if_shrunk(be);
 }
 
 /*
@@ -1035,6 +1054,9 @@ struct vu_backend *vu_backend_new(struct vu_loop *loop, struct dev *dev,
     be->dev = dev;
     be->cfg = *cfg;
     be->sock = -1;
+    be->mem_check.fn = vu_mem_check_deferred;
+    /* after the connection's ring looks (kick_defer keys: conn << 16 | q) */
+    be->mem_check.key = ((uint64_t)cfg->conn_id << 16) | 0xffff;
     vu_chan_init(be);
     be->nq = dev->num_queues;
     vu_mem_init(&be->mem);
@@ -1091,6 +1113,7 @@ int vu_backend_attach(struct vu_backend *be, int sock)
 void vu_backend_detach(struct vu_backend *be)
 {
     vu_loop_drop_hot(be->loop, be);
+    vu_loop_undefer(be->loop, &be->mem_check);
     if (be->sock < 0) {
         return;
     }

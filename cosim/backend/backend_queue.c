@@ -92,6 +92,19 @@ void vu_backend_set_observer(struct vu_backend *be,
     be->observer_ctx = ops ? ctx : NULL;
 }
 
+int vu_queue_write_call_fd(struct vu_queue *q)
+{
+    int rc = vu_notify_write(q->call_fd, q->call_kind);
+
+    /* A front-end gone or one that passed a full pipe: its loss, not a
+     * reason to stop serving the others. */
+    if (rc < 0) {
+        VUSIM_WARN(SS, "conn %u: queue %u: call fd write failed (%s)",
+                   q->be->cfg.conn_id, q->index, strerror(-rc));
+    }
+    return rc;
+}
+
 /* The call path is chosen per queue: an fd from the front-end wins. */
 static void vu_queue_signal(struct vu_queue *q)
 {
@@ -99,12 +112,7 @@ static void vu_queue_signal(struct vu_queue *q)
     struct vu_queue_stats *st = &be->st.q[q->index];
 
     if (q->call_fd >= 0) {
-        int rc = vu_notify_write(q->call_fd, q->call_kind);
-
-        if (rc < 0) {
-            VUSIM_WARN(SS, "conn %u: call eventfd write failed on queue %u "
-                       "(%s)", be->cfg.conn_id, q->index, strerror(-rc));
-        }
+        (void)vu_queue_write_call_fd(q);
         st->calls_eventfd++;
         st->call_mode = VU_NOTIFY_EVENTFD;
     } else if (vu_inband_ok(be)) {
@@ -359,6 +367,7 @@ static void vu_host_complete(struct dev_req *dreq, uint32_t used_len)
         }
     }
     vu_req_put(q, r);
+    vu_backend_check_mem(be);
 }
 
 static void vu_host_fault(struct dev_req *dreq, const struct faults_fire *f)
@@ -566,6 +575,7 @@ void vu_queue_kick(struct vu_queue *q, bool inband)
         VU_OBS(q->be, avail, q->index);
         dev->ops->avail(dev, q->index);
         VU_OBS0(be, dev_leave);
+        vu_backend_check_mem(be);
     }
 }
 

@@ -6,10 +6,12 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cosim/backend/observer.h"
@@ -521,10 +523,32 @@ static int vufe_memfd(void)
     return -1;
 }
 
+/* Whether the back-end closes @fd within @ms, with nothing sent to it
+ * (replies already waiting are read and dropped). */
+static bool closed_by_peer(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    char junk[256];
+
+    while (poll(&p, 1, ms) == 1) {
+        ssize_t n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+
+        if (n == 0) {
+            return true;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            return errno == ECONNRESET;
+        }
+    }
+    return false;
+}
+
 /* A front-end that truncates its guest memory under a request's writable
  * buffer: with the SIGBUS guard, the device's write lands on a private
- * zero page, the request completes, and the next message closes the
- * connection with a line, where vusim used to end by SIGBUS. */
+ * zero page, the request completes, and the back-end closes the
+ * connection with a line at the end of that batch, with no further
+ * message (the completion is a calendar event, and with eventfd kicks no
+ * message comes at all), where vusim used to end by SIGBUS. */
 static void test_memory_shrunk_under_request(void)
 {
     struct itest t;
@@ -553,10 +577,9 @@ static void test_memory_shrunk_under_request(void)
     CU_ASSERT_EQUAL(vufe_kick(fe, 0), 0);
     CU_ASSERT_EQUAL(reap_polled(fe, 0, &id, &used), 1);
     CU_ASSERT_EQUAL(used, 64);
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        rc = vufe_request(fe, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0, 0, &r);
-    }
-    CU_ASSERT(rc < 0);                      /* the connection closed */
+    CU_ASSERT(closed_by_peer(vufe_sock(fe), 5000));
+    rc = vufe_request(fe, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0, 0, &r);
+    CU_ASSERT(rc < 0);
     vufe_free(fe);
     itest_stop(&t);
     CU_ASSERT_EQUAL(t.dev->completed, 1);
