@@ -574,12 +574,17 @@ static void test_memory_shrunk_under_request(void)
     CU_ASSERT_FATAL(ftruncate(fd, 8u << 20) == 0);   /* out is gone */
     struct vufe_buf b[2] = { { in, 64, false }, { out, 64, true } };
     CU_ASSERT(vufe_add(fe, 0, b, 2, false) >= 0);
-    CU_ASSERT_EQUAL(vufe_kick(fe, 0), 0);
+    /* An in-band kick whose ack is held for the calendar (the device's
+     * completion runs first) may see the close instead: answered by the
+     * close, as a request the front-end waits on must be. */
+    rc = vufe_kick(fe, 0);
+    CU_ASSERT(rc == 0 || rc == -ENOTCONN || rc == -ECONNRESET ||
+              rc == -EPIPE);
     CU_ASSERT_EQUAL(reap_polled(fe, 0, &id, &used), 1);
     CU_ASSERT_EQUAL(used, 64);
     CU_ASSERT(closed_by_peer(vufe_sock(fe), 5000));
-    rc = vufe_request(fe, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0, 0, &r);
-    CU_ASSERT(rc < 0);
+    CU_ASSERT(vufe_request(fe, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0, 0,
+                           &r) < 0);
     vufe_free(fe);
     itest_stop(&t);
     CU_ASSERT_EQUAL(t.dev->completed, 1);
