@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "sim/log.h"
 #include "tests/integration/itest.h"
@@ -87,4 +90,22 @@ void itest_roundtrip(struct vufe *fe, unsigned q, uint32_t len, int seed)
     CU_ASSERT_EQUAL(id, (uint32_t)head);
     CU_ASSERT_EQUAL(used, len);
     CU_ASSERT(memcmp(pi, po, len) == 0);
+}
+
+bool itest_peer_closed(int sock, int ms)
+{
+    struct pollfd p = { .fd = sock, .events = POLLIN };
+    char junk[256];
+
+    while (poll(&p, 1, ms) == 1) {
+        ssize_t n = recv(sock, junk, sizeof(junk), MSG_DONTWAIT);
+
+        if (n == 0) {
+            return true;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            return errno == ECONNRESET;
+        }
+    }
+    return false;
 }

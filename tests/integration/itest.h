@@ -38,6 +38,9 @@ void itest_fe_cfg(struct itest *t, struct vufe_cfg *cfg, unsigned nq);
 /* Submit one readable+writable chain of @len bytes filled with @seed,
  * kick, wait for the used element and check the echo. */
 void itest_roundtrip(struct vufe *fe, unsigned q, uint32_t len, int seed);
+/* Whether the peer closes @sock within @ms (end of file or a reset);
+ * whatever it still sends meanwhile is read and dropped. */
+bool itest_peer_closed(int sock, int ms);
 
 extern CU_TestInfo backend_tests[];
 extern CU_TestInfo badinput_tests[];

@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cosim/backend/observer.h"
@@ -523,26 +522,6 @@ static int vufe_memfd(void)
     return -1;
 }
 
-/* Whether the back-end closes @fd within @ms, with nothing sent to it
- * (replies already waiting are read and dropped). */
-static bool closed_by_peer(int fd, int ms)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    char junk[256];
-
-    while (poll(&p, 1, ms) == 1) {
-        ssize_t n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
-
-        if (n == 0) {
-            return true;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            return errno == ECONNRESET;
-        }
-    }
-    return false;
-}
-
 /* A front-end that truncates its guest memory under a request's writable
  * buffer: with the SIGBUS guard, the device's write lands on a private
  * zero page, the request completes, and the back-end closes the
@@ -582,7 +561,7 @@ static void test_memory_shrunk_under_request(void)
               rc == -EPIPE);
     CU_ASSERT_EQUAL(reap_polled(fe, 0, &id, &used), 1);
     CU_ASSERT_EQUAL(used, 64);
-    CU_ASSERT(closed_by_peer(vufe_sock(fe), 5000));
+    CU_ASSERT(itest_peer_closed(vufe_sock(fe), 5000));
     CU_ASSERT(vufe_request(fe, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0, 0,
                            &r) < 0);
     vufe_free(fe);

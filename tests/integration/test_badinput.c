@@ -491,25 +491,6 @@ static int send_raw(int sock, const struct raw *r)
     return n == (ssize_t)r->len ? 0 : -1;
 }
 
-/* The peer closes: a read sees EOF (after any reply) within 8 s (a stalled
- * message is given up after 5). */
-static bool peer_closed(int sock)
-{
-    struct pollfd p = { sock, POLLIN, 0 };
-    char b[256];
-
-    for (int i = 0; i < 80; i++) {
-        if (poll(&p, 1, 100) > 0) {
-            ssize_t n = read(sock, b, sizeof(b));
-
-            if (n <= 0) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
 /* A reply arrives and says no: a non-zero ack or an empty payload. */
 static bool rejected(int sock)
 {
@@ -612,7 +593,8 @@ static void run_case(struct itest *t, const struct bad_case *c)
     if (sock >= 0 && send_raw(sock, &r) == 0) {
         switch (c->expect) {
         case CLOSED:
-            ok = peer_closed(vufe_sock(fe));
+            /* within 8 s: a stalled message is given up after 5 */
+            ok = itest_peer_closed(vufe_sock(fe), 8000);
             break;
         case REJECTED:
             ok = rejected(sock);
