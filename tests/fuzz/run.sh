@@ -104,11 +104,10 @@ fuzz_exec()
 
 run_one()
 {
-    local t=$1 work="$dir/corpus/$t" log="$dir/fuzz-$t.log" rc=0
+    local t=$1 work="$dir/corpus/$t" log="$dir/fuzz-$t.log" rc=0 execs=
 
     mkdir -p "$work"
     rm -f "$dir"/crash-"$t"-* "$dir"/leak-"$t"-* "$dir"/timeout-"$t"-*
-    rm -f "$log.execs"
     if [ "$workers" -gt 1 ]; then
         # Workers share the working corpus: libFuzzer rereads it every
         # second (-reload), so each mutates what the others found, as
@@ -124,17 +123,16 @@ run_one()
             wait "$i" || { r=$?; [ "$rc" -eq 0 ] && rc=$r; }
         done
         cat "${logs[@]}" >"$log"
-        awk '/^stat::number_of_executed_units:/ { n += $2 }
-             END { print n + 0 }' "${logs[@]}" >"$log.execs"
+        execs=$(awk '/^stat::number_of_executed_units:/ { n += $2 }
+                     END { print n + 0 }' "${logs[@]}")
         fuzz_exec "$t" "$work" "$log.replay" -runs=0 || rc=$?
         cat "$log.replay" >>"$log" && rm -f "$log.replay"
     else
         fuzz_exec "$t" "$work" "$log" "${bound[@]}" || rc=$?
     fi
-    local execs cov ft crashes=0 n
-    execs=$(cat "$log.execs" 2>/dev/null ||
-        sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    rm -f "$log.execs"
+    local cov ft crashes=0 n
+    [ -n "$execs" ] ||
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     read -r cov ft < <(awk '/ cov: / { for (i = 1; i < NF; i++) {
         if ($i == "cov:") c = $(i + 1); if ($i == "ft:") f = $(i + 1) } }
         END { print c + 0, f + 0 }' "$log")
